@@ -1,0 +1,59 @@
+#include "cptlaw/areas.hpp"
+
+#include <stdexcept>
+
+#include "bindings.hpp"
+
+namespace {
+
+cptlaw::AreaOptions options(double decay, std::int64_t warmup_as_peak, double s2_lr_exponent) {
+  cptlaw::AreaOptions opt;
+  opt.decay = decay;
+  opt.warmup_as_peak = warmup_as_peak;
+  opt.s2_lr_exponent = s2_lr_exponent;
+  return opt;
+}
+
+py::tuple areas(const f64array& lr, double decay, std::int64_t warmup_as_peak, double s2_lr_exponent, int threads) {
+  if (lr.ndim() != 2) throw std::invalid_argument("lr: expected a 2-D (rows, steps) array");
+  const auto rows = static_cast<std::int64_t>(lr.shape(0)), n = static_cast<std::int64_t>(lr.shape(1));
+  f64array s1({rows, n}), s2({rows, n});
+  const double* x = lr.data();
+  double* a = s1.mutable_data();
+  double* b = s2.mutable_data();
+  const auto opt = options(decay, warmup_as_peak, s2_lr_exponent);
+  {
+    py::gil_scoped_release release;
+    cptlaw::areas_batch(x, rows, n, opt, a, b, threads);
+  }
+  return py::make_tuple(s1, s2);
+}
+
+py::tuple cpt_areas(const f64array& lr_pt, const f64array& lr_cpt, double decay, int split,
+                    std::int64_t warmup_as_peak, double s2_lr_exponent, int threads) {
+  if (lr_pt.ndim() != 2 || lr_cpt.ndim() != 2 || lr_pt.shape(0) != lr_cpt.shape(0))
+    throw std::invalid_argument("lr_pt, lr_cpt: expected 2-D arrays with the same number of rows");
+  if (split < 0 || split > 2) throw std::invalid_argument("split: unknown mode");
+  const auto rows = static_cast<std::int64_t>(lr_pt.shape(0));
+  const auto n_pt = static_cast<std::int64_t>(lr_pt.shape(1)), n_cpt = static_cast<std::int64_t>(lr_cpt.shape(1));
+  const std::int64_t n = n_pt + n_cpt;
+  f64array s1p({rows, n}), s2p({rows, n}), s1c({rows, n}), s2c({rows, n});
+  const double* xp = lr_pt.data();
+  const double* xc = lr_cpt.data();
+  double *a = s1p.mutable_data(), *b = s2p.mutable_data(), *c = s1c.mutable_data(), *d = s2c.mutable_data();
+  const auto opt = options(decay, warmup_as_peak, s2_lr_exponent);
+  {
+    py::gil_scoped_release release;
+    cptlaw::cpt_areas_batch(xp, n_pt, xc, n_cpt, rows, opt, static_cast<cptlaw::Split>(split), a, b, c, d, threads);
+  }
+  return py::make_tuple(s1p, s2p, s1c, s2c);
+}
+
+}  // namespace
+
+void bind_areas(py::module_& m) {
+  m.def("areas", &areas, py::arg("lr"), py::arg("decay"), py::arg("warmup_as_peak"), py::arg("s2_lr_exponent"),
+        py::arg("threads"));
+  m.def("cpt_areas", &cpt_areas, py::arg("lr_pt"), py::arg("lr_cpt"), py::arg("decay"), py::arg("split"),
+        py::arg("warmup_as_peak"), py::arg("s2_lr_exponent"), py::arg("threads"));
+}

@@ -1,0 +1,43 @@
+"""cptlaw: learning dynamics of continual pre-training.
+
+Learning-rate areas, the P1/P2 scaling laws with analytic gradients, fitting and
+planning, on a multithreaded C++ core.
+"""
+
+from . import schedules
+from ._threads import get_num_threads, set_num_threads
+from .areas import Areas, CPTAreas, areas, cpt_areas
+from .laws import (
+    LAWS,
+    AnnealingLaw,
+    CPTLaw,
+    CPTPowerS2Law,
+    Law,
+    ModelSizeLaw,
+    OpenSourceLaw,
+    OutOfDomainLaw,
+    ReplayCPTLaw,
+    ReplayPTLaw,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "LAWS",
+    "AnnealingLaw",
+    "Areas",
+    "CPTAreas",
+    "CPTLaw",
+    "CPTPowerS2Law",
+    "Law",
+    "ModelSizeLaw",
+    "OpenSourceLaw",
+    "OutOfDomainLaw",
+    "ReplayCPTLaw",
+    "ReplayPTLaw",
+    "areas",
+    "cpt_areas",
+    "get_num_threads",
+    "schedules",
+    "set_num_threads",
+]

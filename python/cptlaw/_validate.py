@@ -1,0 +1,77 @@
+"""Input checks shared by the public API: every error names the argument."""
+
+from __future__ import annotations
+
+import numbers
+import operator
+
+import numpy as np
+
+
+def as_float_array(value, name: str, *, min_ndim: int = 0, allow_empty: bool = False) -> np.ndarray:
+    """Convert to a float64 ndarray; reject strings, objects, complex and booleans."""
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name}: expected numbers, got a string")
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError(f"{name}: cannot be read as a numeric array ({exc})") from None
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name}: expected a real numeric array, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64, copy=False)
+    if arr.ndim < min_ndim:
+        raise ValueError(f"{name}: expected at least {min_ndim} dimension(s), got {arr.ndim}")
+    if not allow_empty and arr.size == 0:
+        raise ValueError(f"{name}: is empty")
+    return arr
+
+
+def check_finite(arr: np.ndarray, name: str) -> None:
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name}: contains NaN or infinite values")
+
+
+def learning_rates(value, name: str) -> np.ndarray:
+    """Per-step learning rates: float64, steps on the last axis, finite and >= 0."""
+    arr = as_float_array(value, name, min_ndim=1)
+    if arr.shape[-1] == 0:
+        raise ValueError(f"{name}: has no steps (the last axis is empty)")
+    check_finite(arr, name)
+    if (arr < 0).any():
+        raise ValueError(f"{name}: learning rates must be >= 0")
+    return arr
+
+
+def real_scalar(value, name: str, *, lo=None, hi=None) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        raise TypeError(f"{name}: expected a real number, got {type(value).__name__}")
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"{name}: must be finite, got {v}")
+    if lo is not None and v < lo:
+        raise ValueError(f"{name}: must be >= {lo}, got {v}")
+    if hi is not None and v > hi:
+        raise ValueError(f"{name}: must be <= {hi}, got {v}")
+    return v
+
+
+def decay(value) -> float:
+    return real_scalar(value, "decay", lo=0.0, hi=1.0)
+
+
+def integer(value, name: str, *, lo=None) -> int:
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected an integer, got bool")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name}: expected an integer, got {type(value).__name__}") from None
+    if lo is not None and v < lo:
+        raise ValueError(f"{name}: must be >= {lo}, got {v}")
+    return v
+
+
+def choice(value, name: str, options) -> str:
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{name}: unknown option {value!r}; expected one of {', '.join(map(repr, options))}")
+    return value

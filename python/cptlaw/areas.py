@@ -1,0 +1,114 @@
+"""Learning-rate areas S1 and S2 (LAW.md section 1) and their PT/CPT split (section 3)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _core, _validate
+from ._threads import get_num_threads
+
+SPLITS = ("by_source", "by_time", "restart")
+
+
+class Areas(NamedTuple):
+    """Forward area S1 and annealing area S2, each shaped like the input."""
+
+    s1: np.ndarray
+    s2: np.ndarray
+
+
+class CPTAreas(NamedTuple):
+    """Areas on the PT ++ CPT timeline, each of length len(lr_pt) + len(lr_cpt).
+
+    During PT, ``s1_cpt`` and ``s2_cpt`` are 0; after the transfer ``s1_pt`` is frozen.
+    """
+
+    s1_pt: np.ndarray
+    s2_pt: np.ndarray
+    s1_cpt: np.ndarray
+    s2_cpt: np.ndarray
+
+
+def _warmup_option(value) -> int:
+    if value is True:
+        return -1
+    if value is False or value is None:
+        return 0
+    return _validate.integer(value, "warmup_as_peak", lo=0)
+
+
+def _exponent_option(value) -> float:
+    if value is None:
+        return float("nan")
+    return _validate.real_scalar(value, "s2_lr_exponent")
+
+
+def areas(lr, decay: float = 0.999, *, warmup_as_peak=False, s2_lr_exponent=None) -> Areas:
+    """Cumulative LR areas of per-step learning rates.
+
+    Parameters
+    ----------
+    lr : array_like, shape (..., steps)
+        Learning rate used at each optimizer step (raw units), steps on the last axis.
+    decay : float in [0, 1]
+        Momentum factor lambda of S2 (P1 uses 0.999).
+    warmup_as_peak : bool or int
+        P2's convention: count warmup steps as if already at the peak (the row's
+        maximum). True: the steps before the first maximum; an int W: the first W
+        steps. Off by default (LRs taken literally).
+    s2_lr_exponent : float, optional
+        P1 Eq. 9: weight each step's momentum by ``lr**eps`` in S2.
+
+    Returns
+    -------
+    Areas
+        ``(s1, s2)``, float64, shaped like ``lr``.
+    """
+    x = _validate.learning_rates(lr, "lr")
+    lam = _validate.decay(decay)
+    warm = _warmup_option(warmup_as_peak)
+    eps = _exponent_option(s2_lr_exponent)
+    shape = x.shape
+    rows = np.ascontiguousarray(x.reshape(-1, shape[-1]))
+    s1, s2 = _core.areas(rows, lam, warm, eps, get_num_threads())
+    return Areas(s1.reshape(shape), s2.reshape(shape))
+
+
+def cpt_areas(
+    lr_pt, lr_cpt, decay: float = 0.999, split: str = "by_source", *, warmup_as_peak=False, s2_lr_exponent=None
+) -> CPTAreas:
+    """Areas of a PT schedule followed by a CPT schedule, on the concatenated timeline.
+
+    Parameters
+    ----------
+    lr_pt, lr_cpt : array_like, shape (..., steps_pt) and (..., steps_cpt)
+        Per-step learning rates of the two phases; leading axes broadcast.
+        ``lr_cpt`` may have zero steps (then the result is PT only).
+    split : {"by_source", "by_time", "restart"}
+        How S2 is shared between the phases (LAW.md section 3).
+    warmup_as_peak : bool or int
+        As in :func:`areas`, applied to the PT schedule only.
+    """
+    x_pt = _validate.learning_rates(lr_pt, "lr_pt")
+    x_cpt = _validate.as_float_array(lr_cpt, "lr_cpt", min_ndim=1, allow_empty=True)
+    _validate.check_finite(x_cpt, "lr_cpt")
+    if (x_cpt < 0).any():
+        raise ValueError("lr_cpt: learning rates must be >= 0")
+    lam = _validate.decay(decay)
+    mode = SPLITS.index(_validate.choice(split, "split", SPLITS))
+    warm = _warmup_option(warmup_as_peak)
+    eps = _exponent_option(s2_lr_exponent)
+    try:
+        lead = np.broadcast_shapes(x_pt.shape[:-1], x_cpt.shape[:-1])
+    except ValueError:
+        raise ValueError(
+            f"lr_pt, lr_cpt: leading shapes {x_pt.shape[:-1]} and {x_cpt.shape[:-1]} do not broadcast"
+        ) from None
+    n_pt, n_cpt = x_pt.shape[-1], x_cpt.shape[-1]
+    rows_pt = np.ascontiguousarray(np.broadcast_to(x_pt, lead + (n_pt,)).reshape(-1, n_pt))
+    rows_cpt = np.ascontiguousarray(np.broadcast_to(x_cpt, lead + (n_cpt,)).reshape(-1, n_cpt))
+    out = _core.cpt_areas(rows_pt, rows_cpt, lam, mode, warm, eps, get_num_threads())
+    shape = lead + (n_pt + n_cpt,)
+    return CPTAreas(*(a.reshape(shape) for a in out))

@@ -1,0 +1,243 @@
+"""The laws of P1 and P2 as callable objects with analytic gradients.
+
+Each law is evaluated by the compiled core (one definition per formula). A law
+instance holds one parameter vector; calling it with the law's inputs (keyword
+arguments named as in LAW.md) broadcasts them like NumPy and returns the loss.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from . import _core, _validate
+from ._threads import get_num_threads
+
+
+class Law:
+    """Base class: a parameter vector plus the compiled formula it feeds."""
+
+    param_names: ClassVar[tuple[str, ...]] = ()
+    input_names: ClassVar[tuple[str, ...]] = ()
+    #: parameters that may take either sign (all others are > 0 in the papers)
+    signed_params: ClassVar[tuple[str, ...]] = ()
+    #: parameters that enter the formula linearly (for variable projection)
+    linear_params: ClassVar[tuple[str, ...]] = ()
+    _core_name: ClassVar[str] = ""
+
+    def __init__(self, *args, **kwargs):
+        names = self.param_names
+        if len(args) > len(names):
+            raise TypeError(f"{type(self).__name__}: takes {len(names)} parameters, got {len(args)}")
+        values = dict(zip(names, args))
+        for key, val in kwargs.items():
+            if key not in names:
+                raise TypeError(
+                    f"{type(self).__name__}: unknown parameter {key!r}; expected {', '.join(names)}"
+                )
+            if key in values:
+                raise TypeError(f"{type(self).__name__}: parameter {key!r} given twice")
+            values[key] = val
+        missing = [n for n in names if n not in values]
+        if missing:
+            raise TypeError(f"{type(self).__name__}: missing parameter(s) {', '.join(missing)}")
+        self._p = np.array([_validate.real_scalar(values[n], n) for n in names], dtype=np.float64)
+
+    @property
+    def params(self) -> dict:
+        """Parameters by name, in ``param_names`` order."""
+        return {n: float(v) for n, v in zip(self.param_names, self._p)}
+
+    @property
+    def param_vector(self) -> np.ndarray:
+        """Parameters as a float64 array in ``param_names`` order (a copy)."""
+        return self._p.copy()
+
+    @classmethod
+    def from_vector(cls, vector) -> "Law":
+        v = _validate.as_float_array(vector, "vector", min_ndim=1)
+        if v.shape != (len(cls.param_names),):
+            raise ValueError(f"vector: expected {len(cls.param_names)} values ({', '.join(cls.param_names)})")
+        return cls(*v)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{n}={v:.6g}" for n, v in self.params.items())
+        return f"{type(self).__name__}({inner})"
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and np.array_equal(self._p, other._p)
+
+    __hash__ = None  # mutable-looking value object
+
+    # -- evaluation ---------------------------------------------------------------
+    def _inputs(self, args, kwargs):
+        names = self.input_names
+        if len(args) > len(names):
+            raise TypeError(f"{type(self).__name__}: takes {len(names)} inputs, got {len(args)}")
+        given = dict(zip(names, args))
+        for key, val in kwargs.items():
+            if key not in names:
+                raise TypeError(f"{type(self).__name__}: unknown input {key!r}; expected {', '.join(names)}")
+            if key in given:
+                raise TypeError(f"{type(self).__name__}: input {key!r} given twice")
+            given[key] = val
+        missing = [n for n in names if n not in given]
+        if missing:
+            raise TypeError(f"{type(self).__name__}: missing input(s) {', '.join(missing)}")
+        arrays = []
+        for n in names:
+            a = _validate.as_float_array(given[n], n, allow_empty=True)
+            arrays.append(a)
+        try:
+            shape = np.broadcast_shapes(*(a.shape for a in arrays))
+        except ValueError:
+            desc = ", ".join(f"{n} {a.shape}" for n, a in zip(names, arrays))
+            raise ValueError(f"inputs do not broadcast: {desc}") from None
+        size = int(np.prod(shape, dtype=np.int64))
+        flat = []
+        for a in arrays:
+            if a.size == 1 and size != 1:
+                flat.append(np.ascontiguousarray(a.reshape(1)))
+            elif a.shape == shape:
+                flat.append(np.ascontiguousarray(a).reshape(-1))
+            else:
+                flat.append(np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1))
+        return flat, shape, size
+
+    def _eval(self, args, kwargs, with_grad: bool):
+        flat, shape, size = self._inputs(args, kwargs)
+        fn = _core.law_eval[self._core_name]
+        if size == 0:
+            value = np.zeros(shape)
+            return (value, np.zeros(shape + (len(self.param_names),))) if with_grad else value
+        res = fn(self._p, flat, size, with_grad, get_num_threads())
+        if with_grad:
+            value, grad = res
+            return value.reshape(shape), grad.reshape(shape + (len(self.param_names),))
+        return res.reshape(shape)
+
+    def __call__(self, *args, **inputs) -> np.ndarray:
+        """The loss at the given inputs (broadcast together)."""
+        return self._eval(args, inputs, False)
+
+    def grad(self, *args, **inputs) -> np.ndarray:
+        """d loss / d params, shape ``broadcast(inputs) + (len(param_names),)``."""
+        return self._eval(args, inputs, True)[1]
+
+    def value_and_grad(self, *args, **inputs):
+        """``(loss, grad)`` in one pass."""
+        return self._eval(args, inputs, True)
+
+
+class AnnealingLaw(Law):
+    """P2: ``L = L0 + A * s1**-alpha - C * s2`` for one training run."""
+
+    param_names = ("L0", "A", "alpha", "C")
+    input_names = ("s1", "s2")
+    linear_params = ("L0", "A", "C")
+    _core_name = "annealing"
+
+
+class CPTLaw(Law):
+    """P1 Eq. 4: ``L0 + A*(s1_pt+s1_cpt)**-alpha - C1*s2_pt - C2*s2_cpt + B*(1-(1+E*s1_cpt)**-beta)``.
+
+    B > 0 on the general (D_pt) validation set, B < 0 on the domain (D_cpt) set.
+    """
+
+    param_names = ("L0", "A", "alpha", "C1", "C2", "B", "E", "beta")
+    input_names = ("s1_pt", "s2_pt", "s1_cpt", "s2_cpt")
+    signed_params = ("B",)
+    linear_params = ("L0", "A", "C1", "C2", "B")
+    _core_name = "cpt"
+
+
+class ReplayPTLaw(Law):
+    """P1 Eq. 8, the D_pt validation loss with replay ratio ``r_pt`` of PT data in CPT.
+
+    ``... - C2*s2_cpt*exp(a1*r_pt) + B*(1-(1+E*s1_cpt)**-beta)*(1-exp(-a2*r_cpt))``, r_cpt = 1 - r_pt.
+    """
+
+    param_names = ("L0", "A", "alpha", "C1", "C2", "a1", "B", "E", "beta", "a2")
+    input_names = ("s1_pt", "s2_pt", "s1_cpt", "s2_cpt", "r_pt")
+    signed_params = ("B",)
+    linear_params = ("L0", "A", "C1", "C2", "B")
+    _core_name = "replay_pt"
+
+
+class ReplayCPTLaw(ReplayPTLaw):
+    """P1 Eq. 8, the D_cpt validation loss with replay ratio ``r_pt``.
+
+    ``... - C2*s2_cpt*exp(a1*r_cpt) + B*(1-(1+E*s1_cpt)**-beta)*(exp(a2*r_cpt)-1)``. The paper's
+    Fig. 19 caption prints r_pt in the annealing factor; we follow Eq. 8 (r_cpt).
+    """
+
+    _core_name = "replay_cpt"
+
+
+class ModelSizeLaw(Law):
+    """P1 Eq. 7 with N = non-embedding parameters (millions):
+
+    ``L0 + A*S**-alpha - C1*s2_pt*N**g1 - C2*s2_cpt*N**g2 + B*(1-(1+E*s1_cpt)**-beta) + F*N**-g3``.
+    """
+
+    param_names = ("L0", "A", "alpha", "C1", "C2", "g1", "g2", "B", "E", "beta", "F", "g3")
+    input_names = ("s1_pt", "s2_pt", "s1_cpt", "s2_cpt", "N")
+    signed_params = ("B", "g1", "g2")
+    linear_params = ("L0", "A", "C1", "C2", "B", "F")
+    _core_name = "model_size"
+
+
+class OpenSourceLaw(Law):
+    """P1 Sec. 6, for base models with an unknown PT schedule (PT LR assumed annealed to 0):
+
+    ``L0 + A*(s1_cpt + S1_pt_hat)**-alpha + B*(1-(1+E*s1_cpt)**-beta) - C2*s2_cpt``.
+    """
+
+    param_names = ("L0", "A", "alpha", "S1_pt_hat", "B", "E", "beta", "C2")
+    input_names = ("s1_cpt", "s2_cpt")
+    signed_params = ("B",)
+    linear_params = ("L0", "A", "B", "C2")
+    _core_name = "open_source"
+
+
+class CPTPowerS2Law(Law):
+    """P1 App. J Eq. 10: the CPT law with powered annealing areas ``-C1*s2_pt**z1 - C2*s2_cpt**z2``.
+
+    S2 is negative after a re-warmup, so the power is the odd extension ``sign(s)*|s|**z``.
+    """
+
+    param_names = ("L0", "A", "alpha", "C1", "C2", "B", "E", "beta", "z1", "z2")
+    input_names = ("s1_pt", "s2_pt", "s1_cpt", "s2_cpt")
+    signed_params = ("B",)
+    linear_params = ("L0", "A", "C1", "C2", "B")
+    _core_name = "cpt_power_s2"
+
+
+class OutOfDomainLaw(Law):
+    """P1 Eq. 6: an out-of-domain loss as ``w1*loss_pt + w2*loss_cpt`` (weights need not sum to 1)."""
+
+    param_names = ("w1", "w2")
+    input_names = ("loss_pt", "loss_cpt")
+    signed_params = ("w1", "w2")
+    linear_params = ("w1", "w2")
+    _core_name = "out_of_domain"
+
+    @classmethod
+    def fit(cls, loss_pt, loss_cpt, loss_ood) -> "OutOfDomainLaw":
+        """Least-squares weights from observed (loss_pt, loss_cpt, loss_ood) triples."""
+        cols = []
+        for name, v in (("loss_pt", loss_pt), ("loss_cpt", loss_cpt), ("loss_ood", loss_ood)):
+            a = _validate.as_float_array(v, name).reshape(-1)
+            _validate.check_finite(a, name)
+            cols.append(a)
+        if not (cols[0].size == cols[1].size == cols[2].size):
+            raise ValueError("loss_pt, loss_cpt, loss_ood: must have the same number of points")
+        if cols[0].size < 2:
+            raise ValueError("loss_ood: need at least 2 observations to fit 2 weights")
+        design = np.stack(cols[:2], axis=1)
+        w, *_ = np.linalg.lstsq(design, cols[2], rcond=None)
+        return cls(*w)
+
+
+LAWS = (AnnealingLaw, CPTLaw, ReplayPTLaw, ReplayCPTLaw, ModelSizeLaw, OpenSourceLaw, CPTPowerS2Law, OutOfDomainLaw)

@@ -1,0 +1,1 @@
+"""Parametric learning-rate schedules (placeholder until the schedule core lands)."""
