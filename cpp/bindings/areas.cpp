@@ -1,6 +1,7 @@
 #include "cptlaw/areas.hpp"
 
 #include <stdexcept>
+#include <string>
 
 #include "bindings.hpp"
 
@@ -22,10 +23,12 @@ py::tuple areas(const f64array& lr, double decay, std::int64_t warmup_as_peak, d
   double* a = s1.mutable_data();
   double* b = s2.mutable_data();
   const auto opt = options(decay, warmup_as_peak, s2_lr_exponent);
+  bool ok;
   {
     py::gil_scoped_release release;
-    cptlaw::areas_batch(x, rows, n, opt, a, b, threads);
+    ok = cptlaw::areas_batch(x, rows, n, opt, a, b, threads);
   }
+  if (!ok) throw std::invalid_argument("lr: learning rates must be finite and >= 0");
   return py::make_tuple(s1, s2);
 }
 
@@ -42,9 +45,16 @@ py::tuple cpt_areas(const f64array& lr_pt, const f64array& lr_cpt, double decay,
   const double* xc = lr_cpt.data();
   double *a = s1p.mutable_data(), *b = s2p.mutable_data(), *c = s1c.mutable_data(), *d = s2c.mutable_data();
   const auto opt = options(decay, warmup_as_peak, s2_lr_exponent);
+  bool ok;
   {
     py::gil_scoped_release release;
-    cptlaw::cpt_areas_batch(xp, n_pt, xc, n_cpt, rows, opt, static_cast<cptlaw::Split>(split), a, b, c, d, threads);
+    ok = cptlaw::cpt_areas_batch(xp, n_pt, xc, n_cpt, rows, opt, static_cast<cptlaw::Split>(split), a, b, c, d,
+                                 threads);
+  }
+  if (!ok) {
+    const bool pt_ok = cptlaw::valid_learning_rates(xp, rows * n_pt);
+    throw std::invalid_argument(std::string(pt_ok ? "lr_cpt" : "lr_pt") +
+                                ": learning rates must be finite and >= 0");
   }
   return py::make_tuple(s1p, s2p, s1c, s2c);
 }

@@ -31,14 +31,19 @@ def check_finite(arr: np.ndarray, name: str) -> None:
         raise ValueError(f"{name}: contains NaN or infinite values")
 
 
-def learning_rates(value, name: str) -> np.ndarray:
-    """Per-step learning rates: float64, steps on the last axis, finite and >= 0."""
-    arr = as_float_array(value, name, min_ndim=1)
-    if arr.shape[-1] == 0:
+def learning_rates(value, name: str, *, check_values: bool = True, allow_empty: bool = False) -> np.ndarray:
+    """Per-step learning rates: float64, steps on the last axis, finite and >= 0.
+
+    ``check_values=False`` leaves the finite/non-negative scan to the compiled core,
+    which fuses it into its own pass over the data.
+    """
+    arr = as_float_array(value, name, min_ndim=1, allow_empty=allow_empty)
+    if arr.shape[-1] == 0 and not allow_empty:
         raise ValueError(f"{name}: has no steps (the last axis is empty)")
-    check_finite(arr, name)
-    if (arr < 0).any():
-        raise ValueError(f"{name}: learning rates must be >= 0")
+    if check_values:
+        check_finite(arr, name)
+        if (arr < 0).any():
+            raise ValueError(f"{name}: learning rates must be >= 0")
     return arr
 
 

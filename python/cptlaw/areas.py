@@ -66,7 +66,7 @@ def areas(lr, decay: float = 0.999, *, warmup_as_peak=False, s2_lr_exponent=None
     Areas
         ``(s1, s2)``, float64, shaped like ``lr``.
     """
-    x = _validate.learning_rates(lr, "lr")
+    x = _validate.learning_rates(lr, "lr", check_values=False)
     lam = _validate.decay(decay)
     warm = _warmup_option(warmup_as_peak)
     eps = _exponent_option(s2_lr_exponent)
@@ -91,11 +91,8 @@ def cpt_areas(
     warmup_as_peak : bool or int
         As in :func:`areas`, applied to the PT schedule only.
     """
-    x_pt = _validate.learning_rates(lr_pt, "lr_pt")
-    x_cpt = _validate.as_float_array(lr_cpt, "lr_cpt", min_ndim=1, allow_empty=True)
-    _validate.check_finite(x_cpt, "lr_cpt")
-    if (x_cpt < 0).any():
-        raise ValueError("lr_cpt: learning rates must be >= 0")
+    x_pt = _validate.learning_rates(lr_pt, "lr_pt", check_values=False)
+    x_cpt = _validate.learning_rates(lr_cpt, "lr_cpt", check_values=False, allow_empty=True)
     lam = _validate.decay(decay)
     mode = SPLITS.index(_validate.choice(split, "split", SPLITS))
     warm = _warmup_option(warmup_as_peak)

@@ -5,6 +5,7 @@
 // S2[i] = sum_{j<=i} m[j] * w[j],  w[j] = 1, or x[j]^eps for the LR-weighted form (P1 Eq. 9)
 #pragma once
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 
@@ -53,6 +54,13 @@ inline double s2_weight(double x, double eps) { return std::isnan(eps) ? 1.0 : (
 
 }  // namespace detail
 
+// True when every value is finite and >= 0 (valid learning rates).
+inline bool valid_learning_rates(const double* x, std::int64_t n) {
+  bool ok = true;
+  for (std::int64_t i = 0; i < n; ++i) ok &= (x[i] >= 0.0) & (x[i] <= 1.7976931348623157e308);
+  return ok;
+}
+
 // One schedule: s1, s2 of length n.
 inline void areas_row(const double* x, std::int64_t n, const AreaOptions& opt, double* s1, double* s2) {
   if (n <= 0) return;
@@ -64,19 +72,6 @@ inline void areas_row(const double* x, std::int64_t n, const AreaOptions& opt, d
   double a1 = v[0], m = 0.0, a2 = 0.0, prev = v[0];
   s1[0] = a1;
   s2[0] = 0.0;
-  if (!weighted && warm == 0) {
-    // Hot path: no branches inside, two short dependency chains per step.
-    for (std::int64_t i = 1; i < n; ++i) {
-      const double xi = x[i];
-      a1 += xi;
-      m = lam * m + (prev - xi);
-      a2 += m;
-      prev = xi;
-      s1[i] = a1;
-      s2[i] = a2;
-    }
-    return;
-  }
   for (std::int64_t i = 1; i < n; ++i) {
     const double xi = v[i];
     a1 += xi;
@@ -88,13 +83,51 @@ inline void areas_row(const double* x, std::int64_t n, const AreaOptions& opt, d
   }
 }
 
+// The common case (literal LRs, plain S2) for R rows at once: the recurrence of one
+// row is a chain of dependent floating-point ops, so interleaving independent rows
+// keeps the FPU busy. Same operations in the same order as areas_row, so results
+// are bit-identical.
+template <int R>
+inline void areas_rows_plain(const double* x, std::int64_t n, double lam, double* s1, double* s2) {
+  double a1[R], m[R], a2[R], prev[R];
+  for (int r = 0; r < R; ++r) {
+    a1[r] = prev[r] = x[r * n];
+    m[r] = a2[r] = 0.0;
+    s1[r * n] = a1[r];
+    s2[r * n] = 0.0;
+  }
+  for (std::int64_t i = 1; i < n; ++i) {
+    for (int r = 0; r < R; ++r) {
+      const double xi = x[r * n + i];
+      a1[r] += xi;
+      m[r] = lam * m[r] + (prev[r] - xi);
+      a2[r] += m[r];
+      prev[r] = xi;
+      s1[r * n + i] = a1[r];
+      s2[r * n + i] = a2[r];
+    }
+  }
+}
+
 // A batch of rows (row-major, `rows` x `n`), rows spread over threads.
-inline void areas_batch(const double* x, std::int64_t rows, std::int64_t n, const AreaOptions& opt, double* s1,
+// Returns false (and leaves the outputs unspecified) if an LR is negative or not finite.
+inline bool areas_batch(const double* x, std::int64_t rows, std::int64_t n, const AreaOptions& opt, double* s1,
                         double* s2, int threads) {
-  parallel_for(rows, threads, std::max<std::int64_t>(1, 20000 / std::max<std::int64_t>(n, 1)),
+  std::atomic<bool> ok{true};
+  const bool plain = opt.warmup_as_peak == 0 && std::isnan(opt.s2_lr_exponent);
+  parallel_for(rows, threads, std::max<std::int64_t>(4, 20000 / std::max<std::int64_t>(n, 1)),
                [&](std::int64_t b, std::int64_t e) {
-                 for (std::int64_t r = b; r < e; ++r) areas_row(x + r * n, n, opt, s1 + r * n, s2 + r * n);
+                 if (!valid_learning_rates(x + b * n, (e - b) * n)) {
+                   ok = false;
+                   return;
+                 }
+                 std::int64_t r = b;
+                 if (plain) {
+                   for (; r + 4 <= e; r += 4) areas_rows_plain<4>(x + r * n, n, opt.decay, s1 + r * n, s2 + r * n);
+                 }
+                 for (; r < e; ++r) areas_row(x + r * n, n, opt, s1 + r * n, s2 + r * n);
                });
+  return ok;
 }
 
 // PT schedule (n_pt >= 1 steps) followed by a CPT schedule (n_cpt steps), on one
@@ -158,16 +191,24 @@ inline void cpt_areas_row(const double* x_pt, std::int64_t n_pt, const double* x
   }
 }
 
-inline void cpt_areas_batch(const double* x_pt, std::int64_t n_pt, const double* x_cpt, std::int64_t n_cpt,
+// Returns false if an LR is negative or not finite (outputs then unspecified).
+inline bool cpt_areas_batch(const double* x_pt, std::int64_t n_pt, const double* x_cpt, std::int64_t n_cpt,
                             std::int64_t rows, const AreaOptions& opt, Split split, double* s1_pt, double* s2_pt,
                             double* s1_cpt, double* s2_cpt, int threads) {
   const std::int64_t n = n_pt + n_cpt;
+  std::atomic<bool> ok{true};
   parallel_for(rows, threads, std::max<std::int64_t>(1, 20000 / std::max<std::int64_t>(n, 1)),
                [&](std::int64_t b, std::int64_t e) {
+                 if (!valid_learning_rates(x_pt + b * n_pt, (e - b) * n_pt) ||
+                     !valid_learning_rates(x_cpt + b * n_cpt, (e - b) * n_cpt)) {
+                   ok = false;
+                   return;
+                 }
                  for (std::int64_t r = b; r < e; ++r)
                    cpt_areas_row(x_pt + r * n_pt, n_pt, x_cpt + r * n_cpt, n_cpt, opt, split, s1_pt + r * n,
                                  s2_pt + r * n, s1_cpt + r * n, s2_cpt + r * n);
                });
+  return ok;
 }
 
 }  // namespace cptlaw

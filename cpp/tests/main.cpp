@@ -1,0 +1,15 @@
+// Standalone C++ tests of the core (no Python), built with ASan+UBSan in CI.
+#include <cstdio>
+
+#include "check.hpp"
+
+int run_area_tests();
+int run_law_tests();
+
+int main() {
+  int failures = 0;
+  failures += run_area_tests();
+  failures += run_law_tests();
+  std::printf("%d passed, %d failed\n", cptlaw_test::passed(), failures);
+  return failures == 0 ? 0 : 1;
+}
