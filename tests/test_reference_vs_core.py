@@ -11,7 +11,7 @@ the argument).
 from __future__ import annotations
 
 import importlib.util
-import math
+import os
 import pathlib
 
 import numpy as np
@@ -40,8 +40,10 @@ RTOL = 1e-10
 # rounding noise of n <= 600 steps, far below any formula error.
 FLOOR = 1e-12
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-SETTINGS_FEW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# CPTLAW_DEEP=k multiplies the example counts (a longer hunt: CPTLAW_DEEP=20 pytest ...)
+_DEEP = max(1, int(os.environ.get("CPTLAW_DEEP", "1") or 1))
+SETTINGS = settings(max_examples=60 * _DEEP, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS_FEW = settings(max_examples=25 * _DEEP, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def assert_close(actual, expected, *, scale=None, rtol=RTOL, floor=FLOOR, what=""):
@@ -148,7 +150,7 @@ def test_areas_match_reference(lr, decay, warm, eps):
 @SETTINGS
 @given(
     pt=schedules(max_len=200),
-    n_cpt=st.integers(0, 200),
+    n_cpt=st.integers(1, 200),  # empty CPT: see test_cpt_areas_empty_cpt_is_pt_only
     data=st.data(),
     decay=decays,
     split=splits,
@@ -181,7 +183,7 @@ def test_cpt_areas_match_reference(pt, n_cpt, data, decay, split, warm, eps):
 @given(data=st.data(), decay=decays, split=splits, eps=exponents)
 def test_cpt_areas_broadcast_leading_axes(data, decay, split, eps):
     """PT rows (3, n) against CPT rows (2, 1, m) broadcast to (2, 3, n + m)."""
-    n, m = data.draw(st.integers(1, 60)), data.draw(st.integers(0, 60))
+    n, m = data.draw(st.integers(1, 60)), data.draw(st.integers(1, 60))
     pt = np.array([data.draw(schedule_row(n)) for _ in range(3)])
     cpt = np.array([data.draw(schedule_row(m)) for _ in range(2)]).reshape(2, 1, m)
     got = cptlaw.cpt_areas(pt, cpt, decay, split, s2_lr_exponent=eps)
@@ -273,8 +275,16 @@ LAW_CLASSES = {
 }
 
 
+def _no_tiny(strategy):
+    """Snap |v| < 1e-12 to 0. Complex-step puts h*f' (h = 1e-30) in the imaginary part,
+    which underflows for derivatives below ~1e-290 (e.g. d/dC2 = -s2_cpt at s2_cpt =
+    1e-300, or d/dE at B = 1e-308); such values are not realistic anyway. Exact zeros
+    are kept."""
+    return strategy.map(lambda v: 0.0 if abs(v) < 1e-12 else v)
+
+
 def _f(lo, hi):
-    return st.floats(lo, hi, allow_nan=False, allow_infinity=False)
+    return _no_tiny(st.floats(lo, hi, allow_nan=False, allow_infinity=False))
 
 
 # realistic ranges, both signs of B (and of the model-size exponents g1, g2, and w1, w2)
@@ -304,14 +314,14 @@ PARAM_RANGES = {
 INPUT_RANGES = {
     "s1": _f(1e-4, 20.0),
     "s1_pt": _f(1e-4, 20.0),
-    "s1_cpt": st.one_of(st.just(0.0), _f(0.0, 20.0)),
-    "s2": _f(-5.0, 20.0),
-    "s2_pt": st.one_of(st.just(0.0), _f(-5.0, 20.0)),
-    "s2_cpt": st.one_of(st.just(0.0), _f(-5.0, 20.0)),
-    "r_pt": _f(0.0, 1.0),
+    "s1_cpt": st.one_of(st.just(0.0), (_f(0.0, 20.0))),
+    "s2": (_f(-5.0, 20.0)),
+    "s2_pt": st.one_of(st.just(0.0), (_f(-5.0, 20.0))),
+    "s2_cpt": st.one_of(st.just(0.0), (_f(-5.0, 20.0))),
+    "r_pt": st.one_of(st.sampled_from([0.0, 1.0]), (_f(0.0, 1.0))),
     "N": _f(1.0, 1e4),
-    "loss_pt": _f(0.0, 10.0),
-    "loss_cpt": _f(0.0, 10.0),
+    "loss_pt": (_f(0.0, 10.0)),
+    "loss_cpt": (_f(0.0, 10.0)),
 }
 
 
@@ -342,12 +352,21 @@ def check_law(name, params, inputs):
     mag = ref.magnitude(name, params, **inputs)
     assert_close(value, expected, scale=mag, what=f"{name} value")
     v2, g = law.value_and_grad(**inputs)
-    np.testing.assert_array_equal(v2, value)
+    # the value-only and value-and-gradient paths may round differently (1 ulp seen)
+    assert_close(v2, value, rtol=1e-14, scale=mag, floor=1e-15, what=f"{name} value_and_grad value")
     np.testing.assert_array_equal(law.grad(**inputs), g)
     eg = ref.grad(name, params, **inputs)
     assert g.shape == eg.shape == np.shape(expected) + (len(ref.PARAM_NAMES[name]),)
+    # Where the loss is NaN (a non-positive base) the reference gradient is all NaN;
+    # the core computes partial derivatives term by term, so only the terms that hold
+    # the bad power are NaN (d/dL0 stays 1). Require at least one NaN per such row.
+    bad = np.isnan(expected)
+    if bad.any():
+        assert np.isnan(g[bad]).any(axis=-1).all(), f"{name}: NaN loss with an all-finite gradient"
+    good = ~bad
+    g, eg = g[good], eg[good]
     for k, pname in enumerate(ref.PARAM_NAMES[name]):
-        assert_close(g[..., k], eg[..., k], scale=_grad_scale(eg)[k], what=f"{name} d/d{pname}")
+        assert_close(g[..., k], eg[..., k], scale=_grad_scale(eg)[k] if eg.size else 0.0, what=f"{name} d/d{pname}")
 
 
 LAW_FUNCS = ref.LAWS
@@ -515,7 +534,6 @@ def test_areas_input_forms():
     e1, e2 = ref.areas(base[::2], 0.9)
     for lr in (
         base[::2],  # non-contiguous
-        np.array(base[::2], dtype=np.float32).astype(np.float64),
         [float(v) for v in base[::2]],
     ):
         got = cptlaw.areas(lr, 0.9)
@@ -629,16 +647,35 @@ def test_cpt_areas_bad_split(split):
         cptlaw.cpt_areas([1e-3], [1e-4], split=split)
 
 
-def test_cpt_areas_empty_cpt_is_pt_only():
-    pt = np.array([3e-4, 2e-4, 1e-4])
-    got = cptlaw.cpt_areas(pt, [])
-    exp = ref.cpt_areas(pt, [])
+EMPTY_CPT_BUG = (
+    "package bug: cpt_areas with a zero-step lr_cpt (documented as allowed) crashes in "
+    "areas.py with 'cannot reshape array of size 0 into shape (0)' (reshape(-1, 0) of an empty array)"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=EMPTY_CPT_BUG)
+@pytest.mark.parametrize("lead", [(), (2,)])
+def test_cpt_areas_empty_cpt_is_pt_only(lead):
+    pt = np.broadcast_to(np.array([3e-4, 2e-4, 1e-4]), lead + (3,))
+    got = cptlaw.cpt_areas(pt, np.zeros(lead + (0,)))
+    for k in range(4):
+        assert got[k].shape == lead + (3,)
+    exp = ref.cpt_areas(pt.reshape(-1, 3)[0], [])
     plain = cptlaw.areas(pt)
     for k in range(4):
-        assert_close(got[k], exp[k])
-    assert_close(got.s1_pt, plain.s1, floor=0.0)
+        assert_close(got[k].reshape(-1, 3)[-1], exp[k])
     assert_close(got.s2_pt, plain.s2)
     np.testing.assert_array_equal(got.s1_cpt, 0.0)
+
+
+def test_reference_empty_cpt_is_pt_only():
+    pt = np.array([3e-4, 2e-4, 1e-4])
+    exp = ref.cpt_areas(pt, [])
+    plain = cptlaw.areas(pt)
+    assert_close(exp[0], plain.s1, floor=0.0)
+    assert_close(exp[1], plain.s2)
+    np.testing.assert_array_equal(exp[2], 0.0)
+    np.testing.assert_array_equal(exp[3], 0.0)
 
 
 @pytest.mark.parametrize("name", list(LAW_CLASSES))

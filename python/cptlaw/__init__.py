@@ -6,6 +6,7 @@ planning, on a multithreaded C++ core.
 
 from . import schedules
 from ._threads import get_num_threads, set_num_threads
+from .fit import FitManyResult, FitResult, fit, fit_many
 from .areas import Areas, CPTAreas, areas, cpt_areas
 from .laws import (
     LAWS,
@@ -26,6 +27,8 @@ __all__ = [
     "LAWS",
     "AnnealingLaw",
     "Areas",
+    "FitManyResult",
+    "FitResult",
     "CPTAreas",
     "CPTLaw",
     "CPTPowerS2Law",
@@ -37,6 +40,8 @@ __all__ = [
     "ReplayPTLaw",
     "areas",
     "cpt_areas",
+    "fit",
+    "fit_many",
     "get_num_threads",
     "schedules",
     "set_num_threads",

@@ -352,9 +352,37 @@ def _odd_pow(s, z):
     return np.where(re != 0, val, 0.0 * val)
 
 
+def _log1p(z):
+    """log(1 + z), accurate for small z; for complex z via exact real/imaginary identities.
+
+    (NumPy's complex log1p computes log(1 + z) naively, losing the real part's accuracy
+    for small z; |1+z|^2 = 1 + a(2+a) + b^2 and arg(1+z) = atan2(b, 1+a) keep it.)
+    """
+    if not np.iscomplexobj(z):
+        return np.log1p(z)
+    a, b = np.real(z), np.imag(z)
+    return 0.5 * np.log1p(a * (2.0 + a) + b * b) + 1j * np.arctan2(b, 1.0 + a)
+
+
+def _expm1(w):
+    """exp(w) - 1, accurate for small w; complex w via exp(c)cos(d) - 1 = expm1(c)cos(d) - 2sin(d/2)^2."""
+    if not np.iscomplexobj(w):
+        return np.expm1(w)
+    c, d = np.real(w), np.imag(w)
+    return (np.expm1(c) * np.cos(d) - 2.0 * np.sin(0.5 * d) ** 2) + 1j * (np.exp(c) * np.sin(d))
+
+
 def _shift(p_B, p_E, p_beta, s1_cpt):
-    """The distribution-shift term B*(1 - (1 + E*S1_cpt)^(-beta))."""
-    return p_B * (1.0 - _pow_pos(1.0 + p_E * s1_cpt, -p_beta))
+    """The distribution-shift term B*(1 - (1 + E*S1_cpt)^(-beta)).
+
+    Written as ``-B * expm1(-beta * log1p(E*S1_cpt))`` (the same number, without the
+    cancellation of ``1 - (1+x)^-beta`` at small ``E*S1_cpt``); NaN when ``1 + E*S1_cpt <= 0``.
+    """
+    x = p_E * np.asarray(s1_cpt)
+    ok = np.real(x) > -1.0
+    safe = np.where(ok, x, 0.0)
+    val = -p_B * _expm1(-p_beta * _log1p(safe))
+    return np.where(ok, val, _NAN if np.iscomplexobj(val) else math.nan)
 
 
 def _annealing_terms(p, s1, s2):
@@ -381,10 +409,10 @@ def _replay_terms(p, s1_pt, s2_pt, s1_cpt, s2_cpt, r_pt, which):
     r_cpt = 1.0 - r_pt
     if which == "replay_pt":
         ann = -C2 * s2_cpt * np.exp(a1 * r_pt)
-        shift = _shift(B, E, beta, s1_cpt) * (1.0 - np.exp(-a2 * r_cpt))
+        shift = _shift(B, E, beta, s1_cpt) * -_expm1(-a2 * r_cpt)  # 1 - exp(-a2*r_cpt)
     else:
         ann = -C2 * s2_cpt * np.exp(a1 * r_cpt)
-        shift = _shift(B, E, beta, s1_cpt) * (np.exp(a2 * r_cpt) - 1.0)
+        shift = _shift(B, E, beta, s1_cpt) * _expm1(a2 * r_cpt)  # exp(a2*r_cpt) - 1
     return [L0 + 0.0 * s1_pt, A * _pow_pos(s1_pt + s1_cpt, -alpha), -C1 * s2_pt, ann, shift]
 
 

@@ -1,0 +1,211 @@
+"""Core benchmarks: LR areas, the annealing law, closed-form schedule areas."""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+
+from _timing import (
+    ERROR,
+    INFO,
+    Case,
+    Context,
+    Row,
+    default_threads,
+    max_rel_diff,
+    race,
+    skip_row,
+    speedup_row,
+    with_threads,
+)
+
+DECAY = 0.999
+# Results must agree to this relative tolerance (scaled by the array's magnitude)
+# before anything is timed.
+AGREE_TOL = 1e-12
+
+
+def _mismatch_rows(case: str, what: str, diffs: dict) -> list:
+    bad = ", ".join(f"{k} {v:.2e}" for k, v in diffs.items())
+    return [Row(name=case, note=f"{what} disagree (max rel diff {bad} > {AGREE_TOL:g}); not timed", status=ERROR)]
+
+
+# ----------------------------------------------------------------------------- 1. areas
+def numpy_areas(x: np.ndarray, lam: float = DECAY):
+    """S1/S2 of LAW.md section 1 with NumPy + SciPy, steps on the last axis.
+
+    S1 = inclusive cumsum; m[0] = 0, m[i] = lam m[i-1] + (x[i-1] - x[i]) is a
+    first-order IIR filter of the drops (scipy.signal.lfilter); S2 = cumsum(m).
+    """
+    from scipy.signal import lfilter
+
+    s1 = np.cumsum(x, axis=-1)
+    d = np.empty_like(x)
+    d[..., 0] = 0.0
+    np.subtract(x[..., :-1], x[..., 1:], out=d[..., 1:])
+    m = lfilter([1.0], [1.0, -lam], d, axis=-1)
+    s2 = np.cumsum(m, axis=-1)
+    return s1, s2
+
+
+def case_areas(ctx: Context) -> list:
+    import cptlaw
+
+    rows_n = ctx.size(1000, 100)
+    steps = 10_000
+    x = ctx.rng().random((rows_n, steps)) * 1e-3
+    size = f"{rows_n} x {steps}"
+    mb = x.nbytes / 1e6
+
+    cptlaw.set_num_threads(1)
+    got = cptlaw.areas(x, DECAY)
+    want = numpy_areas(x)
+    diffs = {"S1": max_rel_diff(got.s1, want[0]), "S2": max_rel_diff(got.s2, want[1])}
+    del got, want
+    if max(diffs.values()) > AGREE_TOL:
+        return _mismatch_rows(f"areas {size}", "cptlaw.areas and NumPy", diffs)
+    agree = f"agree: max rel diff S1 {diffs['S1']:.1e}, S2 {diffs['S2']:.1e}"
+
+    def floor():
+        # What any implementation returning two fresh arrays pays at least:
+        # allocation, page faults and one write of every element.
+        a = np.empty_like(x)
+        a.fill(1.0)
+        b = np.empty_like(x)
+        b.fill(2.0)
+        return a, b
+
+    t = race(
+        {
+            "numpy": lambda: numpy_areas(x),
+            "cpt1": with_threads(1, lambda: cptlaw.areas(x, DECAY)),
+            "cpt2": with_threads(2, lambda: cptlaw.areas(x, DECAY)),
+            "floor": floor,
+        },
+        ctx.repeat,
+    )
+    cptlaw.set_num_threads(0)
+    ceiling = t["numpy"] / t["floor"]
+    return [
+        speedup_row(f"areas {size}, 1 thread", "NumPy cumsum + scipy lfilter", t["numpy"], t["cpt1"], 10.0,
+                    note=f"{rows_n * steps / t['cpt1'] / 1e6:.0f} M steps/s; {agree}"),
+        speedup_row(f"areas {size}, 2 vs 1 thread", "cptlaw.areas, 1 thread", t["cpt1"], t["cpt2"], 1.7,
+                    note=f"{rows_n * steps / t['cpt2'] / 1e6:.0f} M steps/s on 2 threads"),
+        speedup_row(f"areas {size}, memory floor", f"np.empty+fill, 2 x {mb:.0f} MB", t["floor"], t["cpt1"], None,
+                    status=INFO,
+                    note=(f"ratio = floor / cptlaw 1 thread: fresh outputs ({2 * mb:.0f} MB, page faults) "
+                          f"cost {t['floor'] / t['cpt1']:.0%} of the call; NumPy / floor = {ceiling:.1f}x caps "
+                          "any 1-thread speed-up that returns fresh arrays (the API has no out=)")),
+    ]
+
+
+# ----------------------------------------------------------------------------- 2. law
+def case_law(ctx: Context) -> list:
+    import cptlaw
+
+    n = ctx.size(10_000_000, 1_000_000)
+    rng = ctx.rng()
+    s1 = rng.uniform(0.01, 5.0, n)
+    s2 = rng.uniform(0.0, 0.5, n)
+    # P2's script example fit (LAW.md section 7)
+    L0, A, alpha, C = 2.628, 0.430, 0.550, 0.411
+    law = cptlaw.AnnealingLaw(L0=L0, A=A, alpha=alpha, C=C)
+
+    def numpy_law():
+        return L0 + A * s1 ** -alpha - C * s2
+
+    threads = default_threads()
+    got = law(s1=s1, s2=s2)
+    diff = max_rel_diff(got, numpy_law())
+    del got
+    label = f"{n / 1e6:g}M points"
+    if diff > AGREE_TOL:
+        return _mismatch_rows(f"AnnealingLaw {label}", "AnnealingLaw and NumPy", {"L": diff})
+
+    t = race(
+        {
+            "numpy": numpy_law,
+            "add": lambda: s1 + s2,
+            "cpt": with_threads(0, lambda: law(s1=s1, s2=s2)),
+        },
+        ctx.repeat,
+    )
+    where = f"default threads (all cores: {threads})"
+    return [
+        speedup_row(f"AnnealingLaw {label}", "NumPy L0 + A*s1**-alpha - C*s2", t["numpy"], t["cpt"], 5.0,
+                    note=f"{where}; {n / t['cpt'] / 1e6:.0f} M points/s; agree: max rel diff {diff:.1e}"),
+        speedup_row(f"AnnealingLaw {label} vs add", "NumPy s1 + s2", t["add"], t["cpt"], 1 / 1.5,
+                    note=f"{where}; target: cptlaw <= 1.5x the time of one NumPy add "
+                         f"(NumPy add on 1 core: {3 * 8 * n / t['add'] / 1e9:.1f} GB/s moved)"),
+    ]
+
+
+# ----------------------------------------------------------------------------- 3. closed form
+# The closed-form evaluation of S1/S2 at arbitrary steps lives in cptlaw.schedules
+# (LAW.md section 1: "a grid search over schedule families need not materialise
+# per-step arrays"). _closed_form_api() adapts whatever that module exposes to
+#   make(n_schedules, total_steps, rng) -> schedules  (one family, varied parameters)
+#   per_step(schedules, total_steps) -> (n_schedules, total_steps) LR array
+#   at(schedules, steps) -> (s1, s2), each (n_schedules, len(steps))
+# and returns (api, None) or (None, reason). Update it when the schedule API lands.
+_CLOSED_FORM_NAMES = ("areas_at",)
+
+
+def _closed_form_api():
+    try:
+        sched = importlib.import_module("cptlaw.schedules")
+    except ImportError as exc:
+        return None, f"cptlaw.schedules not importable ({exc})"
+    found = [n for n in _CLOSED_FORM_NAMES if callable(getattr(sched, n, None))]
+    if not found:
+        return None, (f"not available: cptlaw.schedules has no closed-form S1/S2 at given steps "
+                      f"(looked for {', '.join(_CLOSED_FORM_NAMES)})")
+    return None, (f"not available: cptlaw.schedules.{found[0]} exists but bench/cases_core.py has no "
+                  "adapter for it yet (see _closed_form_api)")
+
+
+def case_closed_form(ctx: Context) -> list:
+    import cptlaw
+
+    name = "schedule areas, closed form, 1 thread"
+    api, why = _closed_form_api()
+    if api is None:
+        return [skip_row(name, why)]
+
+    n_sched = ctx.size(1000, 100)
+    total = 10_000
+    n_at = ctx.size(1000, 100)
+    rng = ctx.rng()
+    schedules = api["make"](n_sched, total, rng)
+    steps = np.sort(rng.choice(total, size=n_at, replace=False))
+
+    def reference():
+        lr = api["per_step"](schedules, total)
+        a = cptlaw.areas(lr, DECAY)
+        return a.s1[:, steps], a.s2[:, steps]
+
+    def closed():
+        return api["at"](schedules, steps)
+
+    cptlaw.set_num_threads(1)
+    want = reference()
+    got = closed()
+    diffs = {"S1": max_rel_diff(got[0], want[0]), "S2": max_rel_diff(got[1], want[1])}
+    if max(diffs.values()) > 1e-9:
+        return _mismatch_rows(name, "closed form and recurrence", diffs)
+    t = race({"ref": with_threads(1, reference), "closed": with_threads(1, closed)}, ctx.repeat)
+    cptlaw.set_num_threads(0)
+    evals = n_sched * n_at
+    row = Row(name=name, baseline="materialise + cptlaw.areas", baseline_s=t["ref"], cptlaw_s=t["closed"],
+              ratio=evals / t["closed"], target=1e7, unit="/s",
+              note=(f"{n_sched} schedules x {n_at} steps of {total}; recurrence {evals / t['ref']:.3g}/s "
+                    f"({t['ref'] / t['closed']:.1f}x slower); agree: S1 {diffs['S1']:.1e}, S2 {diffs['S2']:.1e}"))
+    return [row]
+
+
+CASES = [
+    Case("areas", case_areas, "cptlaw.areas vs NumPy cumsum + lfilter; thread scaling; memory floor"),
+    Case("law", case_law, "AnnealingLaw over many points vs the NumPy expression and a NumPy add"),
+    Case("closed_form", case_closed_form, "S1/S2 of parametric schedules at chosen steps, evaluations/s"),
+]

@@ -1,0 +1,392 @@
+// Levenberg-Marquardt for the laws, with box bounds, fixed parameters, per-point
+// weights, robust (Huber on log residuals) objective via IRLS, and a multistart
+// seeded by variable projection over the law's linear parameters.
+//
+// Objective (LAW.md section 6): sum_i w_i * rho(r_i) with
+//   least_squares:      r = f - y,          rho = r^2 / 2
+//   log_least_squares:  r = log f - log y,  rho = r^2 / 2
+//   huber_log:          r = log f - log y,  rho = huber(r, delta)
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "cptlaw/laws.hpp"
+#include "cptlaw/parallel.hpp"
+
+namespace cptlaw {
+namespace fit {
+
+enum Objective : int { least_squares = 0, log_least_squares = 1, huber_log = 2 };
+
+// > 0: converged (which test); 0: iteration limit; < 0: failure.
+enum Status : int {
+  converged_ftol = 1,     // relative objective decrease below ftol
+  converged_xtol = 2,     // relative step below xtol
+  converged_gtol = 3,     // scaled gradient below gtol
+  max_iterations = 0,
+  singular = -1,          // no damping made the normal equations solvable
+  non_finite = -2,        // the model is NaN/inf at every start
+  bad_input = -3,         // e.g. non-positive loss with a log objective
+};
+
+struct Options {
+  int objective = huber_log;
+  double delta = 1e-3;
+  int max_iter = 200;
+  double ftol = 1e-12;
+  double xtol = 1e-10;
+  double gtol = 1e-10;
+  int keep = 6;  // LM runs from the best `keep` multistart candidates
+};
+
+struct Result {
+  std::vector<double> params;
+  double objective = std::numeric_limits<double>::infinity();
+  int status = non_finite;
+  int nfev = 0;
+  int iterations = 0;
+  int starts_tried = 0;
+};
+
+namespace detail {
+
+// Cholesky solve of (m x m) SPD A x = b in place; false if not positive definite.
+inline bool cholesky_solve(std::vector<double>& A, std::vector<double>& b, int m) {
+  for (int j = 0; j < m; ++j) {
+    double d = A[j * m + j];
+    for (int k = 0; k < j; ++k) d -= A[j * m + k] * A[j * m + k];
+    if (!(d > 0.0) || !std::isfinite(d)) return false;
+    d = std::sqrt(d);
+    A[j * m + j] = d;
+    for (int i = j + 1; i < m; ++i) {
+      double s = A[i * m + j];
+      for (int k = 0; k < j; ++k) s -= A[i * m + k] * A[j * m + k];
+      A[i * m + j] = s / d;
+    }
+  }
+  for (int i = 0; i < m; ++i) {
+    double s = b[i];
+    for (int k = 0; k < i; ++k) s -= A[i * m + k] * b[k];
+    b[i] = s / A[i * m + i];
+  }
+  for (int i = m - 1; i >= 0; --i) {
+    double s = b[i];
+    for (int k = i + 1; k < m; ++k) s -= A[k * m + i] * b[k];
+    b[i] = s / A[i * m + i];
+  }
+  return true;
+}
+
+}  // namespace detail
+
+// One fitting problem: prepared features, observations, weights, bounds.
+template <class Law>
+class Problem {
+ public:
+  static constexpr int P = Law::n_params;
+
+  // raw[k] points to n values of input k (contiguous); w may be null (all 1).
+  Problem(const double* const* raw, const double* y, const double* w, std::int64_t n, const double* lo,
+          const double* hi, const std::uint8_t* fixed, const std::uint8_t* linear, const Options& opt)
+      : n_(n), y_(y, y + n), w_(n, 1.0), opt_(opt) {
+    z_.resize(static_cast<std::size_t>(n) * Law::n_prep);
+    for (std::int64_t i = 0; i < n; ++i) {
+      double r[Law::n_inputs];
+      for (int k = 0; k < Law::n_inputs; ++k) r[k] = raw[k][i];
+      Law::prepare(r, &z_[static_cast<std::size_t>(i) * Law::n_prep]);
+      if (w) w_[i] = w[i];
+    }
+    logy_.resize(n);
+    for (std::int64_t i = 0; i < n; ++i) logy_[i] = y_[i] > 0.0 ? std::log(y_[i]) : std::nan("");
+    for (int k = 0; k < P; ++k) {
+      lo_[k] = lo[k];
+      hi_[k] = hi[k];
+      fixed_[k] = fixed[k] != 0;
+      linear_[k] = linear[k] != 0;
+      if (!fixed_[k]) free_.push_back(k);
+    }
+  }
+
+  bool log_objective() const { return opt_.objective != least_squares; }
+  bool valid() const {
+    if (!log_objective()) return true;
+    for (double v : y_)
+      if (!(v > 0.0)) return false;
+    return true;
+  }
+
+  double rho(double r) const {
+    if (opt_.objective == huber_log) {
+      const double a = std::fabs(r);
+      return a <= opt_.delta ? 0.5 * r * r : opt_.delta * (a - 0.5 * opt_.delta);
+    }
+    return 0.5 * r * r;
+  }
+  // IRLS weight: psi(r) / r.
+  double irls(double r) const {
+    if (opt_.objective != huber_log) return 1.0;
+    const double a = std::fabs(r);
+    return a <= opt_.delta ? 1.0 : opt_.delta / a;
+  }
+
+  // Residual at point i from model value f.
+  double residual(std::int64_t i, double f) const {
+    return log_objective() ? (f > 0.0 ? simd::log(f) : std::nan("")) - logy_[i] : f - y_[i];
+  }
+
+  double objective(const double* p) const {
+    double s = 0.0;
+    for (std::int64_t i = 0; i < n_; ++i) {
+      const double f = Law::template eval<false>(p, &z_[static_cast<std::size_t>(i) * Law::n_prep], nullptr);
+      s += w_[i] * rho(residual(i, f));
+    }
+    return std::isfinite(s) ? s : std::numeric_limits<double>::infinity();
+  }
+
+  // Normal equations over the free parameters: A = J' W J, g = J' W r (W = weights * IRLS).
+  double normal_equations(const double* p, std::vector<double>& A, std::vector<double>& g) const {
+    const int m = static_cast<int>(free_.size());
+    A.assign(static_cast<std::size_t>(m) * m, 0.0);
+    g.assign(m, 0.0);
+    double s = 0.0;
+    double grad[P], row[P];
+    for (std::int64_t i = 0; i < n_; ++i) {
+      const double f = Law::template eval<true>(p, &z_[static_cast<std::size_t>(i) * Law::n_prep], grad);
+      const double r = residual(i, f);
+      s += w_[i] * rho(r);
+      const double wi = w_[i] * irls(r);
+      const double scale = log_objective() ? 1.0 / f : 1.0;
+      for (int a = 0; a < m; ++a) row[a] = grad[free_[a]] * scale;
+      for (int a = 0; a < m; ++a) {
+        const double ra = wi * row[a];
+        g[a] += ra * r;
+        for (int b = 0; b <= a; ++b) A[a * m + b] += ra * row[b];
+      }
+    }
+    for (int a = 0; a < m; ++a)
+      for (int b = 0; b < a; ++b) A[b * m + a] = A[a * m + b];
+    return std::isfinite(s) ? s : std::numeric_limits<double>::infinity();
+  }
+
+  void clamp(double* p) const {
+    for (int k = 0; k < P; ++k) p[k] = std::min(hi_[k], std::max(lo_[k], p[k]));
+  }
+
+  // Variable projection: solve the free linear parameters by (relative, for log
+  // objectives) least squares with the others held at p. Returns false if singular.
+  bool project_linear(double* p) const {
+    int lin[P], nl = 0;
+    for (int k = 0; k < P; ++k)
+      if (linear_[k] && !fixed_[k]) lin[nl++] = k;
+    if (nl == 0) return true;
+    double q[P];
+    for (int k = 0; k < P; ++k) q[k] = p[k];
+    for (int a = 0; a < nl; ++a) q[lin[a]] = 0.0;  // model without the solved terms
+    std::vector<double> A(static_cast<std::size_t>(nl) * nl, 0.0), b(nl, 0.0);
+    double grad[P];
+    for (std::int64_t i = 0; i < n_; ++i) {
+      const double* zi = &z_[static_cast<std::size_t>(i) * Law::n_prep];
+      const double rest = Law::template eval<true>(q, zi, grad);
+      const double t = y_[i] - rest;
+      const double wi = w_[i] * (log_objective() ? 1.0 / (y_[i] * y_[i]) : 1.0);
+      for (int a = 0; a < nl; ++a) {
+        const double ga = grad[lin[a]];
+        b[a] += wi * ga * t;
+        for (int c = 0; c < nl; ++c) A[a * nl + c] += wi * ga * grad[lin[c]];
+      }
+    }
+    double tr = 0.0;
+    for (int a = 0; a < nl; ++a) tr += A[a * nl + a];
+    for (int a = 0; a < nl; ++a) A[a * nl + a] += 1e-13 * tr / nl + 1e-300;
+    if (!detail::cholesky_solve(A, b, nl)) return false;
+    for (int a = 0; a < nl; ++a) p[lin[a]] = b[a];
+    clamp(p);
+    return true;
+  }
+
+  // Levenberg-Marquardt (Nielsen's damping update) from p, projected onto the box.
+  Result solve(const double* p0) const {
+    Result res;
+    const int m = static_cast<int>(free_.size());
+    std::vector<double> x(p0, p0 + P), xn(P), A, g, M, h;
+    clamp(x.data());
+    double obj = normal_equations(x.data(), A, g);
+    res.nfev = 1;
+    res.params = x;
+    res.objective = obj;
+    if (!std::isfinite(obj)) {
+      res.status = non_finite;
+      return res;
+    }
+    if (m == 0) {
+      res.status = converged_xtol;
+      return res;
+    }
+    double dmax = 0.0;
+    for (int a = 0; a < m; ++a) dmax = std::max(dmax, A[a * m + a]);
+    double mu = 1e-3 * (dmax > 0 ? dmax : 1.0), nu = 2.0;
+    res.status = max_iterations;
+    for (int it = 0; it < opt_.max_iter; ++it) {
+      res.iterations = it + 1;
+      // Scaled gradient test (zero-gradient along an active bound counts as zero).
+      double gmax = 0.0;
+      for (int a = 0; a < m; ++a) {
+        const int k = free_[a];
+        const bool blocked = (x[k] <= lo_[k] && g[a] > 0) || (x[k] >= hi_[k] && g[a] < 0);
+        if (!blocked) gmax = std::max(gmax, std::fabs(g[a]) * (std::fabs(x[k]) + 1e-12));
+      }
+      if (gmax <= opt_.gtol * std::max(obj, 1e-300)) {
+        res.status = converged_gtol;
+        break;
+      }
+      bool accepted = false;
+      for (int tries = 0; tries < 60 && !accepted; ++tries) {
+        M = A;
+        for (int a = 0; a < m; ++a) M[a * m + a] += mu * std::max(A[a * m + a], 1e-30 * dmax + 1e-300);
+        h.assign(g.begin(), g.end());
+        for (auto& v : h) v = -v;
+        if (!detail::cholesky_solve(M, h, m)) {
+          mu *= nu;
+          nu *= 2;
+          continue;
+        }
+        xn = x;
+        for (int a = 0; a < m; ++a) xn[free_[a]] += h[a];
+        clamp(xn.data());
+        double step = 0.0, size = 0.0, pred = 0.0;
+        for (int a = 0; a < m; ++a) {
+          const int k = free_[a];
+          h[a] = xn[k] - x[k];
+          step += h[a] * h[a];
+          size += x[k] * x[k];
+        }
+        for (int a = 0; a < m; ++a) {
+          double Ah = 0.0;
+          for (int b = 0; b < m; ++b) Ah += A[a * m + b] * h[b];
+          pred -= g[a] * h[a] + 0.5 * h[a] * Ah;
+        }
+        if (std::sqrt(step) <= opt_.xtol * (std::sqrt(size) + opt_.xtol)) {
+          res.status = converged_xtol;
+          break;
+        }
+        const double on = objective(xn.data());
+        ++res.nfev;
+        if (on < obj) {
+          const double rho = pred > 0 ? (obj - on) / pred : 1.0;
+          const double t = 2.0 * rho - 1.0;
+          mu *= std::max(1.0 / 3.0, 1.0 - t * t * t);
+          nu = 2.0;
+          const double dec = obj - on;
+          x = xn;
+          obj = normal_equations(x.data(), A, g);
+          ++res.nfev;
+          for (int a = 0; a < m; ++a) dmax = std::max(dmax, A[a * m + a]);
+          accepted = true;
+          if (dec <= opt_.ftol * obj || obj == 0.0) res.status = converged_ftol;
+        } else {
+          mu *= nu;
+          nu *= 2.0;
+          if (!std::isfinite(mu) || mu > 1e300) break;
+        }
+      }
+      if (res.status != max_iterations) break;
+      if (!accepted) {
+        // No step improved the objective at any damping: a (possibly bound-constrained) minimum.
+        res.status = converged_xtol;
+        break;
+      }
+    }
+    res.params = x;
+    res.objective = obj;
+    return res;
+  }
+
+  // Multistart: user starts plus every grid point (linear parameters projected),
+  // ranked by objective; LM from the best `keep` candidates; the best result wins.
+  Result multistart(const double* starts, int n_starts, const double* grid, int n_grid) const {
+    Result best;
+    if (!valid()) {
+      best.status = bad_input;
+      return best;
+    }
+    struct Cand {
+      double obj;
+      std::vector<double> p;
+    };
+    std::vector<Cand> cands;
+    int evals = 0;
+    auto add = [&](const double* src, bool project) {
+      std::vector<double> p(src, src + P);
+      clamp(p.data());
+      if (project && !project_linear(p.data())) return;
+      const double o = objective(p.data());
+      ++evals;
+      if (std::isfinite(o)) cands.push_back({o, std::move(p)});
+    };
+    for (int s = 0; s < n_starts; ++s) add(starts + s * P, false);
+    const int user = static_cast<int>(cands.size());
+    for (int s = 0; s < n_grid; ++s) add(grid + s * P, true);
+    // User starts always run; the grid contributes its best candidates.
+    std::vector<Cand> run(cands.begin(), cands.begin() + user);
+    std::sort(cands.begin() + user, cands.end(), [](const Cand& a, const Cand& b) { return a.obj < b.obj; });
+    for (std::size_t i = user; i < cands.size() && static_cast<int>(run.size()) < user + opt_.keep; ++i)
+      run.push_back(cands[i]);
+    best.nfev = evals;
+    for (const auto& c : run) {
+      Result r = solve(c.p.data());
+      best.nfev += r.nfev;
+      ++best.starts_tried;
+      const bool better = std::isfinite(r.objective) &&
+                          (!std::isfinite(best.objective) || r.objective < best.objective ||
+                           (r.objective == best.objective && r.status > 0 && best.status <= 0));
+      if (better) {
+        const int nfev = best.nfev, tried = best.starts_tried;
+        best = r;
+        best.nfev = nfev;
+        best.starts_tried = tried;
+      }
+    }
+    if (best.params.empty()) {
+      best.params.assign(P, std::numeric_limits<double>::quiet_NaN());
+      best.status = non_finite;
+    }
+    return best;
+  }
+
+ private:
+  std::int64_t n_;
+  std::vector<double> y_, w_, logy_, z_;
+  Options opt_;
+  double lo_[P], hi_[P];
+  bool fixed_[P], linear_[P];
+  std::vector<int> free_;
+};
+
+// Many independent fits (rows of raw inputs / losses), each with the same starts
+// and grid, spread over threads with dynamic scheduling.
+template <class Law>
+void fit_many(const double* const* raw, const double* y, const double* w, std::int64_t n_fits, std::int64_t n_points,
+              const double* lo, const double* hi, const std::uint8_t* fixed, const std::uint8_t* linear,
+              const double* starts, int n_starts, const double* grid, int n_grid, const Options& opt,
+              double* out_params, double* out_objective, int* out_status, int* out_nfev, int threads) {
+  parallel_for(n_fits, threads, 1, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t f = b; f < e; ++f) {
+      const double* rows[Law::n_inputs];
+      for (int k = 0; k < Law::n_inputs; ++k) rows[k] = raw[k] + f * n_points;
+      Problem<Law> prob(rows, y + f * n_points, w ? w + f * n_points : nullptr, n_points, lo, hi, fixed, linear,
+                        opt);
+      const Result r = prob.multistart(starts, n_starts, grid, n_grid);
+      for (int k = 0; k < Law::n_params; ++k) out_params[f * Law::n_params + k] = r.params[k];
+      out_objective[f] = r.objective;
+      out_status[f] = r.status;
+      out_nfev[f] = r.nfev;
+    }
+  });
+}
+
+}  // namespace fit
+}  // namespace cptlaw

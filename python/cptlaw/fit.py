@@ -1,0 +1,451 @@
+"""Fitting the laws to observed losses: one fit (`fit`) or many independent ones (`fit_many`).
+
+The solver is the compiled Levenberg-Marquardt (box bounds, fixed parameters,
+weights, Huber-on-log-residuals by IRLS), started from a grid over the law's
+nonlinear parameters with the linear ones solved exactly (variable projection),
+plus any starts you give. The objective is LAW.md section 6:
+``sum_i w_i * rho(r_i)`` with ``r = log(pred) - log(obs)`` and ``rho`` Huber with
+``delta = 1e-3`` by default; ``"log_least_squares"`` and ``"least_squares"``
+(on the raw loss) use ``rho = r**2 / 2``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _core, _validate
+from ._threads import get_num_threads
+from .laws import Law
+
+OBJECTIVES = {"least_squares": 0, "log_least_squares": 1, "huber_log": 2}
+NAN_POLICIES = ("raise", "omit")
+
+STATUS_MESSAGES = {
+    1: "converged: relative decrease of the objective below ftol",
+    2: "converged: relative step below xtol",
+    3: "converged: scaled gradient below gtol",
+    0: "stopped: iteration limit reached before convergence",
+    -1: "failed: the normal equations stayed singular at every damping",
+    -2: "failed: the model is NaN or infinite at every start",
+    -3: "failed: the data cannot be fitted (see message)",
+}
+
+# Default start values of the nonlinear parameters: the decades where real fits land.
+_GRID_VALUES = {
+    "alpha": np.geomspace(0.1, 1.5, 10),
+    "E": np.geomspace(1.0, 1e4, 9),
+    "beta": np.geomspace(0.02, 2.0, 7),
+    "a1": np.array([0.01, 0.1, 1.0]),
+    "a2": np.array([0.5, 3.0, 10.0]),
+    "g1": np.array([-0.2, 0.0, 0.2]),
+    "g2": np.array([-0.2, 0.0, 0.2]),
+    "g3": np.array([0.1, 0.3, 1.0]),
+    "z1": np.array([0.5, 1.0, 1.5]),
+    "z2": np.array([0.5, 1.0, 1.5]),
+}
+
+
+class FitResult(dict):
+    """Result of :func:`fit`, a dict with attribute access (like scipy's OptimizeResult).
+
+    Fields: ``law`` (fitted law instance), ``params``, ``stderr`` (dicts by name),
+    ``covariance`` (array in ``param_names`` order), ``x`` (parameter vector),
+    ``objective``, ``r2`` (on the raw loss), ``mae``, ``mape`` (fractions), ``nfev``,
+    ``nit``, ``starts_tried``, ``status``, ``message``, ``success``, ``n_points``.
+    """
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name, value):
+        self[name] = value
+
+    def __repr__(self) -> str:
+        keys = ("success", "status", "message", "params", "stderr", "objective", "r2", "mae", "mape", "nfev")
+        return "FitResult(\n" + "".join(f"  {k}={self.get(k)!r},\n" for k in keys) + ")"
+
+
+def _law_class(law):
+    if isinstance(law, type) and issubclass(law, Law) and law is not Law:
+        return law, None
+    if isinstance(law, Law):
+        return type(law), law
+    raise TypeError(f"law: expected a law class such as cptlaw.CPTLaw, got {law!r}")
+
+
+def _param_dict(value, name, law_cls, allow=None):
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TypeError(f"{name}: expected a dict keyed by parameter name")
+    for key in value:
+        if key not in law_cls.param_names:
+            raise ValueError(f"{name}: unknown parameter {key!r}; expected one of {', '.join(law_cls.param_names)}")
+    return dict(value)
+
+
+def _bounds(law_cls, bounds):
+    lo = np.array([-np.inf if n in law_cls.signed_params else 0.0 for n in law_cls.param_names])
+    hi = np.full(len(law_cls.param_names), np.inf)
+    for key, pair in _param_dict(bounds, "bounds", law_cls).items():
+        try:
+            a, b = pair
+        except (TypeError, ValueError):
+            raise TypeError(f"bounds: {key!r} must be a (low, high) pair") from None
+        i = law_cls.param_names.index(key)
+        lo[i] = -np.inf if a is None else _bound_value(a, key)
+        hi[i] = np.inf if b is None else _bound_value(b, key)
+        if lo[i] > hi[i]:
+            raise ValueError(f"bounds: low > high for {key!r}")
+    return lo, hi
+
+
+def _bound_value(v, key):
+    if isinstance(v, (bool, str)) or not isinstance(v, (int, float, np.integer, np.floating)) or np.isnan(v):
+        raise ValueError(f"bounds: {key!r} needs numeric (low, high) values (None or +-inf for no bound)")
+    return float(v)
+
+
+def _features(law_cls, features, loss_shape, name="features"):
+    if not isinstance(features, dict):
+        raise TypeError(f"{name}: expected a dict of arrays keyed by {', '.join(law_cls.input_names)}")
+    unknown = [k for k in features if k not in law_cls.input_names]
+    if unknown:
+        raise ValueError(f"{name}: unknown input(s) {', '.join(map(repr, unknown))} for {law_cls.__name__}; "
+                         f"expected {', '.join(law_cls.input_names)}")
+    missing = [k for k in law_cls.input_names if k not in features]
+    if missing:
+        raise ValueError(f"{name}: missing input(s) {', '.join(missing)} for {law_cls.__name__}")
+    out = []
+    for key in law_cls.input_names:
+        a = _validate.as_float_array(features[key], f"{name}[{key!r}]")
+        if a.shape != loss_shape:
+            if a.size == 1:
+                a = np.full(loss_shape, float(a.reshape(-1)[0]))
+            else:
+                raise ValueError(f"{name}[{key!r}]: shape {a.shape} does not match the loss shape {loss_shape}")
+        out.append(a)
+    return out
+
+
+def default_grid(law_cls, features=None, fixed=None) -> np.ndarray:
+    """Start grid over the law's nonlinear parameters (linear ones are projected).
+
+    Rows are full parameter vectors; linear entries are placeholders.
+    """
+    fixed = fixed or {}
+    axes = []
+    for name in law_cls.param_names:
+        if name in fixed:
+            axes.append(np.array([fixed[name]], dtype=float))
+        elif name in law_cls.linear_params:
+            axes.append(np.array([1.0]))
+        elif name == "S1_pt_hat":
+            scale = 1.0
+            if features is not None:
+                scale = float(np.nanmax(features[law_cls.input_names.index("s1_cpt")])) or 1.0
+            axes.append(scale * np.geomspace(0.1, 100.0, 10))
+        elif name == "alpha" and law_cls.__name__ == "AnnealingLaw":
+            axes.append(np.geomspace(0.05, 2.0, 32))
+        else:
+            axes.append(_GRID_VALUES[name])
+    mesh = np.meshgrid(*axes, indexing="ij")
+    return np.stack([m.reshape(-1) for m in mesh], axis=1)
+
+
+def _starts(law_cls, starts, start_law, fixed):
+    rows = []
+    if start_law is not None:
+        rows.append(start_law.param_vector)
+    if starts is not None:
+        if isinstance(starts, dict):
+            starts = [starts]
+        for s in starts:
+            if isinstance(s, Law):
+                rows.append(s.param_vector)
+                continue
+            s = _param_dict(s, "starts", law_cls)
+            missing = [n for n in law_cls.param_names if n not in s and n not in fixed]
+            if missing:
+                raise ValueError(f"starts: a start lacks {', '.join(missing)}")
+            rows.append(np.array([float(s.get(n, fixed.get(n, 0.0))) for n in law_cls.param_names]))
+    arr = np.array(rows, dtype=float).reshape(-1, len(law_cls.param_names))
+    for name, v in fixed.items():
+        arr[:, law_cls.param_names.index(name)] = v
+    return arr
+
+
+def _prepare(law, features, loss, weights, bounds, fixed, starts, grid, multistart, objective, nan_policy, batch):
+    law_cls, start_law = _law_class(law)
+    obj_code = OBJECTIVES.get(objective) if isinstance(objective, str) else None
+    if obj_code is None:
+        raise ValueError(f"objective: unknown option {objective!r}; expected one of {', '.join(OBJECTIVES)}")
+    _validate.choice(nan_policy, "nan_policy", NAN_POLICIES)
+    y = _validate.as_float_array(loss, "losses" if batch else "loss", min_ndim=1)
+    if batch:
+        if y.ndim != 2:
+            raise ValueError(f"losses: expected a 2-D array (n_fits, n_points), got {y.ndim}-D")
+    else:
+        y = y.reshape(-1)
+    cols = _features(law_cls, features, y.shape)
+    w = None
+    if weights is not None:
+        w = _validate.as_float_array(weights, "weights")
+        if w.shape != y.shape:
+            w = np.broadcast_to(w, y.shape) if w.size == 1 else None
+            if w is None:
+                raise ValueError("weights: must have the shape of the loss")
+        _validate.check_finite(w, "weights")
+        if (w < 0).any():
+            raise ValueError("weights: must be >= 0")
+    bad = ~np.isfinite(y)
+    for c in cols:
+        bad |= ~np.isfinite(c)
+    if bad.any():
+        if nan_policy == "raise" or batch:
+            which = "loss" if (~np.isfinite(y)).any() else "features"
+            raise ValueError(f"{which}: contains NaN or infinite values (use nan_policy='omit' to drop those points)"
+                             if not batch else f"{which}: contains NaN or infinite values")
+        keep = ~bad
+        y = y[keep]
+        cols = [c[keep] for c in cols]
+        w = None if w is None else w[keep]
+    if obj_code != 0 and (y <= 0).any():
+        raise ValueError("loss: must be > 0 for a log objective")
+    fixed = _param_dict(fixed, "fixed", law_cls)
+    for k, v in fixed.items():
+        fixed[k] = _validate.real_scalar(v, f"fixed[{k!r}]")
+    lo, hi = _bounds(law_cls, bounds)
+    n_free = len(law_cls.param_names) - len(fixed)
+    if y.shape[-1] < n_free:
+        raise ValueError(f"loss: {y.shape[-1]} points cannot determine {n_free} free parameters")
+    start_rows = _starts(law_cls, starts, start_law, fixed)
+    if grid is None:
+        grid_rows = default_grid(law_cls, None if batch else cols, fixed) if multistart else np.zeros((0, len(lo)))
+    else:
+        grid_rows = _validate.as_float_array(grid, "grid", min_ndim=2)
+        if grid_rows.shape[1] != len(lo):
+            raise ValueError(f"grid: rows must have {len(lo)} values ({', '.join(law_cls.param_names)})")
+    if len(start_rows) + len(grid_rows) == 0:
+        raise ValueError("starts: multistart=False needs at least one start (starts=... or a law instance)")
+    fixed_mask = np.array([n in fixed for n in law_cls.param_names], dtype=np.uint8)
+    linear_mask = np.array([n in law_cls.linear_params for n in law_cls.param_names], dtype=np.uint8)
+    return law_cls, obj_code, y, cols, w, lo, hi, fixed_mask, linear_mask, start_rows, grid_rows
+
+
+def _quality(law_obj, cols, y, law_cls, obj_code, w, fixed_mask):
+    inputs = dict(zip(law_cls.input_names, cols))
+    pred, grad = law_obj.value_and_grad(**inputs)
+    resid = pred - y
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else float("nan")
+    free = np.flatnonzero(fixed_mask == 0)
+    if obj_code == 0:
+        J, r = grad[:, free], resid
+    else:
+        J, r = grad[:, free] / pred[:, None], np.log(pred) - np.log(y)
+    if w is not None:
+        sw = np.sqrt(w)
+        J, r = J * sw[:, None], r * sw
+    P = len(law_cls.param_names)
+    cov = np.full((P, P), np.nan)
+    dof = len(y) - len(free)
+    if dof > 0 and np.all(np.isfinite(J)):
+        jtj = J.T @ J
+        try:
+            if np.linalg.cond(jtj) < 1e15:
+                sub = np.linalg.inv(jtj) * (float(r @ r) / dof)
+                cov[np.ix_(free, free)] = sub
+        except np.linalg.LinAlgError:
+            pass
+    cov[fixed_mask == 1, :] = 0.0
+    cov[:, fixed_mask == 1] = 0.0
+    return pred, r2, cov
+
+
+def fit(
+    law,
+    features,
+    loss,
+    *,
+    objective: str = "huber_log",
+    delta: float = 1e-3,
+    weights=None,
+    bounds=None,
+    fixed=None,
+    starts=None,
+    grid=None,
+    multistart: bool = True,
+    keep: int = 6,
+    max_iter: int = 200,
+    ftol: float = 1e-12,
+    xtol: float = 1e-10,
+    gtol: float = 1e-10,
+    nan_policy: str = "raise",
+) -> FitResult:
+    """Fit one parameter vector of ``law`` to observed losses.
+
+    Parameters
+    ----------
+    law : law class or instance
+        E.g. ``cptlaw.CPTLaw``; an instance is used as an extra start.
+    features : dict of array_like
+        The law's inputs by name (``s1, s2`` or ``s1_pt, s2_pt, s1_cpt, s2_cpt``, ...),
+        each shaped like ``loss`` or a scalar. Several runs of one validation set are
+        fitted jointly by concatenating their points.
+    loss : array_like
+        Observed losses.
+    objective : {"huber_log", "log_least_squares", "least_squares"}
+    delta : float
+        Huber threshold on log residuals (1e-3 as in the papers).
+    weights : array_like, optional
+        Per-point weights (>= 0).
+    bounds : dict, optional
+        ``{name: (low, high)}``; defaults: ``(0, inf)``, signed parameters (B) free.
+        Fix the sign of B with ``bounds={"B": (0, None)}``.
+    fixed : dict, optional
+        ``{name: value}`` held constant.
+    starts : dict, law instance or list of them, optional
+        Extra starting points (always run).
+    grid : array, optional
+        Replace the default multistart grid (rows of full parameter vectors; linear
+        entries are solved by variable projection).
+    multistart : bool
+        Use the default grid (else only ``starts``).
+    keep : int
+        LM runs from the best ``keep`` grid candidates.
+    nan_policy : {"raise", "omit"}
+        What to do with NaN/inf losses or features.
+
+    Returns
+    -------
+    FitResult
+        A failed fit has ``success=False`` and a ``message``; it never raises.
+    """
+    law_cls, obj_code, y, cols, w, lo, hi, fixed_mask, linear_mask, start_rows, grid_rows = _prepare(
+        law, features, loss, weights, bounds, fixed, starts, grid, multistart, objective, nan_policy, batch=False
+    )
+    delta = _validate.real_scalar(delta, "delta", lo=0.0)
+    keep = _validate.integer(keep, "keep", lo=1)
+    max_iter = _validate.integer(max_iter, "max_iter", lo=1)
+    spread = float(np.ptp(y))
+    if spread <= 1e-12 * max(1.0, float(np.abs(y).max())):
+        return _failed(law_cls, y, "loss is constant: the law's parameters are not identifiable from a flat curve")
+    fn = _core.fit_one[law_cls._core_name]
+    x, objv, status, nfev, nit, tried = fn(
+        [np.ascontiguousarray(c) for c in cols], np.ascontiguousarray(y),
+        None if w is None else np.ascontiguousarray(w, dtype=float),
+        lo, hi, fixed_mask, linear_mask, start_rows, np.ascontiguousarray(grid_rows),
+        obj_code, delta, max_iter, float(ftol), float(xtol), float(gtol), keep,
+    )
+    if not np.all(np.isfinite(x)):
+        return _failed(law_cls, y, STATUS_MESSAGES.get(status, "failed"), status=status, nfev=nfev)
+    law_obj = law_cls.from_vector(x)
+    pred, r2, cov = _quality(law_obj, cols, y, law_cls, obj_code, w, fixed_mask)
+    stderr = np.sqrt(np.diag(cov))
+    return FitResult(
+        law=law_obj,
+        params=law_obj.params,
+        stderr={n: float(s) for n, s in zip(law_cls.param_names, stderr)},
+        covariance=cov,
+        x=np.asarray(x),
+        objective=float(objv),
+        r2=r2,
+        mae=float(np.mean(np.abs(pred - y))),
+        mape=float(np.mean(np.abs(pred - y) / np.abs(y))),
+        nfev=int(nfev),
+        nit=int(nit),
+        starts_tried=int(tried),
+        status=int(status),
+        message=STATUS_MESSAGES.get(status, "unknown status"),
+        success=bool(status > 0),
+        n_points=int(len(y)),
+    )
+
+
+def _failed(law_cls, y, message, status=-3, nfev=0):
+    P = len(law_cls.param_names)
+    nan = float("nan")
+    return FitResult(
+        law=None,
+        params={n: nan for n in law_cls.param_names},
+        stderr={n: nan for n in law_cls.param_names},
+        covariance=np.full((P, P), nan),
+        x=np.full(P, nan),
+        objective=nan,
+        r2=nan,
+        mae=nan,
+        mape=nan,
+        nfev=int(nfev),
+        nit=0,
+        starts_tried=0,
+        status=int(status),
+        message=message,
+        success=False,
+        n_points=int(len(y)),
+    )
+
+
+class FitManyResult(dict):
+    """Result of :func:`fit_many`: ``params`` (n_fits, n_params) in ``param_names`` order,
+    per-fit ``objective``, ``success``, ``status``, ``nfev`` and ``message`` (list)."""
+
+    __getattr__ = FitResult.__getattr__
+
+
+def fit_many(
+    law,
+    features,
+    losses,
+    *,
+    objective: str = "huber_log",
+    delta: float = 1e-3,
+    weights=None,
+    bounds=None,
+    fixed=None,
+    starts=None,
+    grid=None,
+    multistart: bool = True,
+    keep: int = 3,
+    max_iter: int = 200,
+    ftol: float = 1e-12,
+    xtol: float = 1e-10,
+    gtol: float = 1e-10,
+) -> FitManyResult:
+    """Fit many independent curves in one call, across threads (GIL released).
+
+    ``features`` is a dict of ``(n_fits, n_points)`` arrays (or scalars), ``losses``
+    is ``(n_fits, n_points)``. Each fit has its own status; none raises. Options as in
+    :func:`fit` (NaN values are not allowed here).
+    """
+    law_cls, obj_code, y, cols, w, lo, hi, fixed_mask, linear_mask, start_rows, grid_rows = _prepare(
+        law, features, losses, weights, bounds, fixed, starts, grid, multistart, objective, "raise", batch=True
+    )
+    delta = _validate.real_scalar(delta, "delta", lo=0.0)
+    keep = _validate.integer(keep, "keep", lo=1)
+    max_iter = _validate.integer(max_iter, "max_iter", lo=1)
+    fn = _core.fit_many[law_cls._core_name]
+    params, objv, status, nfev = fn(
+        [np.ascontiguousarray(c) for c in cols], np.ascontiguousarray(y),
+        None if w is None else np.ascontiguousarray(w, dtype=float),
+        lo, hi, fixed_mask, linear_mask, start_rows, np.ascontiguousarray(grid_rows),
+        obj_code, delta, max_iter, float(ftol), float(xtol), float(gtol), keep, get_num_threads(),
+    )
+    flat = np.ptp(y, axis=1) <= 1e-12 * np.maximum(1.0, np.abs(y).max(axis=1))
+    status = np.where(flat, -3, status)
+    messages = [
+        "loss is constant: parameters not identifiable" if f else STATUS_MESSAGES.get(int(s), "unknown status")
+        for f, s in zip(flat, status)
+    ]
+    return FitManyResult(
+        params=params,
+        param_names=law_cls.param_names,
+        objective=objv,
+        status=status,
+        success=status > 0,
+        nfev=nfev,
+        message=messages,
+    )
