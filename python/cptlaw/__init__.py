@@ -7,6 +7,7 @@ planning, on a multithreaded C++ core.
 from . import schedules
 from ._threads import get_num_threads, set_num_threads
 from .fit import FitManyResult, FitResult, fit, fit_many
+from .runs import ExtrapolationWarning, Run, fit_runs, predict_run
 from .areas import Areas, CPTAreas, areas, cpt_areas
 from .laws import (
     LAWS,
@@ -31,6 +32,7 @@ __all__ = [
     "FitResult",
     "CPTAreas",
     "CPTLaw",
+    "ExtrapolationWarning",
     "CPTPowerS2Law",
     "Law",
     "ModelSizeLaw",
@@ -38,11 +40,14 @@ __all__ = [
     "OutOfDomainLaw",
     "ReplayCPTLaw",
     "ReplayPTLaw",
+    "Run",
     "areas",
     "cpt_areas",
     "fit",
     "fit_many",
+    "fit_runs",
     "get_num_threads",
+    "predict_run",
     "schedules",
     "set_num_threads",
 ]

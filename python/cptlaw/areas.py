@@ -104,8 +104,9 @@ def cpt_areas(
             f"lr_pt, lr_cpt: leading shapes {x_pt.shape[:-1]} and {x_cpt.shape[:-1]} do not broadcast"
         ) from None
     n_pt, n_cpt = x_pt.shape[-1], x_cpt.shape[-1]
-    rows_pt = np.ascontiguousarray(np.broadcast_to(x_pt, lead + (n_pt,)).reshape(-1, n_pt))
-    rows_cpt = np.ascontiguousarray(np.broadcast_to(x_cpt, lead + (n_cpt,)).reshape(-1, n_cpt))
+    rows = int(np.prod(lead, dtype=np.int64))
+    rows_pt = np.ascontiguousarray(np.broadcast_to(x_pt, lead + (n_pt,)).reshape(rows, n_pt))
+    rows_cpt = np.ascontiguousarray(np.broadcast_to(x_cpt, lead + (n_cpt,)).reshape(rows, n_cpt))
     out = _core.cpt_areas(rows_pt, rows_cpt, lam, mode, warm, eps, get_num_threads())
     shape = lead + (n_pt + n_cpt,)
     return CPTAreas(*(a.reshape(shape) for a in out))

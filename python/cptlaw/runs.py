@@ -1,0 +1,197 @@
+"""Fitting and predicting from training runs: learning rates plus observed losses.
+
+A :class:`Run` holds the per-step learning rates of a run (a PT schedule and
+optionally a CPT schedule that follows it) and the losses observed at some steps.
+``steps[i]`` counts the optimizer updates done before loss ``i`` was measured, so
+its areas are those of ``lr[:steps[i]]`` (LAW.md's "steps 0..s inclusive" is
+``steps = s + 1``). For a CPT run, steps count on the concatenated PT ++ CPT timeline.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _validate
+from .areas import SPLITS, areas, cpt_areas
+from .fit import FitResult, fit
+from .laws import Law
+
+
+class ExtrapolationWarning(UserWarning):
+    """A prediction goes far outside the data the law was fitted on (LAW.md section 6)."""
+
+
+def _per_step(value, name):
+    if value is None:
+        return None
+    if hasattr(value, "values") and callable(value.values):
+        value = value.values()
+    arr = _validate.learning_rates(value, name)
+    if arr.ndim != 1:
+        raise ValueError(f"{name}: expected one schedule (1-D), got shape {arr.shape}")
+    return arr
+
+
+@dataclass
+class Run:
+    """One training run: learning rates and observed losses.
+
+    Parameters
+    ----------
+    lr_pt : array_like or schedule
+        Per-step LRs of the (pre-)training phase, or a ``cptlaw.schedules`` object.
+    steps : array_like of int
+        Updates done before each observation (>= 1).
+    loss : array_like or dict
+        Observed losses at ``steps``; a dict maps validation-set names (e.g. ``"pt"``,
+        ``"cpt"``) to arrays.
+    lr_cpt : array_like or schedule, optional
+        Per-step LRs of a CPT phase that follows ``lr_pt``.
+    r_pt : float
+        Replay ratio (fraction of PT data mixed into CPT), for the replay laws.
+    name : str
+        A label for reports.
+    """
+
+    lr_pt: object
+    steps: object
+    loss: object = None
+    lr_cpt: object = None
+    r_pt: float = 0.0
+    name: str = ""
+    _lr_pt: np.ndarray = field(init=False, repr=False)
+    _lr_cpt: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self._lr_pt = _per_step(self.lr_pt, "lr_pt")
+        self._lr_cpt = _per_step(self.lr_cpt, "lr_cpt")
+        steps = np.asarray(self.steps)
+        if steps.dtype.kind not in "iu":
+            if steps.dtype.kind == "f" and np.all(steps == np.round(steps)):
+                steps = steps.astype(np.int64)
+            else:
+                raise TypeError("steps: expected integer update counts")
+        steps = steps.reshape(-1).astype(np.int64)
+        total = len(self._lr_pt) + (0 if self._lr_cpt is None else len(self._lr_cpt))
+        if steps.size == 0:
+            raise ValueError("steps: is empty")
+        if steps.min() < 1 or steps.max() > total:
+            raise ValueError(f"steps: must lie in 1..{total} (updates covered by the learning rates)")
+        self.steps = steps
+        self.r_pt = _validate.real_scalar(self.r_pt, "r_pt", lo=0.0, hi=1.0)
+
+    @property
+    def peak_lr(self) -> float:
+        top = self._lr_pt.max()
+        return float(top if self._lr_cpt is None or len(self._lr_cpt) == 0 else max(top, self._lr_cpt.max()))
+
+    def losses(self, valset=None) -> np.ndarray:
+        loss = self.loss
+        if isinstance(loss, dict):
+            if valset is None:
+                raise ValueError(f"valset: run {self.name!r} has several validation sets {list(loss)}; pick one")
+            if valset not in loss:
+                raise ValueError(f"valset: {valset!r} not among {list(loss)} in run {self.name!r}")
+            loss = loss[valset]
+        if loss is None:
+            raise ValueError(f"loss: run {self.name!r} has no observed losses")
+        arr = _validate.as_float_array(loss, "loss").reshape(-1)
+        if arr.shape != self.steps.shape:
+            raise ValueError(f"loss: {arr.size} values for {self.steps.size} steps in run {self.name!r}")
+        return arr
+
+    def features(self, law, decay=0.999, split="by_source", warmup_as_peak=False) -> dict:
+        """The law's inputs at ``steps``."""
+        law_cls = law if isinstance(law, type) else type(law)
+        idx = self.steps - 1
+        if "s1" in law_cls.input_names:
+            lr = self._lr_pt if self._lr_cpt is None else np.concatenate([self._lr_pt, self._lr_cpt])
+            a = areas(lr, decay, warmup_as_peak=warmup_as_peak)
+            feats = {"s1": a.s1[idx], "s2": a.s2[idx]}
+        else:
+            lr_cpt = self._lr_cpt if self._lr_cpt is not None else np.zeros(0)
+            a = cpt_areas(self._lr_pt, lr_cpt, decay, split, warmup_as_peak=warmup_as_peak)
+            feats = {k: getattr(a, k)[idx] for k in ("s1_pt", "s2_pt", "s1_cpt", "s2_cpt")}
+        if "r_pt" in law_cls.input_names:
+            feats["r_pt"] = np.full(idx.shape, self.r_pt)
+        missing = [n for n in law_cls.input_names if n not in feats]
+        if missing:
+            raise ValueError(f"law: {law_cls.__name__} needs {', '.join(missing)}, which a Run does not provide")
+        return {n: feats[n] for n in law_cls.input_names}
+
+
+def _runs(runs):
+    if isinstance(runs, Run):
+        return [runs]
+    runs = list(runs)
+    if not runs:
+        raise ValueError("runs: no runs given")
+    for r in runs:
+        if not isinstance(r, Run):
+            raise TypeError(f"runs: expected cptlaw.Run objects, got {type(r).__name__}")
+    return runs
+
+
+def fit_runs(law, runs, *, valset=None, decay=0.999, split="by_source", warmup_as_peak=False, **options) -> FitResult:
+    """Fit one parameter vector jointly over several runs of one validation set.
+
+    Computes the areas of every run, concatenates the observations and calls
+    :func:`cptlaw.fit` with ``options``. The result also records the fitted domain
+    (``domain``) so that :func:`predict_run` can warn about extrapolation.
+    """
+    runs = _runs(runs)
+    _validate.choice(split, "split", SPLITS)
+    feats = [r.features(law, decay, split, warmup_as_peak) for r in runs]
+    names = feats[0].keys()
+    features = {k: np.concatenate([f[k] for f in feats]) for k in names}
+    loss = np.concatenate([r.losses(valset) for r in runs])
+    res = fit(law, features, loss, **options)
+    res["domain"] = {
+        "peak_lr": (min(r.peak_lr for r in runs), max(r.peak_lr for r in runs)),
+        "max_step": int(max(r.steps.max() for r in runs)),
+        "area_options": {"decay": decay, "split": split, "warmup_as_peak": warmup_as_peak},
+    }
+    return res
+
+
+def predict_run(fitted, run: Run, *, decay=None, split=None, warmup_as_peak=None) -> np.ndarray:
+    """Predicted losses of ``run`` at its steps, from a fitted law or a :func:`fit_runs` result.
+
+    Warns (:class:`ExtrapolationWarning`) when the run's peak LR or length lies far
+    outside the fitted runs: the law keeps lowering the loss for extra steps at zero LR
+    and for larger LRs, which real training does not (LAW.md section 6).
+    """
+    opts = {"decay": 0.999, "split": "by_source", "warmup_as_peak": False}
+    law = fitted
+    if isinstance(fitted, dict):
+        law = fitted.get("law")
+        domain = fitted.get("domain")
+        if domain:
+            opts.update(domain["area_options"])
+            lo, hi = domain["peak_lr"]
+            if run.peak_lr > 1.5 * hi or run.peak_lr < lo / 1.5:
+                warnings.warn(
+                    f"run {run.name!r}: peak LR {run.peak_lr:.3g} is outside the fitted range "
+                    f"[{lo:.3g}, {hi:.3g}]; the law extrapolates poorly in peak LR",
+                    ExtrapolationWarning,
+                    stacklevel=2,
+                )
+            if run.steps.max() > 3 * domain["max_step"]:
+                warnings.warn(
+                    f"run {run.name!r}: predicting to step {run.steps.max()}, over 3x the longest fitted run "
+                    f"({domain['max_step']})",
+                    ExtrapolationWarning,
+                    stacklevel=2,
+                )
+    if not isinstance(law, Law):
+        raise TypeError("fitted: expected a fitted law or a fit result with a law (was the fit successful?)")
+    for key, val in (("decay", decay), ("split", split), ("warmup_as_peak", warmup_as_peak)):
+        if val is not None:
+            opts[key] = val
+    return law(**run.features(law, **opts))
+
+
+__all__ = ["ExtrapolationWarning", "Run", "fit_runs", "predict_run"]
