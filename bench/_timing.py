@@ -68,6 +68,8 @@ class Row:
     #: None: decided from ratio and target; otherwise INFO / SKIP / ERROR (or a forced FAIL)
     status: Optional[str] = None
     case: str = ""
+    #: CPUs other processes kept busy while the case ran (filled in by run.py)
+    others_cpus: Optional[float] = None
 
     @property
     def result(self) -> str:
@@ -134,6 +136,45 @@ def cpu_count() -> int:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
+
+
+class LoadMeter:
+    """CPU time used by *other* processes while a block runs, in CPUs (0 .. cpu count).
+
+    Reads the machine's busy time from /proc/stat and this process's own CPU time;
+    the difference over the wall time is what others took. On a shared 2-core
+    machine one busy neighbour halves what a 2-thread row can show, so the table
+    reports it. ``None`` where /proc/stat is unavailable.
+    """
+
+    def __init__(self):
+        self.others = None
+
+    @staticmethod
+    def _machine_busy():
+        try:
+            with open("/proc/stat") as f:
+                v = [int(t) for t in f.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        idle = v[3] + (v[4] if len(v) > 4 else 0)  # idle + iowait
+        hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        return (sum(v[:8]) - idle) / hz  # user..steal; guest time is already in user
+
+    @staticmethod
+    def _own():
+        t = os.times()
+        return t.user + t.system
+
+    def __enter__(self):
+        self._b0, self._o0, self._t0 = self._machine_busy(), self._own(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        b1, o1, t1 = self._machine_busy(), self._own(), time.perf_counter()
+        if self._b0 is not None and b1 is not None and t1 > self._t0:
+            self.others = max(0.0, ((b1 - self._b0) - (o1 - self._o0)) / (t1 - self._t0))
+        return False
 
 
 # ----------------------------------------------------------------------------- timing
@@ -208,7 +249,7 @@ def fmt_target(t: Optional[float], unit: str) -> str:
     if t is None:
         return "-"
     if unit == "x":
-        return f">= {t:g}x"
+        return f">= {t:.3g}x"
     return f">= {t:.3g}{unit}"
 
 

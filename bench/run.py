@@ -29,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from _timing import ERROR, Context, Row, cpu_count, format_table  # noqa: E402
+from _timing import ERROR, Context, LoadMeter, Row, cpu_count, format_table  # noqa: E402
 
 
 def discover() -> list:
@@ -130,29 +130,43 @@ def main(argv=None) -> int:
     info = machine_info()
     t_start = time.perf_counter()
     rows = []
-    for case in cases:
-        t0 = time.perf_counter()
-        try:
-            got = list(case.run(ctx))
-        except Exception as exc:
-            traceback.print_exc(file=sys.stderr)
-            got = [Row(name=case.name, note=f"{type(exc).__name__}: {exc}", status=ERROR)]
-        for r in got:
-            r.case = full_name(case)
-        rows.extend(got)
-        print(f"# {full_name(case)}: {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+    load = {}
+    with LoadMeter() as whole:
+        for case in cases:
+            t0 = time.perf_counter()
+            with LoadMeter() as meter:
+                try:
+                    got = list(case.run(ctx))
+                except Exception as exc:
+                    traceback.print_exc(file=sys.stderr)
+                    got = [Row(name=case.name, note=f"{type(exc).__name__}: {exc}", status=ERROR)]
+            load[full_name(case)] = meter.others
+            for r in got:
+                r.case = full_name(case)
+                r.others_cpus = meter.others
+            rows.extend(got)
+            busy = "" if meter.others is None else f", other processes {meter.others:.2f} CPUs"
+            print(f"# {full_name(case)}: {time.perf_counter() - t0:.1f} s{busy}", file=sys.stderr, flush=True)
     elapsed = time.perf_counter() - t_start
 
     print(f"cptlaw {info.get('cptlaw')} ({info.get('cptlaw_path', '?')}); numpy {info['numpy']}, "
           f"scipy {info['scipy']}; {info['cpus']} CPUs, {info.get('cpu', '?')}")
     print(f"best of {ctx.repeat}, sides interleaved; {'quick sizes; ' if ctx.quick else ''}"
           f"ratio = baseline / cptlaw unless the unit says otherwise; run took {elapsed:.1f} s")
+    if whole.others is not None:
+        worst = max((v, k) for k, v in load.items() if v is not None) if load else (0.0, "")
+        print(f"other processes kept {whole.others:.2f} of {info['cpus']} CPUs busy during the run "
+              f"(most: {worst[0]:.2f} during {worst[1]})")
+        if worst[0] > 0.25:
+            print("WARNING: the machine was shared; multi-threaded rows (and to a lesser degree all rows) "
+                  "understate cptlaw. Rerun on an idle machine before reading the ratios.")
     print()
     print(format_table(rows))
 
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": info, "quick": ctx.quick, "repeat": ctx.repeat, "elapsed_s": elapsed,
+                       "others_cpus": whole.others, "others_cpus_by_case": load,
                        "rows": [r.as_dict() for r in rows]}, f, indent=2)
     return 1 if any(r.result == ERROR for r in rows) else 0
 
