@@ -45,6 +45,13 @@ _GRID_VALUES = {
 }
 
 
+# Default bounds beyond positivity. The B-beta direction is nearly degenerate
+# (B*(1-(1+E*x)**-beta) ~ B*beta*log(1+E*x) as beta -> 0, LAW.md section 6): with
+# noisy data the optimum can run off to beta -> 0, |B|, E -> inf, so the search is
+# kept inside the decades real fits occupy and a fit that ends on such a bound says so.
+_DEFAULT_BOUNDS = {"E": (0.0, 1e6), "beta": (1e-2, 10.0), "alpha": (0.0, 10.0)}
+
+
 class FitResult(dict):
     """Result of :func:`fit`, a dict with attribute access (like scipy's OptimizeResult).
 
@@ -88,8 +95,9 @@ def _param_dict(value, name, law_cls, allow=None):
 
 
 def _bounds(law_cls, bounds):
-    lo = np.array([-np.inf if n in law_cls.signed_params else 0.0 for n in law_cls.param_names])
-    hi = np.full(len(law_cls.param_names), np.inf)
+    lo = np.array([-np.inf if n in law_cls.signed_params else _DEFAULT_BOUNDS.get(n, (0.0, 0))[0]
+                   for n in law_cls.param_names])
+    hi = np.array([_DEFAULT_BOUNDS.get(n, (0, np.inf))[1] for n in law_cls.param_names])
     for key, pair in _param_dict(bounds, "bounds", law_cls).items():
         try:
             a, b = pair
@@ -280,8 +288,8 @@ def fit(
     grid=None,
     multistart: bool = True,
     keep: int = 6,
-    max_iter: int = 200,
-    ftol: float = 1e-12,
+    max_iter: int = 500,
+    ftol: float = 1e-10,
     xtol: float = 1e-10,
     gtol: float = 1e-10,
     nan_policy: str = "raise",
@@ -305,7 +313,9 @@ def fit(
         Per-point weights (>= 0).
     bounds : dict, optional
         ``{name: (low, high)}``; defaults: ``(0, inf)``, signed parameters (B) free.
-        Fix the sign of B with ``bounds={"B": (0, None)}``.
+        Fix the sign of B with ``bounds={"B": (0, None)}``. E is kept in (0, 1e6], beta in
+        [0.01, 10] and alpha in [0, 10] unless you widen them; ``at_bound`` lists the
+        parameters that end on a bound.
     fixed : dict, optional
         ``{name: value}`` held constant.
     starts : dict, law instance or list of them, optional
@@ -346,6 +356,12 @@ def fit(
     law_obj = law_cls.from_vector(x)
     pred, r2, cov = _quality(law_obj, cols, y, law_cls, obj_code, w, fixed_mask)
     stderr = np.sqrt(np.diag(cov))
+    tol = 1e-9 * np.maximum(1.0, np.abs(x))
+    on_bound = (fixed_mask == 0) & ((np.abs(x - lo) <= tol) | (np.abs(x - hi) <= tol))
+    at_bound = [n for n, b in zip(law_cls.param_names, on_bound) if b]
+    message = STATUS_MESSAGES.get(status, "unknown status")
+    if at_bound:
+        message += f"; at a bound: {', '.join(at_bound)} (see `bounds`)"
     return FitResult(
         law=law_obj,
         params=law_obj.params,
@@ -360,8 +376,9 @@ def fit(
         nit=int(nit),
         starts_tried=int(tried),
         status=int(status),
-        message=STATUS_MESSAGES.get(status, "unknown status"),
+        message=message,
         success=bool(status > 0),
+        at_bound=at_bound,
         n_points=int(len(y)),
     )
 
@@ -385,6 +402,7 @@ def _failed(law_cls, y, message, status=-3, nfev=0):
         status=int(status),
         message=message,
         success=False,
+        at_bound=[],
         n_points=int(len(y)),
     )
 
@@ -410,8 +428,8 @@ def fit_many(
     grid=None,
     multistart: bool = True,
     keep: int = 3,
-    max_iter: int = 200,
-    ftol: float = 1e-12,
+    max_iter: int = 500,
+    ftol: float = 1e-10,
     xtol: float = 1e-10,
     gtol: float = 1e-10,
 ) -> FitManyResult:
