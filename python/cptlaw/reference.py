@@ -29,6 +29,10 @@ Conventions pinned here (they follow LAW.md and the package documentation):
   (S2 is negative after a re-warmup); ``s == 0`` gives 0.
 - Eq. 8 for ``L_cpt`` uses ``exp(a1 * r_cpt)`` as printed in Eq. 8 (the Fig. 19
   caption of P1 prints ``r_pt`` there), with ``r_cpt = 1 - r_pt``.
+- ``1 - (1 + E*S1_cpt)**-beta``, ``1 - exp(-a2*r_cpt)`` and ``exp(a2*r_cpt) - 1`` are
+  evaluated through log1p/expm1 (the same numbers without the cancellation at small
+  arguments), with complex-safe versions of both for the complex step.
+- Where a loss is NaN its whole reference gradient is NaN.
 """
 
 from __future__ import annotations
