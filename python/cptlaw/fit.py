@@ -244,13 +244,17 @@ def _prepare(law, features, loss, weights, bounds, fixed, starts, grid, multista
     return law_cls, obj_code, y, cols, w, lo, hi, fixed_mask, linear_mask, start_rows, grid_rows
 
 
-def _quality(law_obj, cols, y, law_cls, obj_code, w, fixed_mask):
+def _quality(law_obj, cols, y, law_cls, obj_code, w, fixed_mask, on_bound):
+    """Prediction, R^2 and the curve_fit-style covariance ``inv(J'J) * RSS / dof``.
+
+    Parameters on a bound are left out of J (their row/column is NaN), as fixed
+    ones are (0): the Gaussian approximation does not hold at a bound."""
     inputs = dict(zip(law_cls.input_names, cols))
     pred, grad = law_obj.value_and_grad(**inputs)
     resid = pred - y
     ss_tot = float(np.sum((y - y.mean()) ** 2))
     r2 = 1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else float("nan")
-    free = np.flatnonzero(fixed_mask == 0)
+    free = np.flatnonzero((fixed_mask == 0) & ~on_bound)
     if obj_code == 0:
         J, r = grad[:, free], resid
     else:
@@ -354,10 +358,10 @@ def fit(
     if not np.all(np.isfinite(x)):
         return _failed(law_cls, y, STATUS_MESSAGES.get(status, "failed"), status=status, nfev=nfev)
     law_obj = law_cls.from_vector(x)
-    pred, r2, cov = _quality(law_obj, cols, y, law_cls, obj_code, w, fixed_mask)
-    stderr = np.sqrt(np.diag(cov))
     tol = 1e-9 * np.maximum(1.0, np.abs(x))
     on_bound = (fixed_mask == 0) & ((np.abs(x - lo) <= tol) | (np.abs(x - hi) <= tol))
+    pred, r2, cov = _quality(law_obj, cols, y, law_cls, obj_code, w, fixed_mask, on_bound)
+    stderr = np.sqrt(np.diag(cov))
     at_bound = [n for n, b in zip(law_cls.param_names, on_bound) if b]
     message = STATUS_MESSAGES.get(status, "unknown status")
     if at_bound:
