@@ -7,6 +7,7 @@ planning, on a multithreaded C++ core.
 from . import schedules
 from ._threads import get_num_threads, set_num_threads
 from .fit import FitManyResult, FitResult, fit, fit_many
+from .tracker import Tracker
 from .runs import ExtrapolationWarning, Run, fit_runs, predict_run
 from .areas import Areas, CPTAreas, areas, cpt_areas
 from .laws import (
@@ -41,6 +42,7 @@ __all__ = [
     "ReplayCPTLaw",
     "ReplayPTLaw",
     "Run",
+    "Tracker",
     "areas",
     "cpt_areas",
     "fit",
