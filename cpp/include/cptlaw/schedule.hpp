@@ -563,7 +563,12 @@ class Schedule {
     dc_ = Decay(lam);
     build(rows, nseg, data, dc_, init);
   }
-  void build(const double* rows, std::int64_t nseg, const double* data, const Decay& dc, const State* init = nullptr) {
+  // Segments only (no area states): enough for value() and values().
+  void layout(const double* rows, std::int64_t nseg, const double* data) {
+    build(rows, nseg, data, Decay(0.0), nullptr, false);
+  }
+  void build(const double* rows, std::int64_t nseg, const double* data, const Decay& dc, const State* init = nullptr,
+             bool with_states = true) {
     dc_ = dc;
     data_ = data;
     pieces_.clear();
@@ -586,7 +591,7 @@ class Schedule {
     }
     for (const Piece& p : pieces_) {
       entry_.push_back(st);
-      advance(st, p, p.seg.len, dc_, data_);
+      if (with_states) advance(st, p, p.seg.len, dc_, data_);
     }
     entry_.push_back(st);
   }
