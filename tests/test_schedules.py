@@ -403,3 +403,60 @@ def test_concat_and_repr():
 def test_bad_input(call, exc, arg):
     with pytest.raises(exc, match=arg):
         call()
+
+
+# -- slicing, P2's warmup convention ---------------------------------------------------
+
+
+def test_slicing():
+    rng = np.random.default_rng(3)
+    s = S.linear(1.0, 100, 10) + S.from_values(rng.random(50)) + S.cyclic_cosine(1.0, 100, num_cycles=3) + S.exponential(
+        1.0, 80, 0.97
+    )
+    v = s.values()
+    for a, b in [(0, s.steps), (5, 120), (99, 101), (150, 250), (37, 38), (200, s.steps)]:
+        sub = s[a:b]
+        np.testing.assert_array_equal(sub.values(), v[a:b])
+        assert sub.peak == v[a:b].max()
+        ref = cptlaw.areas(sub.values(), 0.999)
+        got = sub.areas(decay=0.999)
+        assert_areas_close(got.s1, got.s2, ref.s1, ref.s2, what=f"[{a}:{b}]")
+    np.testing.assert_array_equal(s[-30:].values(), v[-30:])
+    with pytest.raises(ValueError, match="key"):
+        s[10:5]
+    with pytest.raises(ValueError, match="key"):
+        s[::2]
+    with pytest.raises(TypeError):
+        s[3]
+
+
+@pytest.mark.parametrize("warmup_as_peak", [True, False, 0, 1, 250, 999, 5000])
+def test_warmup_as_peak(warmup_as_peak):
+    # P2's script example: cosine with 500 warmup steps counted at the peak.
+    s = S.cosine(2e-4, 2001, 250, min_lr=1e-6)
+    ref = cptlaw.areas(s.values(), 0.999, warmup_as_peak=warmup_as_peak)
+    got = s.areas(decay=0.999, warmup_as_peak=warmup_as_peak)
+    assert_areas_close(got.s1, got.s2, ref.s1, ref.s2, what=f"warmup_as_peak={warmup_as_peak}")
+    cpt = S.rewarmup(1e-4, 300, 30)
+    got = S.cpt_areas_at(s, cpt, decay=0.999, warmup_as_peak=warmup_as_peak)
+    ref = cptlaw.cpt_areas(s.values(), cpt.values(), 0.999, warmup_as_peak=warmup_as_peak)
+    scale = np.abs(np.stack(ref)).max()
+    for g, r in zip(got, ref):
+        np.testing.assert_array_less(np.abs(g - r), 1e-9 * np.abs(r) + 1e-12 * scale + 1e-300)
+    one = S.batch_areas([s, s], [0, 100, 2000], warmup_as_peak=warmup_as_peak)
+    np.testing.assert_array_equal(one.s2[1], s.areas([0, 100, 2000], warmup_as_peak=warmup_as_peak).s2)
+
+
+def test_unsorted_steps_in_recurrence_segments():
+    # Steps in random order inside a long recurrence-only segment: visited in sorted order
+    # internally (O(length) total), results in the caller's order.
+    s = S.from_values(np.linspace(1.0, 0.0, 200_000)) + S.one_minus_sqrt(1.0, 100_000)
+    ref = cptlaw.areas(s.values(), 0.999)
+    idx = np.random.default_rng(5).permutation(s.steps)[:2000]
+    got = s.areas(idx, 0.999)
+    assert_areas_close(got.s1, got.s2, ref.s1[idx], ref.s2[idx])
+
+
+def test_peak_is_the_maximum():
+    for name, s in CATALOG:
+        assert math.isclose(s.peak, s.values().max(), rel_tol=4e-16), name

@@ -236,6 +236,24 @@ void test_batch() {
                 a2[static_cast<std::size_t>(q)] == b2[static_cast<std::size_t>(r * k + q)],
             "batch");
   }
+  // Unsorted steps inside recurrence-only (array, 1-sqrt) segments: same as sorted.
+  {
+    Table t;
+    for (int i = 0; i < 5000; ++i) t.data.push_back(1e-3 * (1.0 - i / 5000.0));
+    t.add(5000, Shape::array, 0, 0, 0, 1).add(3000, Shape::sqrt_down, 1e-3, 0.0, 0, 3000);
+    sc::Schedule s;
+    s.build(t.rows.data(), t.nseg(), t.data.data(), 0.999);
+    std::vector<std::int64_t> fwd, rev;
+    for (std::int64_t i = 0; i < t.steps; i += 7) fwd.push_back(i);
+    rev.assign(fwd.rbegin(), fwd.rend());
+    std::vector<double> a1(fwd.size()), a2(fwd.size()), c1(fwd.size()), c2(fwd.size());
+    s.areas_at(fwd.data(), static_cast<std::int64_t>(fwd.size()), a1.data(), a2.data());
+    s.areas_at(rev.data(), static_cast<std::int64_t>(rev.size()), c1.data(), c2.data());
+    bool same = true;
+    for (std::size_t q = 0; q < fwd.size(); ++q)
+      same = same && a1[q] == c1[fwd.size() - 1 - q] && a2[q] == c2[fwd.size() - 1 - q];
+    check(same, "unsorted steps in recurrence segments");
+  }
   // Out-of-range steps throw.
   bool threw = false;
   try {

@@ -74,6 +74,8 @@ _INV_SQRT = 11  # scale * ((1 / sqrt(p)) * w + floor)
 _POLY = 12  # scale * (((scale - floor) * (1 - p) ** a + floor) / scale)
 _ARRAY = 13  # data[off + j]
 _FIELDS = 8
+_NO_DATA = np.empty(0)
+_NO_DATA.setflags(write=False)
 
 DECAY_TYPES = ("linear", "cosine", "1-sqrt")
 WARMUP_TYPES = ("linear", "cosine", "1-sqrt")
@@ -123,16 +125,27 @@ class Schedule:
 
     __slots__ = ("_rows", "_data", "_steps", "_peak", "_desc")
 
-    def __init__(self, rows, data=None, *, peak: float, desc: str):
-        rows = np.asarray(rows, dtype=np.float64).reshape(-1, _FIELDS)
-        rows = np.ascontiguousarray(rows[rows[:, 0] > 0])
-        if rows.shape[0] == 0:
+    def __init__(self, rows, data=None, *, peak: float, desc):
+        # Internal: built by the constructors of this module. rows: segment rows (see _row),
+        # desc: the repr, or a callable making it (formatted lazily: cheap construction).
+        if isinstance(rows, np.ndarray):
+            rows = np.ascontiguousarray(rows[rows[:, 0] > 0], dtype=np.float64)
+            steps = int(rows[:, 0].sum())
+        else:
+            rows = [r for r in rows if r[0] > 0]
+            steps = int(sum(r[0] for r in rows))
+            rows = np.array(rows, dtype=np.float64).reshape(-1, _FIELDS)
+        if steps == 0:
             raise ValueError("steps: a schedule needs at least one step")
+        rows.setflags(write=False)
         self._rows = rows
-        self._rows.setflags(write=False)
-        self._data = np.empty(0) if data is None else np.ascontiguousarray(data, dtype=np.float64)
-        self._data.setflags(write=False)
-        self._steps = int(rows[:, 0].sum())
+        if data is None:
+            data = _NO_DATA
+        else:
+            data = np.ascontiguousarray(data, dtype=np.float64)
+            data.setflags(write=False)
+        self._data = data
+        self._steps = steps
         self._peak = float(peak)
         self._desc = desc
 
@@ -149,6 +162,8 @@ class Schedule:
         return self._steps
 
     def __repr__(self) -> str:
+        if callable(self._desc):
+            self._desc = self._desc()
         return self._desc
 
     @property
@@ -192,7 +207,7 @@ class Schedule:
         return lr_lambda
 
     # -- areas -----------------------------------------------------------------------
-    def areas(self, steps=None, decay: float = 0.999) -> Areas:
+    def areas(self, steps=None, decay: float = 0.999, *, warmup_as_peak=False) -> Areas:
         """Areas S1, S2 (LAW.md section 1) at the given steps, in closed form.
 
         Parameters
@@ -201,17 +216,58 @@ class Schedule:
             0-based steps (any order, repeats allowed). Default: every step.
         decay : float in [0, 1]
             Momentum factor lambda of S2.
+        warmup_as_peak : bool or int
+            P2's convention, as in :func:`cptlaw.areas`: an int W counts the first W steps
+            at the schedule's peak; True the steps before the first maximum (finding it
+            materialises the values once).
 
         Returns
         -------
         Areas
-            ``(s1, s2)``, float64, shaped like ``steps``. Equal (to ~1e-13 relative) to
-            ``cptlaw.areas(self.values(), decay)`` at those steps.
+            ``(s1, s2)``, float64, shaped like ``steps``. Equal (to ~1e-14 of max|S|) to
+            ``cptlaw.areas(self.values(), decay, warmup_as_peak=...)`` at those steps.
         """
         lam = _validate.decay(decay)
         idx = np.arange(self._steps, dtype=np.int64) if steps is None else _steps_array(steps, "steps", self._steps)
-        s1, s2 = _core.schedule_areas(self._rows[None], self._data, idx.ravel(), lam, 1)
+        sched = self._warmup_view(warmup_as_peak)
+        s1, s2 = _core.schedule_areas(sched._rows[None], sched._data, idx.ravel(), lam, 1)
         return Areas(s1.reshape(idx.shape), s2.reshape(idx.shape))
+
+    def _warmup_view(self, warmup_as_peak) -> "Schedule":
+        """This schedule with its first W steps lifted to the peak (P2's warmup convention)."""
+        if warmup_as_peak is False or warmup_as_peak is None:
+            return self
+        if warmup_as_peak is True:
+            vals = self.values()
+            w, peak = int(np.argmax(vals)), float(vals.max())
+        else:
+            w, peak = min(_count(warmup_as_peak, "warmup_as_peak"), self._steps), self._peak
+        if w == 0:
+            return self
+        head = Schedule([_row(w, _CONSTANT, peak)], peak=peak, desc="")
+        return head if w == self._steps else concat(head, self[w:])
+
+    def __getitem__(self, key) -> "Schedule":
+        """``schedule[a:b]``: steps a..b-1 as a schedule of their own (its t = 0 is step a)."""
+        if not isinstance(key, slice):
+            raise TypeError("Schedule indices must be slices; use lr(t) for the LR of a step")
+        a, b, step = key.indices(self._steps)
+        if step != 1:
+            raise ValueError("key: slices of a schedule must have step 1")
+        if b <= a:
+            raise ValueError(f"key: the slice [{key.start}:{key.stop}] of {self._steps} steps is empty")
+        rows = self._rows.copy()
+        ends = np.cumsum(rows[:, 0])
+        starts = ends - rows[:, 0]
+        keep = (ends > a) & (starts < b)
+        rows, starts, ends = rows[keep], starts[keep], ends[keep]
+        front = np.maximum(a - starts, 0.0)
+        rows[:, 0] = np.minimum(ends, b) - np.maximum(starts, a)
+        # Every formula reads j + off, except HF's linear decay (off - j) / den.
+        rows[:, 4] += np.where(rows[:, 1] == _RATIO_DOWN, -front, front)
+        out = Schedule(rows, self._data if self._data.size else None, peak=0.0, desc=lambda: f"{self!r}[{a}:{b}]")
+        out._peak = float(out.values().max())
+        return out
 
     def final_state(self, decay: float = 0.999) -> ScheduleState:
         """State after the last step: S1, S2, momentum m and final LR."""
@@ -255,20 +311,39 @@ def _steps_array(value, name: str, n: int) -> np.ndarray:
     return np.asarray(arr, dtype=np.int64)
 
 
+def _real(value, name: str, lo=None, hi=None) -> float:
+    """_validate.real_scalar with a fast path for plain Python floats and ints."""
+    t = type(value)
+    if t is float or t is int:
+        v = float(value)
+        if v - v != 0.0:  # NaN or infinite
+            raise ValueError(f"{name}: must be finite, got {v}")
+        if lo is not None and v < lo:
+            raise ValueError(f"{name}: must be >= {lo}, got {v}")
+        if hi is not None and v > hi:
+            raise ValueError(f"{name}: must be <= {hi}, got {v}")
+        return v
+    return _validate.real_scalar(value, name, lo=lo, hi=hi)
+
+
 def _lr(value, name: str) -> float:
-    return _validate.real_scalar(value, name, lo=0.0)
+    return _real(value, name, lo=0.0)
 
 
 def _count(value, name: str, lo: int = 0) -> int:
+    if type(value) is int:
+        if value < lo:
+            raise ValueError(f"{name}: must be >= {lo}, got {value}")
+        return value
     return _validate.integer(value, name, lo=lo)
 
 
 def _steps_arg(steps) -> int:
-    return _validate.integer(steps, "steps", lo=1)
+    return _count(steps, "steps", lo=1)
 
 
 def _warmup_arg(warmup, steps: int) -> int:
-    w = _validate.integer(warmup, "warmup", lo=0)
+    w = _count(warmup, "warmup", lo=0)
     if w > steps:
         raise ValueError(f"warmup: must be <= steps ({steps}), got {w}")
     return w
@@ -300,7 +375,7 @@ def constant(lr: float, steps: int) -> Schedule:
     """A constant LR ``lr`` for ``steps`` steps (HF ``get_constant_schedule``)."""
     v = _lr(lr, "lr")
     n = _steps_arg(steps)
-    return Schedule([_row(n, _CONSTANT, v)], peak=v, desc=f"constant({_fmt(lr=v, steps=n)})")
+    return Schedule([_row(n, _CONSTANT, v)], peak=v, desc=lambda: f"constant({_fmt(lr=v, steps=n)})")
 
 
 def cosine(peak_lr: float, steps: int, warmup: int = 0, min_lr: float = 0.0, *, num_cycles: float = 0.5) -> Schedule:
@@ -317,10 +392,10 @@ def cosine(peak_lr: float, steps: int, warmup: int = 0, min_lr: float = 0.0, *, 
     n = _steps_arg(steps)
     w = _warmup_arg(warmup, n)
     r = _min_ratio(min_lr, peak)
-    nc = _validate.real_scalar(num_cycles, "num_cycles", lo=0.0)
+    nc = _real(num_cycles, "num_cycles", lo=0.0)
     rows = _warmup_rows(peak, w) + [_row(n - w, _COSINE, peak, r, 0.0, max(1, n - w), nc)]
     extra = {} if nc == 0.5 else {"num_cycles": nc}
-    return Schedule(rows, peak=peak, desc=f"cosine({_fmt(peak_lr=peak, steps=n, warmup=w, min_lr=float(min_lr), **extra)})")
+    return Schedule(rows, peak=peak, desc=lambda: f"cosine({_fmt(peak_lr=peak, steps=n, warmup=w, min_lr=float(min_lr), **extra)})")
 
 
 def linear(peak_lr: float, steps: int, warmup: int = 0, min_lr: float = 0.0) -> Schedule:
@@ -335,7 +410,7 @@ def linear(peak_lr: float, steps: int, warmup: int = 0, min_lr: float = 0.0) -> 
     w = _warmup_arg(warmup, n)
     r = _min_ratio(min_lr, peak)
     rows = _warmup_rows(peak, w) + [_row(n - w, _RATIO_DOWN, peak, r, n - w, max(1, n - w))]
-    return Schedule(rows, peak=peak, desc=f"linear({_fmt(peak_lr=peak, steps=n, warmup=w, min_lr=float(min_lr))})")
+    return Schedule(rows, peak=peak, desc=lambda: f"linear({_fmt(peak_lr=peak, steps=n, warmup=w, min_lr=float(min_lr))})")
 
 
 def wsd(
@@ -374,14 +449,14 @@ def wsd(
     _validate.choice(decay, "decay", DECAY_TYPES)
     _validate.choice(warmup_type, "warmup_type", WARMUP_TYPES)
     r = _min_ratio(min_lr, peak)
-    nc = _validate.real_scalar(num_cycles, "num_cycles", lo=0.0)
+    nc = _real(num_cycles, "num_cycles", lo=0.0)
     rows = _wsd_rows(peak, n, w, n - w - d, d, r, r, warmup_type, decay, nc)
     extra = {}
     if warmup_type != "linear":
         extra["warmup_type"] = warmup_type
     if nc != 0.5:
         extra["num_cycles"] = nc
-    desc = f"wsd({_fmt(peak_lr=peak, steps=n, decay_steps=d, warmup=w, min_lr=float(min_lr), decay=decay, **extra)})"
+    desc = lambda: f"wsd({_fmt(peak_lr=peak, steps=n, decay_steps=d, warmup=w, min_lr=float(min_lr), decay=decay, **extra)})"
     return Schedule(rows, peak=peak, desc=desc)
 
 
@@ -416,7 +491,7 @@ def one_minus_sqrt(
     w = _warmup_arg(warmup, n)
     d = n - w if decay_steps is None else decay_steps
     s = wsd(peak_lr, n, d, w, min_lr, "1-sqrt")
-    s._desc = f"one_minus_sqrt({_fmt(peak_lr=s.peak, steps=n, decay_steps=d, warmup=w, min_lr=float(min_lr))})"
+    s._desc = lambda: f"one_minus_sqrt({_fmt(peak_lr=s.peak, steps=n, decay_steps=d, warmup=w, min_lr=float(min_lr))})"
     return s
 
 
@@ -425,11 +500,11 @@ def exponential(peak_lr: float, steps: int, gamma: float, warmup: int = 0) -> Sc
     peak = _lr(peak_lr, "peak_lr")
     n = _steps_arg(steps)
     w = _warmup_arg(warmup, n)
-    g = _validate.real_scalar(gamma, "gamma")
+    g = _real(gamma, "gamma")
     if g <= 0:
         raise ValueError(f"gamma: must be > 0, got {g}")
     rows = _warmup_rows(peak, w) + [_row(n - w, _POWER, peak, 0.0, 0.0, 1.0, g)]
-    return Schedule(rows, peak=peak * max(1.0, g ** max(0, n - w - 1)), desc=f"exponential({_fmt(peak_lr=peak, steps=n, gamma=g, warmup=w)})")
+    return Schedule(rows, peak=peak * max(1.0, g ** max(0, n - w - 1)), desc=lambda: f"exponential({_fmt(peak_lr=peak, steps=n, gamma=g, warmup=w)})")
 
 
 def inverse_sqrt(peak_lr: float, steps: int, warmup: int = 0, timescale: Optional[int] = None) -> Schedule:
@@ -440,7 +515,7 @@ def inverse_sqrt(peak_lr: float, steps: int, warmup: int = 0, timescale: Optiona
     w = _warmup_arg(warmup, n)
     ts = (w or 10_000) if timescale is None else _count(timescale, "timescale", lo=1)
     rows = _warmup_rows(peak, w) + [_row(n - w, _INV_SQRT, peak, 0.0, ts, ts)]
-    return Schedule(rows, peak=peak, desc=f"inverse_sqrt({_fmt(peak_lr=peak, steps=n, warmup=w, timescale=ts)})")
+    return Schedule(rows, peak=peak, desc=lambda: f"inverse_sqrt({_fmt(peak_lr=peak, steps=n, warmup=w, timescale=ts)})")
 
 
 def polynomial(peak_lr: float, steps: int, warmup: int = 0, min_lr: float = 0.0, power: float = 1.0) -> Schedule:
@@ -453,11 +528,11 @@ def polynomial(peak_lr: float, steps: int, warmup: int = 0, min_lr: float = 0.0,
     lo = _lr(min_lr, "min_lr")
     if peak > 0 and lo >= peak or peak == 0 and lo > 0:
         raise ValueError(f"min_lr: must be < peak_lr ({peak}), got {lo}")
-    pw = _validate.real_scalar(power, "power", lo=0.0)
+    pw = _real(power, "power", lo=0.0)
     rows = _warmup_rows(peak, w)
     if n > w:
         rows.append(_row(n - w, _POLY if peak > 0 else _CONSTANT, peak, lo, 0.0, n - w, pw))
-    return Schedule(rows, peak=peak, desc=f"polynomial({_fmt(peak_lr=peak, steps=n, warmup=w, min_lr=lo, power=pw)})")
+    return Schedule(rows, peak=peak, desc=lambda: f"polynomial({_fmt(peak_lr=peak, steps=n, warmup=w, min_lr=lo, power=pw)})")
 
 
 def multistep(peak_lr: float, steps: int, milestones, gamma: float = 0.1, warmup: int = 0) -> Schedule:
@@ -471,7 +546,7 @@ def multistep(peak_lr: float, steps: int, milestones, gamma: float = 0.1, warmup
     peak = _lr(peak_lr, "peak_lr")
     n = _steps_arg(steps)
     w = _warmup_arg(warmup, n)
-    g = _validate.real_scalar(gamma, "gamma", lo=0.0)
+    g = _real(gamma, "gamma", lo=0.0)
     if isinstance(milestones, (str, bytes)) or not hasattr(milestones, "__iter__"):
         raise TypeError("milestones: expected a sequence of integer steps")
     ms = sorted(_count(m, "milestones") for m in milestones)
@@ -482,7 +557,7 @@ def multistep(peak_lr: float, steps: int, milestones, gamma: float = 0.1, warmup
     for a, b in zip(cuts[:-1], cuts[1:]):
         k = bisect.bisect_right(ms, a)
         rows.append(_row(b - a, _CONSTANT, peak * g**k))
-    desc = f"multistep({_fmt(peak_lr=peak, steps=n, milestones=ms, gamma=g, warmup=w)})"
+    desc = lambda: f"multistep({_fmt(peak_lr=peak, steps=n, milestones=ms, gamma=g, warmup=w)})"
     return Schedule(rows, peak=peak, desc=desc)
 
 
@@ -525,9 +600,9 @@ def cyclic_cosine(
             rows.append(_row(min(ti, left), _COSINE_TORCH, peak, lo, 0.0, ti))
             left -= ti
             ti *= mult
-        desc = _fmt(peak_lr=peak, steps=n, cycle_steps=t0, cycle_mult=mult, min_lr=lo, warmup=w)
+        desc = lambda: _fmt(peak_lr=peak, steps=n, cycle_steps=t0, cycle_mult=mult, min_lr=lo, warmup=w)
     else:
-        nc = _validate.real_scalar(num_cycles, "num_cycles")
+        nc = _real(num_cycles, "num_cycles")
         if nc <= 0:
             raise ValueError(f"num_cycles: must be > 0, got {nc}")
         r = lo / peak if peak > 0 else 0.0
@@ -538,8 +613,8 @@ def cyclic_cosine(
             if b > a:
                 cyc = math.floor(nc * (float(a) / den))
                 rows.append(_row(b - a, _COSINE_HARD, peak, r, a, den, nc, cyc))
-        desc = _fmt(peak_lr=peak, steps=n, num_cycles=nc, min_lr=lo, warmup=w)
-    return Schedule(rows, peak=peak, desc=f"cyclic_cosine({desc})")
+        desc = lambda: _fmt(peak_lr=peak, steps=n, num_cycles=nc, min_lr=lo, warmup=w)
+    return Schedule(rows, peak=peak, desc=lambda: f"cyclic_cosine({desc()})")
 
 
 def _hard_restart_starts(nc: float, den: float, n: int):
@@ -590,13 +665,13 @@ def rewarmup(
     d = n - w if decay_steps is None else _count(decay_steps, "decay_steps")
     if w + d > n:
         raise ValueError(f"decay_steps: warmup + decay_steps must be <= steps ({n}), got {w} + {d}")
-    nc = _validate.real_scalar(num_cycles, "num_cycles", lo=0.0)
+    nc = _real(num_cycles, "num_cycles", lo=0.0)
     if peak == 0 and s0 > 0:
         raise ValueError("start_lr: must be 0 when peak_lr is 0")
     s = s0 / peak if peak > 0 else 0.0
     rows = _wsd_rows(peak, n, w, n - w - d, d, s, r, "linear", decay, nc)
-    desc = _fmt(peak_lr=peak, steps=n, warmup=w, start_lr=s0, decay=decay, min_lr=float(min_lr), decay_steps=d)
-    return Schedule(rows, peak=max(peak, s0), desc=f"rewarmup({desc})")
+    desc = lambda: _fmt(peak_lr=peak, steps=n, warmup=w, start_lr=s0, decay=decay, min_lr=float(min_lr), decay_steps=d)
+    return Schedule(rows, peak=max(peak, s0), desc=lambda: f"rewarmup({desc()})")
 
 
 def concat(*schedules: Schedule) -> Schedule:
@@ -610,7 +685,7 @@ def concat(*schedules: Schedule) -> Schedule:
         if not isinstance(s, Schedule):
             raise TypeError(f"schedules[{i}]: expected a Schedule, got {type(s).__name__}")
     rows, data = _merge_rows(schedules)
-    desc = "concat(" + ", ".join(repr(s) for s in schedules) + ")"
+    desc = lambda: "concat(" + ", ".join(repr(s) for s in schedules) + ")"
     return Schedule(rows, data, peak=max(s.peak for s in schedules), desc=desc)
 
 
@@ -633,7 +708,7 @@ def from_values(values) -> Schedule:
     if x.ndim != 1:
         raise ValueError(f"values: expected a 1-D array, got {x.ndim} dimensions")
     x = np.array(x, dtype=np.float64)
-    return Schedule([_row(x.size, _ARRAY, 0.0)], x, peak=float(x.max()), desc=f"from_values(<{x.size} steps>)")
+    return Schedule([_row(x.size, _ARRAY, 0.0)], x, peak=float(x.max()), desc=lambda: f"from_values(<{x.size} steps>)")
 
 
 def from_hf(name, peak_lr: float, num_warmup_steps: int, num_training_steps: Optional[int], **kwargs) -> Schedule:
@@ -665,10 +740,10 @@ def from_hf(name, peak_lr: float, num_warmup_steps: int, num_training_steps: Opt
         if "num_decay_steps" not in kw:
             raise TypeError("kwargs: 'warmup_stable_decay' needs num_decay_steps")
         d = _count(kw["num_decay_steps"], "num_decay_steps")
-        ratio = _validate.real_scalar(kw.get("min_lr_ratio", 0.0), "min_lr_ratio", lo=0.0, hi=1.0)
+        ratio = _real(kw.get("min_lr_ratio", 0.0), "min_lr_ratio", lo=0.0, hi=1.0)
         wt = _validate.choice(kw.get("warmup_type", "linear"), "warmup_type", WARMUP_TYPES)
         dt = _validate.choice(kw.get("decay_type", "cosine"), "decay_type", DECAY_TYPES)
-        nc = _validate.real_scalar(kw.get("num_cycles", 0.5), "num_cycles", lo=0.0)
+        nc = _real(kw.get("num_cycles", 0.5), "num_cycles", lo=0.0)
         if kw.get("num_stable_steps") is not None:
             s = _count(kw["num_stable_steps"], "num_stable_steps")
             n = w + s + d if num_training_steps is None else _steps_arg(num_training_steps)
@@ -680,7 +755,7 @@ def from_hf(name, peak_lr: float, num_warmup_steps: int, num_training_steps: Opt
             if s < 0:
                 raise ValueError(f"num_decay_steps: warmup + decay must be <= num_training_steps ({n})")
         rows = _wsd_rows(peak, n, w, s, d, ratio, ratio, wt, dt, nc)
-        desc = f"from_hf('warmup_stable_decay', {_fmt(peak_lr=peak, num_warmup_steps=w, num_training_steps=n, **kw)})"
+        desc = lambda: f"from_hf('warmup_stable_decay', {_fmt(peak_lr=peak, num_warmup_steps=w, num_training_steps=n, **kw)})"
         return Schedule(rows, peak=peak, desc=desc)
 
     if num_training_steps is None:
@@ -693,7 +768,7 @@ def from_hf(name, peak_lr: float, num_warmup_steps: int, num_training_steps: Opt
     if key == "constant_with_warmup":
         take()
         return Schedule(_wsd_rows(peak, n, w, n - w, 0, 0.0, 0.0, "linear", "linear", 0.5), peak=peak,
-                        desc=f"from_hf('constant_with_warmup', {_fmt(peak_lr=peak, num_warmup_steps=w, num_training_steps=n)})")
+                        desc=lambda: f"from_hf('constant_with_warmup', {_fmt(peak_lr=peak, num_warmup_steps=w, num_training_steps=n)})")
     if key == "linear":
         take()
         return linear(peak, n, w)
@@ -721,8 +796,8 @@ def from_hf(name, peak_lr: float, num_warmup_steps: int, num_training_steps: Opt
         lo = _lr(kw["min_lr"], "min_lr")
         r = lo / peak if peak > 0 else 0.0
     else:
-        r = _validate.real_scalar(kw["min_lr_rate"], "min_lr_rate", lo=0.0, hi=1.0)
-    nc = _validate.real_scalar(kw.get("num_cycles", 0.5), "num_cycles", lo=0.0)
+        r = _real(kw["min_lr_rate"], "min_lr_rate", lo=0.0, hi=1.0)
+    nc = _real(kw.get("num_cycles", 0.5), "num_cycles", lo=0.0)
     if key == "cosine_with_min_lr":
         rows = _warmup_rows(peak, w) + [_row(n - w, _COSINE, peak, r, 0.0, max(1, n - w), nc)]
     else:
@@ -734,10 +809,10 @@ def from_hf(name, peak_lr: float, num_warmup_steps: int, num_training_steps: Opt
             if wr is None:
                 rows.append(_row(w, _LINEAR, peak, 0.0, 1.0, max(1, w)))
             else:
-                wr = _validate.real_scalar(wr, "warmup_lr_rate", lo=0.0, hi=1.0)
+                wr = _real(wr, "warmup_lr_rate", lo=0.0, hi=1.0)
                 rows.append(_row(w, _LINEAR, peak, wr, 0.0, max(1, w - 1)))
         rows.append(_row(n - w, _COSINE, peak, r, 1.0, max(1, n - w), nc))
-    desc = f"from_hf({key!r}, {_fmt(peak_lr=peak, num_warmup_steps=w, num_training_steps=n, **kw)})"
+    desc = lambda: f"from_hf({key!r}, {_fmt(peak_lr=peak, num_warmup_steps=w, num_training_steps=n, **kw)})"
     return Schedule(rows, peak=peak, desc=desc)
 
 
@@ -795,7 +870,7 @@ def _batch_steps(steps, name: str, lengths, count: int) -> np.ndarray:
     return idx
 
 
-def batch_areas(schedules, steps=None, decay: float = 0.999) -> Areas:
+def batch_areas(schedules, steps=None, decay: float = 0.999, *, warmup_as_peak=False) -> Areas:
     """Areas of many schedules at once (C++ loop over schedules on all threads, GIL released).
 
     Parameters
@@ -804,6 +879,8 @@ def batch_areas(schedules, steps=None, decay: float = 0.999) -> Areas:
     steps : array_like of int, optional
         1-D: the same steps for every schedule; 2-D ``(len(schedules), k)``: per schedule.
         Default: every step (all schedules must then have the same length).
+    warmup_as_peak : bool or int
+        As in :meth:`Schedule.areas`, per schedule.
 
     Returns
     -------
@@ -811,6 +888,7 @@ def batch_areas(schedules, steps=None, decay: float = 0.999) -> Areas:
         ``s1``, ``s2`` of shape ``(len(schedules), k)``.
     """
     items, _ = _as_schedules(schedules, "schedules")
+    items = [s._warmup_view(warmup_as_peak) for s in items]
     lam = _validate.decay(decay)
     idx = _batch_steps(steps, "steps", [s.steps for s in items], len(items))
     table, data = _stack(items)
@@ -818,8 +896,9 @@ def batch_areas(schedules, steps=None, decay: float = 0.999) -> Areas:
     return Areas(s1, s2)
 
 
-def _cpt_common(pt, cpt, steps, decay, split):
+def _cpt_common(pt, cpt, steps, decay, split, warmup_as_peak=False):
     pts, _ = _as_schedules(pt, "pt_schedule")
+    pts = [p._warmup_view(warmup_as_peak) for p in pts]
     cpts, _ = _as_schedules(cpt, "cpt_schedule")
     if len(pts) != 1 and len(cpts) != 1 and len(pts) != len(cpts):
         raise ValueError(f"pt_schedule, cpt_schedule: {len(pts)} and {len(cpts)} schedules do not broadcast")
@@ -837,7 +916,7 @@ def _cpt_common(pt, cpt, steps, decay, split):
 
 
 def cpt_areas_at(pt_schedule: Schedule, cpt_schedule: Schedule, steps=None, decay: float = 0.999,
-                 split: str = "by_source") -> CPTAreas:
+                 split: str = "by_source", *, warmup_as_peak=False) -> CPTAreas:
     """PT/CPT areas (LAW.md section 3) at global steps of the PT ++ CPT timeline, in closed form.
 
     Equal to ``cptlaw.cpt_areas(pt.values(), cpt.values(), decay, split)`` at those indices,
@@ -850,6 +929,9 @@ def cpt_areas_at(pt_schedule: Schedule, cpt_schedule: Schedule, steps=None, deca
         0-based steps on the concatenated timeline (``pt.steps`` is the first CPT step).
         Default: every step.
     split : {"by_source", "by_time", "restart"}
+    warmup_as_peak : bool or int
+        As in :meth:`Schedule.areas`, applied to the PT schedule only (CPT re-warmup is
+        always literal).
 
     Returns
     -------
@@ -862,13 +944,13 @@ def cpt_areas_at(pt_schedule: Schedule, cpt_schedule: Schedule, steps=None, deca
         raise TypeError(f"cpt_schedule: expected a Schedule, got {type(cpt_schedule).__name__}")
     n = pt_schedule.steps + cpt_schedule.steps
     idx = np.arange(n, dtype=np.int64) if steps is None else _steps_array(steps, "steps", n)
-    out = _cpt_common(pt_schedule, cpt_schedule, idx.ravel(), decay, split)
+    out = _cpt_common(pt_schedule, cpt_schedule, idx.ravel(), decay, split, warmup_as_peak)
     return CPTAreas(*(a.reshape(idx.shape) for a in out))
 
 
 def batch_cpt_areas(pt_schedules, cpt_schedules, steps=None, decay: float = 0.999,
-                    split: str = "by_source") -> CPTAreas:
+                    split: str = "by_source", *, warmup_as_peak=False) -> CPTAreas:
     """:func:`cpt_areas_at` for many (PT, CPT) pairs; either side may be a single Schedule
     (shared: a shared PT is prepared once). Steps as in :func:`batch_areas`; results are
     ``(count, k)``."""
-    return CPTAreas(*_cpt_common(pt_schedules, cpt_schedules, steps, decay, split))
+    return CPTAreas(*_cpt_common(pt_schedules, cpt_schedules, steps, decay, split, warmup_as_peak))

@@ -574,11 +574,13 @@ class Schedule {
     pieces_.clear();
     starts_.clear();
     entry_.clear();
+    has_generic_ = false;
     std::int64_t t = 0;
     for (std::int64_t i = 0; i < nseg; ++i) {
       const Segment s = segment_from_row(rows + i * kSegmentFields);
       if (s.len == 0) continue;
       pieces_.push_back(detail::make_piece(s, t, dc_, data));
+      has_generic_ = has_generic_ || pieces_.back().kind == Piece::generic;
       starts_.push_back(t);
       t += s.len;
     }
@@ -634,40 +636,53 @@ class Schedule {
     return st;
   }
 
-  // S1, S2 at `n` steps. Closed-form segments cost O(1) per step; inside recurrence-only
-  // segments consecutive ascending steps continue from the previous one (so all steps in
-  // order cost O(length) in total).
+  // S1, S2 at `n` steps (any order). Closed-form segments cost O(1) per step; inside
+  // recurrence-only segments the steps are visited in ascending order, each continuing from
+  // the previous one (so all steps of such a segment cost O(length) in total).
+  // Safe to call concurrently on one object.
   void areas_at(const std::int64_t* steps, std::int64_t n, double* s1, double* s2) const {
-    std::size_t cur_piece = static_cast<std::size_t>(-1);
-    std::int64_t cur_k = 0;
-    State cur;
-    for (std::int64_t q = 0; q < n; ++q) {
-      const std::int64_t t = steps[q];
-      const std::size_t i = find(t);
-      const Piece& p = pieces_[i];
-      const std::int64_t k = t - p.start + 1;
-      State st;
-      if (p.kind == Piece::generic) {
-        if (i != cur_piece || k < cur_k) {
-          cur_piece = i;
-          cur_k = 0;
-          cur = entry_[i];
-        }
-        advance_steps(cur, p, cur_k, k, dc_, data_);
-        cur_k = k;
-        st = cur;
-      } else {
-        st = entry_[i];
-        advance(st, p, k, dc_, data_);
-      }
-      s1[q] = st.s1;
-      s2[q] = st.s2;
+    Cursor cur;
+    if (has_generic_ && !std::is_sorted(steps, steps + n)) {
+      std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+      for (std::int64_t q = 0; q < n; ++q) order[static_cast<std::size_t>(q)] = q;
+      std::stable_sort(order.begin(), order.end(), [steps](std::int64_t a, std::int64_t b) { return steps[a] < steps[b]; });
+      for (const std::int64_t q : order) eval(steps[q], cur, s1[q], s2[q]);
+      return;
     }
+    for (std::int64_t q = 0; q < n; ++q) eval(steps[q], cur, s1[q], s2[q]);
   }
 
  private:
+  struct Cursor {
+    std::size_t piece = static_cast<std::size_t>(-1);
+    std::int64_t k = 0;
+    State st;
+  };
+  void eval(std::int64_t t, Cursor& cur, double& s1, double& s2) const {
+    const std::size_t i = find(t);
+    const Piece& p = pieces_[i];
+    const std::int64_t k = t - p.start + 1;
+    if (p.kind == Piece::generic) {
+      if (i != cur.piece || k < cur.k) {
+        cur.piece = i;
+        cur.k = 0;
+        cur.st = entry_[i];
+      }
+      advance_steps(cur.st, p, cur.k, k, dc_, data_);
+      cur.k = k;
+      s1 = cur.st.s1;
+      s2 = cur.st.s2;
+      return;
+    }
+    State st = entry_[i];
+    advance(st, p, k, dc_, data_);
+    s1 = st.s1;
+    s2 = st.s2;
+  }
+
   Decay dc_;
   const double* data_ = nullptr;
+  bool has_generic_ = false;
   std::vector<Piece> pieces_;
   std::vector<std::int64_t> starts_;
   std::vector<State> entry_;  // entry_[i]: state before piece i; entry_.back(): final state
