@@ -6,6 +6,7 @@ planning, on a multithreaded C++ core.
 
 from . import schedules
 from ._threads import get_num_threads, set_num_threads
+from .bootstrap import BootstrapResult, bootstrap
 from .fit import FitManyResult, FitResult, fit, fit_many
 from .tracker import Tracker
 from .runs import ExtrapolationWarning, Run, fit_runs, predict_run
@@ -29,6 +30,7 @@ __all__ = [
     "LAWS",
     "AnnealingLaw",
     "Areas",
+    "BootstrapResult",
     "FitManyResult",
     "FitResult",
     "CPTAreas",
@@ -44,6 +46,7 @@ __all__ = [
     "Run",
     "Tracker",
     "areas",
+    "bootstrap",
     "cpt_areas",
     "fit",
     "fit_many",

@@ -169,7 +169,7 @@ def _starts(law_cls, starts, start_law, fixed):
     if start_law is not None:
         rows.append(start_law.param_vector)
     if starts is not None:
-        if isinstance(starts, dict):
+        if isinstance(starts, (dict, Law)):
             starts = [starts]
         for s in starts:
             if isinstance(s, Law):
