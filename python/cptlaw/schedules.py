@@ -295,6 +295,10 @@ class Schedule:
 
 
 def _steps_array(value, name: str, n: int) -> np.ndarray:
+    if type(value) is int:  # fast path for one plain step
+        if not 0 <= value < n:
+            raise ValueError(f"{name}: steps must be in [0, {n}), got {value}")
+        return np.array(value, dtype=np.int64)
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name}: expected integer steps, got bool")
     try:
@@ -835,17 +839,24 @@ def _as_schedules(value, name: str):
 
 def _stack(schedules):
     """(count, nseg, 8) table, zero-length rows padding shorter schedules, and joined data."""
-    nseg = max(s._rows.shape[0] for s in schedules)
+    counts = np.fromiter((s._rows.shape[0] for s in schedules), dtype=np.int64, count=len(schedules))
+    nseg = int(counts.max())
     table = np.zeros((len(schedules), nseg, _FIELDS))
     table[:, :, 5] = 1.0
+    rows = np.concatenate([s._rows for s in schedules])
+    # Row r of schedule i goes to table[i, r]: flat index i * nseg + r.
+    first = np.cumsum(counts) - counts
+    flat = np.arange(rows.shape[0]) - np.repeat(first, counts) + np.repeat(np.arange(len(schedules)) * nseg, counts)
     data, offset = [], 0
-    for i, s in enumerate(schedules):
-        r = s._rows
-        table[i, : r.shape[0]] = r
-        if s._data.size:
-            table[i, : r.shape[0]][r[:, 1] == _ARRAY, 4] += offset
-            data.append(s._data)
-            offset += s._data.size
+    if any(s._data.size for s in schedules):
+        for i, s in enumerate(schedules):
+            if s._data.size:
+                lo = first[i]
+                sel = np.flatnonzero(rows[lo : lo + counts[i], 1] == _ARRAY) + lo
+                rows[sel, 4] += offset
+                data.append(s._data)
+                offset += s._data.size
+    table.reshape(-1, _FIELDS)[flat] = rows
     return table, (np.concatenate(data) if data else np.empty(0))
 
 

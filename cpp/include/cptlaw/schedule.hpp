@@ -215,7 +215,7 @@ struct Decay {
     } else {
       regime = general;
       L = detail::neglog(lam);
-      // phi2(L) = (e^L - 1 - L)/L^2 = phi2(-L) + (e^L - 1 - L - (e^-L - 1 + L))/L^2; use the series when small.
+      // phi2(L) = (e^L - 1 - L)/L^2: its series sum_j L^j/(j+2)! while the formula would cancel.
       if (L < 0.25) {
         static constexpr double c[14] = {1.0 / 2,        1.0 / 6,         1.0 / 24,           1.0 / 120,
                                          1.0 / 720,      1.0 / 5040,      1.0 / 40320,        1.0 / 362880,
