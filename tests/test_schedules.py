@@ -210,7 +210,11 @@ def test_hypothesis_families():
 @pytest.mark.parametrize("split", ("by_source", "by_time", "restart"))
 @pytest.mark.parametrize("decay", (0.0, 0.99, 0.999, 1.0))
 def test_cpt_areas_at_matches_cpt_areas(split, decay):
-    pts = [S.wsd(PEAK, 1200, 300, 100, min_lr=1e-5), S.cosine(PEAK, 800, 50), S.from_values(PEAK * np.linspace(1, 0.2, 300))]
+    pts = [
+        S.wsd(PEAK, 1200, 300, 100, min_lr=1e-5),
+        S.cosine(PEAK, 800, 50),
+        S.from_values(PEAK * np.linspace(1, 0.2, 300)),
+    ]
     for pt in pts:
         cpt = S.rewarmup(PEAK, 700, 50, start_lr=pt.lr(pt.steps - 1), decay="cosine", min_lr=1e-6)
         ref = cptlaw.cpt_areas(pt.values(), cpt.values(), decay, split)
@@ -317,7 +321,8 @@ def test_formulas_spot_values():
     assert r.lr(0) == 0.1 and r.lr(10) == 1.0
     torchish = S.cyclic_cosine(1.0, 30, 10, cycle_mult=2)
     assert torchish.lr(0) == 1.0 and torchish.lr(10) == 1.0 and torchish.lr(5) == 0.5
-    np.testing.assert_allclose(S.inverse_sqrt(1.0, 50, 10).values()[10:], 1 / np.sqrt((np.arange(10, 50)) / 10), rtol=1e-15)
+    inv = S.inverse_sqrt(1.0, 50, 10).values()
+    np.testing.assert_allclose(inv[10:], 1 / np.sqrt((np.arange(10, 50)) / 10), rtol=1e-15)
 
 
 def test_as_lambda():
@@ -410,8 +415,9 @@ def test_bad_input(call, exc, arg):
 
 def test_slicing():
     rng = np.random.default_rng(3)
-    s = S.linear(1.0, 100, 10) + S.from_values(rng.random(50)) + S.cyclic_cosine(1.0, 100, num_cycles=3) + S.exponential(
-        1.0, 80, 0.97
+    s = S.concat(
+        S.linear(1.0, 100, 10), S.from_values(rng.random(50)), S.cyclic_cosine(1.0, 100, num_cycles=3),
+        S.exponential(1.0, 80, 0.97),
     )
     v = s.values()
     for a, b in [(0, s.steps), (5, 120), (99, 101), (150, 250), (37, 38), (200, s.steps)]:

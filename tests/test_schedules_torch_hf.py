@@ -132,7 +132,8 @@ def test_hf_wsd(decay_type, warmup_type, ratio):
     [
         (S.cosine(PEAK, T, W), lambda o: hf.get_cosine_schedule_with_warmup(o, W, T)),
         (S.cosine(PEAK, T, W, num_cycles=1.3), lambda o: hf.get_cosine_schedule_with_warmup(o, W, T, num_cycles=1.3)),
-        (S.cosine(PEAK, T, W, min_lr=1e-5), lambda o: hf.get_cosine_with_min_lr_schedule_with_warmup(o, W, T, min_lr=1e-5)),
+        (S.cosine(PEAK, T, W, min_lr=1e-5),
+         lambda o: hf.get_cosine_with_min_lr_schedule_with_warmup(o, W, T, min_lr=1e-5)),
         (S.linear(PEAK, T, W), lambda o: hf.get_linear_schedule_with_warmup(o, W, T)),
         (S.linear(PEAK, T, 0), lambda o: hf.get_linear_schedule_with_warmup(o, 0, T)),
         (S.constant(PEAK, T), lambda o: hf.get_constant_schedule(o)),

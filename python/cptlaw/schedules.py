@@ -364,6 +364,11 @@ def _fmt(**kw) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in kw.items())
 
 
+def _lazy(name: str, *args, **kw):
+    """A repr made only when asked for: name(args..., k=v, ...)."""
+    return lambda: f"{name}({', '.join([repr(a) for a in args] + ([_fmt(**kw)] if kw else []))})"
+
+
 def _warmup_rows(peak: float, warmup: int, floor: float = 0.0, kind: str = "linear"):
     """HF warmup: f(t / max(1, W)) blended from floor*peak up to peak."""
     if warmup <= 0:
@@ -379,7 +384,7 @@ def constant(lr: float, steps: int) -> Schedule:
     """A constant LR ``lr`` for ``steps`` steps (HF ``get_constant_schedule``)."""
     v = _lr(lr, "lr")
     n = _steps_arg(steps)
-    return Schedule([_row(n, _CONSTANT, v)], peak=v, desc=lambda: f"constant({_fmt(lr=v, steps=n)})")
+    return Schedule([_row(n, _CONSTANT, v)], peak=v, desc=_lazy("constant", lr=v, steps=n))
 
 
 def cosine(peak_lr: float, steps: int, warmup: int = 0, min_lr: float = 0.0, *, num_cycles: float = 0.5) -> Schedule:
@@ -399,7 +404,8 @@ def cosine(peak_lr: float, steps: int, warmup: int = 0, min_lr: float = 0.0, *, 
     nc = _real(num_cycles, "num_cycles", lo=0.0)
     rows = _warmup_rows(peak, w) + [_row(n - w, _COSINE, peak, r, 0.0, max(1, n - w), nc)]
     extra = {} if nc == 0.5 else {"num_cycles": nc}
-    return Schedule(rows, peak=peak, desc=lambda: f"cosine({_fmt(peak_lr=peak, steps=n, warmup=w, min_lr=float(min_lr), **extra)})")
+    desc = _lazy("cosine", peak_lr=peak, steps=n, warmup=w, min_lr=float(min_lr), **extra)
+    return Schedule(rows, peak=peak, desc=desc)
 
 
 def linear(peak_lr: float, steps: int, warmup: int = 0, min_lr: float = 0.0) -> Schedule:
@@ -414,7 +420,7 @@ def linear(peak_lr: float, steps: int, warmup: int = 0, min_lr: float = 0.0) -> 
     w = _warmup_arg(warmup, n)
     r = _min_ratio(min_lr, peak)
     rows = _warmup_rows(peak, w) + [_row(n - w, _RATIO_DOWN, peak, r, n - w, max(1, n - w))]
-    return Schedule(rows, peak=peak, desc=lambda: f"linear({_fmt(peak_lr=peak, steps=n, warmup=w, min_lr=float(min_lr))})")
+    return Schedule(rows, peak=peak, desc=_lazy("linear", peak_lr=peak, steps=n, warmup=w, min_lr=float(min_lr)))
 
 
 def wsd(
@@ -460,7 +466,7 @@ def wsd(
         extra["warmup_type"] = warmup_type
     if nc != 0.5:
         extra["num_cycles"] = nc
-    desc = lambda: f"wsd({_fmt(peak_lr=peak, steps=n, decay_steps=d, warmup=w, min_lr=float(min_lr), decay=decay, **extra)})"
+    desc = _lazy("wsd", peak_lr=peak, steps=n, decay_steps=d, warmup=w, min_lr=float(min_lr), decay=decay, **extra)
     return Schedule(rows, peak=peak, desc=desc)
 
 
@@ -495,7 +501,7 @@ def one_minus_sqrt(
     w = _warmup_arg(warmup, n)
     d = n - w if decay_steps is None else decay_steps
     s = wsd(peak_lr, n, d, w, min_lr, "1-sqrt")
-    s._desc = lambda: f"one_minus_sqrt({_fmt(peak_lr=s.peak, steps=n, decay_steps=d, warmup=w, min_lr=float(min_lr))})"
+    s._desc = _lazy("one_minus_sqrt", peak_lr=s.peak, steps=n, decay_steps=d, warmup=w, min_lr=float(min_lr))
     return s
 
 
@@ -508,7 +514,8 @@ def exponential(peak_lr: float, steps: int, gamma: float, warmup: int = 0) -> Sc
     if g <= 0:
         raise ValueError(f"gamma: must be > 0, got {g}")
     rows = _warmup_rows(peak, w) + [_row(n - w, _POWER, peak, 0.0, 0.0, 1.0, g)]
-    return Schedule(rows, peak=peak * max(1.0, g ** max(0, n - w - 1)), desc=lambda: f"exponential({_fmt(peak_lr=peak, steps=n, gamma=g, warmup=w)})")
+    top = peak * max(1.0, g ** max(0, n - w - 1))  # a growing exponential peaks at the end
+    return Schedule(rows, peak=top, desc=_lazy("exponential", peak_lr=peak, steps=n, gamma=g, warmup=w))
 
 
 def inverse_sqrt(peak_lr: float, steps: int, warmup: int = 0, timescale: Optional[int] = None) -> Schedule:
@@ -519,7 +526,7 @@ def inverse_sqrt(peak_lr: float, steps: int, warmup: int = 0, timescale: Optiona
     w = _warmup_arg(warmup, n)
     ts = (w or 10_000) if timescale is None else _count(timescale, "timescale", lo=1)
     rows = _warmup_rows(peak, w) + [_row(n - w, _INV_SQRT, peak, 0.0, ts, ts)]
-    return Schedule(rows, peak=peak, desc=lambda: f"inverse_sqrt({_fmt(peak_lr=peak, steps=n, warmup=w, timescale=ts)})")
+    return Schedule(rows, peak=peak, desc=_lazy("inverse_sqrt", peak_lr=peak, steps=n, warmup=w, timescale=ts))
 
 
 def polynomial(peak_lr: float, steps: int, warmup: int = 0, min_lr: float = 0.0, power: float = 1.0) -> Schedule:
@@ -536,7 +543,7 @@ def polynomial(peak_lr: float, steps: int, warmup: int = 0, min_lr: float = 0.0,
     rows = _warmup_rows(peak, w)
     if n > w:
         rows.append(_row(n - w, _POLY if peak > 0 else _CONSTANT, peak, lo, 0.0, n - w, pw))
-    return Schedule(rows, peak=peak, desc=lambda: f"polynomial({_fmt(peak_lr=peak, steps=n, warmup=w, min_lr=lo, power=pw)})")
+    return Schedule(rows, peak=peak, desc=_lazy("polynomial", peak_lr=peak, steps=n, warmup=w, min_lr=lo, power=pw))
 
 
 def multistep(peak_lr: float, steps: int, milestones, gamma: float = 0.1, warmup: int = 0) -> Schedule:
@@ -561,7 +568,7 @@ def multistep(peak_lr: float, steps: int, milestones, gamma: float = 0.1, warmup
     for a, b in zip(cuts[:-1], cuts[1:]):
         k = bisect.bisect_right(ms, a)
         rows.append(_row(b - a, _CONSTANT, peak * g**k))
-    desc = lambda: f"multistep({_fmt(peak_lr=peak, steps=n, milestones=ms, gamma=g, warmup=w)})"
+    desc = _lazy("multistep", peak_lr=peak, steps=n, milestones=ms, gamma=g, warmup=w)
     return Schedule(rows, peak=peak, desc=desc)
 
 
@@ -604,7 +611,7 @@ def cyclic_cosine(
             rows.append(_row(min(ti, left), _COSINE_TORCH, peak, lo, 0.0, ti))
             left -= ti
             ti *= mult
-        desc = lambda: _fmt(peak_lr=peak, steps=n, cycle_steps=t0, cycle_mult=mult, min_lr=lo, warmup=w)
+        desc = _lazy("cyclic_cosine", peak_lr=peak, steps=n, cycle_steps=t0, cycle_mult=mult, min_lr=lo, warmup=w)
     else:
         nc = _real(num_cycles, "num_cycles")
         if nc <= 0:
@@ -617,8 +624,8 @@ def cyclic_cosine(
             if b > a:
                 cyc = math.floor(nc * (float(a) / den))
                 rows.append(_row(b - a, _COSINE_HARD, peak, r, a, den, nc, cyc))
-        desc = lambda: _fmt(peak_lr=peak, steps=n, num_cycles=nc, min_lr=lo, warmup=w)
-    return Schedule(rows, peak=peak, desc=lambda: f"cyclic_cosine({desc()})")
+        desc = _lazy("cyclic_cosine", peak_lr=peak, steps=n, num_cycles=nc, min_lr=lo, warmup=w)
+    return Schedule(rows, peak=peak, desc=desc)
 
 
 def _hard_restart_starts(nc: float, den: float, n: int):
@@ -674,8 +681,10 @@ def rewarmup(
         raise ValueError("start_lr: must be 0 when peak_lr is 0")
     s = s0 / peak if peak > 0 else 0.0
     rows = _wsd_rows(peak, n, w, n - w - d, d, s, r, "linear", decay, nc)
-    desc = lambda: _fmt(peak_lr=peak, steps=n, warmup=w, start_lr=s0, decay=decay, min_lr=float(min_lr), decay_steps=d)
-    return Schedule(rows, peak=max(peak, s0), desc=lambda: f"rewarmup({desc()})")
+    desc = _lazy(
+        "rewarmup", peak_lr=peak, steps=n, warmup=w, start_lr=s0, decay=decay, min_lr=float(min_lr), decay_steps=d
+    )
+    return Schedule(rows, peak=max(peak, s0), desc=desc)
 
 
 def concat(*schedules: Schedule) -> Schedule:
@@ -759,7 +768,7 @@ def from_hf(name, peak_lr: float, num_warmup_steps: int, num_training_steps: Opt
             if s < 0:
                 raise ValueError(f"num_decay_steps: warmup + decay must be <= num_training_steps ({n})")
         rows = _wsd_rows(peak, n, w, s, d, ratio, ratio, wt, dt, nc)
-        desc = lambda: f"from_hf('warmup_stable_decay', {_fmt(peak_lr=peak, num_warmup_steps=w, num_training_steps=n, **kw)})"
+        desc = _lazy("from_hf", "warmup_stable_decay", peak_lr=peak, num_warmup_steps=w, num_training_steps=n, **kw)
         return Schedule(rows, peak=peak, desc=desc)
 
     if num_training_steps is None:
@@ -771,8 +780,9 @@ def from_hf(name, peak_lr: float, num_warmup_steps: int, num_training_steps: Opt
         return constant(peak, n)
     if key == "constant_with_warmup":
         take()
-        return Schedule(_wsd_rows(peak, n, w, n - w, 0, 0.0, 0.0, "linear", "linear", 0.5), peak=peak,
-                        desc=lambda: f"from_hf('constant_with_warmup', {_fmt(peak_lr=peak, num_warmup_steps=w, num_training_steps=n)})")
+        rows = _wsd_rows(peak, n, w, n - w, 0, 0.0, 0.0, "linear", "linear", 0.5)
+        desc = _lazy("from_hf", "constant_with_warmup", peak_lr=peak, num_warmup_steps=w, num_training_steps=n)
+        return Schedule(rows, peak=peak, desc=desc)
     if key == "linear":
         take()
         return linear(peak, n, w)
@@ -792,7 +802,9 @@ def from_hf(name, peak_lr: float, num_warmup_steps: int, num_training_steps: Opt
         kw = take("timescale")
         return inverse_sqrt(peak, n, w, timescale=kw.get("timescale"))
     # cosine_with_min_lr, cosine_warmup_with_min_lr
-    names = ("num_cycles", "min_lr", "min_lr_rate") + (("warmup_lr_rate",) if key == "cosine_warmup_with_min_lr" else ())
+    names = ("num_cycles", "min_lr", "min_lr_rate")
+    if key == "cosine_warmup_with_min_lr":
+        names += ("warmup_lr_rate",)
     kw = take(*names)
     if (kw.get("min_lr") is None) == (kw.get("min_lr_rate") is None):
         raise ValueError("kwargs: give exactly one of min_lr, min_lr_rate")
@@ -816,7 +828,7 @@ def from_hf(name, peak_lr: float, num_warmup_steps: int, num_training_steps: Opt
                 wr = _real(wr, "warmup_lr_rate", lo=0.0, hi=1.0)
                 rows.append(_row(w, _LINEAR, peak, wr, 0.0, max(1, w - 1)))
         rows.append(_row(n - w, _COSINE, peak, r, 1.0, max(1, n - w), nc))
-    desc = lambda: f"from_hf({key!r}, {_fmt(peak_lr=peak, num_warmup_steps=w, num_training_steps=n, **kw)})"
+    desc = _lazy("from_hf", key, peak_lr=peak, num_warmup_steps=w, num_training_steps=n, **kw)
     return Schedule(rows, peak=peak, desc=desc)
 
 
