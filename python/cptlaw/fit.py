@@ -49,7 +49,8 @@ _GRID_VALUES = {
 # (B*(1-(1+E*x)**-beta) ~ B*beta*log(1+E*x) as beta -> 0, LAW.md section 6): with
 # noisy data the optimum can run off to beta -> 0, |B|, E -> inf, so the search is
 # kept inside the decades real fits occupy and a fit that ends on such a bound says so.
-_DEFAULT_BOUNDS = {"E": (0.0, 1e6), "beta": (1e-2, 10.0), "alpha": (0.0, 10.0)}
+# The replay shift factor has the same degeneracy in a2 (B*(1-exp(-a2*r)) ~ B*a2*r).
+_DEFAULT_BOUNDS = {"E": (0.0, 1e6), "beta": (1e-2, 10.0), "alpha": (0.0, 10.0), "a2": (1e-2, 100.0), "a1": (0.0, 100.0)}
 
 
 class FitResult(dict):
@@ -318,7 +319,7 @@ def fit(
     bounds : dict, optional
         ``{name: (low, high)}``; defaults: ``(0, inf)``, signed parameters (B) free.
         Fix the sign of B with ``bounds={"B": (0, None)}``. E is kept in (0, 1e6], beta in
-        [0.01, 10] and alpha in [0, 10] unless you widen them; ``at_bound`` lists the
+        [0.01, 10], alpha in [0, 10], a1 in [0, 100] and a2 in [0.01, 100] unless you widen them; ``at_bound`` lists the
         parameters that end on a bound.
     fixed : dict, optional
         ``{name: value}`` held constant.
