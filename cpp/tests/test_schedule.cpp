@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <vector>
 
+#include "check.hpp"
+
 int run_schedule_tests();
 
 namespace {
@@ -18,7 +20,9 @@ namespace sc = cptlaw::sched;
 int g_failures = 0;
 
 void check(bool ok, const char* what, double got = 0.0, double want = 0.0) {
-  if (!ok) {
+  if (ok) {
+    ++cptlaw_test::passed();
+  } else {
     ++g_failures;
     std::printf("  FAIL %s: got %.17g want %.17g\n", what, got, want);
   }
@@ -72,7 +76,7 @@ void compare_all(const char* name, const Table& t, double lam) {
                     r1[i], c2[i], r2[i]);
     }
   }
-  g_failures += bad;
+  check(bad == 0, name);
   // Random access (descending order defeats the recurrence cursor) and final state.
   for (std::size_t i = n; i-- > 0;) {
     if (i % 7 != 0 && i != n - 1) continue;
@@ -205,7 +209,7 @@ void test_cpt() {
             std::printf("  FAIL cpt lam=%g split=%d step %zu area %d: %.17g vs %.17g\n", lam, static_cast<int>(split),
                         i, a, c[a][static_cast<std::size_t>(q)], r[a][i]);
       }
-      g_failures += bad;
+      check(bad == 0, "cpt splits");
     }
   }
 }
