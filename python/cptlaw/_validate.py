@@ -48,10 +48,13 @@ def learning_rates(value, name: str, *, check_values: bool = True, allow_empty: 
 
 
 def real_scalar(value, name: str, *, lo=None, hi=None) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
-        raise TypeError(f"{name}: expected a real number, got {type(value).__name__}")
+    """A finite real number (not a bool or string), optionally within [lo, hi]."""
+    t = type(value)
+    if t is not float and t is not int:  # plain Python numbers skip the slower checks
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+            raise TypeError(f"{name}: expected a real number, got {type(value).__name__}")
     v = float(value)
-    if not np.isfinite(v):
+    if v - v != 0.0:  # NaN or infinite
         raise ValueError(f"{name}: must be finite, got {v}")
     if lo is not None and v < lo:
         raise ValueError(f"{name}: must be >= {lo}, got {v}")

@@ -315,23 +315,8 @@ def _steps_array(value, name: str, n: int) -> np.ndarray:
     return np.asarray(arr, dtype=np.int64)
 
 
-def _real(value, name: str, lo=None, hi=None) -> float:
-    """_validate.real_scalar with a fast path for plain Python floats and ints."""
-    t = type(value)
-    if t is float or t is int:
-        v = float(value)
-        if v - v != 0.0:  # NaN or infinite
-            raise ValueError(f"{name}: must be finite, got {v}")
-        if lo is not None and v < lo:
-            raise ValueError(f"{name}: must be >= {lo}, got {v}")
-        if hi is not None and v > hi:
-            raise ValueError(f"{name}: must be <= {hi}, got {v}")
-        return v
-    return _validate.real_scalar(value, name, lo=lo, hi=hi)
-
-
 def _lr(value, name: str) -> float:
-    return _real(value, name, lo=0.0)
+    return _validate.real_scalar(value, name, lo=0.0)
 
 
 def _count(value, name: str, lo: int = 0) -> int:
@@ -401,7 +386,7 @@ def cosine(peak_lr: float, steps: int, warmup: int = 0, min_lr: float = 0.0, *, 
     n = _steps_arg(steps)
     w = _warmup_arg(warmup, n)
     r = _min_ratio(min_lr, peak)
-    nc = _real(num_cycles, "num_cycles", lo=0.0)
+    nc = _validate.real_scalar(num_cycles, "num_cycles", lo=0.0)
     rows = _warmup_rows(peak, w) + [_row(n - w, _COSINE, peak, r, 0.0, max(1, n - w), nc)]
     extra = {} if nc == 0.5 else {"num_cycles": nc}
     desc = _lazy("cosine", peak_lr=peak, steps=n, warmup=w, min_lr=float(min_lr), **extra)
@@ -459,7 +444,7 @@ def wsd(
     _validate.choice(decay, "decay", DECAY_TYPES)
     _validate.choice(warmup_type, "warmup_type", WARMUP_TYPES)
     r = _min_ratio(min_lr, peak)
-    nc = _real(num_cycles, "num_cycles", lo=0.0)
+    nc = _validate.real_scalar(num_cycles, "num_cycles", lo=0.0)
     rows = _wsd_rows(peak, n, w, n - w - d, d, r, r, warmup_type, decay, nc)
     extra = {}
     if warmup_type != "linear":
@@ -510,7 +495,7 @@ def exponential(peak_lr: float, steps: int, gamma: float, warmup: int = 0) -> Sc
     peak = _lr(peak_lr, "peak_lr")
     n = _steps_arg(steps)
     w = _warmup_arg(warmup, n)
-    g = _real(gamma, "gamma")
+    g = _validate.real_scalar(gamma, "gamma")
     if g <= 0:
         raise ValueError(f"gamma: must be > 0, got {g}")
     rows = _warmup_rows(peak, w) + [_row(n - w, _POWER, peak, 0.0, 0.0, 1.0, g)]
@@ -539,7 +524,7 @@ def polynomial(peak_lr: float, steps: int, warmup: int = 0, min_lr: float = 0.0,
     lo = _lr(min_lr, "min_lr")
     if peak > 0 and lo >= peak or peak == 0 and lo > 0:
         raise ValueError(f"min_lr: must be < peak_lr ({peak}), got {lo}")
-    pw = _real(power, "power", lo=0.0)
+    pw = _validate.real_scalar(power, "power", lo=0.0)
     rows = _warmup_rows(peak, w)
     if n > w:
         rows.append(_row(n - w, _POLY if peak > 0 else _CONSTANT, peak, lo, 0.0, n - w, pw))
@@ -557,7 +542,7 @@ def multistep(peak_lr: float, steps: int, milestones, gamma: float = 0.1, warmup
     peak = _lr(peak_lr, "peak_lr")
     n = _steps_arg(steps)
     w = _warmup_arg(warmup, n)
-    g = _real(gamma, "gamma", lo=0.0)
+    g = _validate.real_scalar(gamma, "gamma", lo=0.0)
     if isinstance(milestones, (str, bytes)) or not hasattr(milestones, "__iter__"):
         raise TypeError("milestones: expected a sequence of integer steps")
     ms = sorted(_count(m, "milestones") for m in milestones)
@@ -613,7 +598,7 @@ def cyclic_cosine(
             ti *= mult
         desc = _lazy("cyclic_cosine", peak_lr=peak, steps=n, cycle_steps=t0, cycle_mult=mult, min_lr=lo, warmup=w)
     else:
-        nc = _real(num_cycles, "num_cycles")
+        nc = _validate.real_scalar(num_cycles, "num_cycles")
         if nc <= 0:
             raise ValueError(f"num_cycles: must be > 0, got {nc}")
         r = lo / peak if peak > 0 else 0.0
@@ -676,7 +661,7 @@ def rewarmup(
     d = n - w if decay_steps is None else _count(decay_steps, "decay_steps")
     if w + d > n:
         raise ValueError(f"decay_steps: warmup + decay_steps must be <= steps ({n}), got {w} + {d}")
-    nc = _real(num_cycles, "num_cycles", lo=0.0)
+    nc = _validate.real_scalar(num_cycles, "num_cycles", lo=0.0)
     if peak == 0 and s0 > 0:
         raise ValueError("start_lr: must be 0 when peak_lr is 0")
     s = s0 / peak if peak > 0 else 0.0
@@ -753,10 +738,10 @@ def from_hf(name, peak_lr: float, num_warmup_steps: int, num_training_steps: Opt
         if "num_decay_steps" not in kw:
             raise TypeError("kwargs: 'warmup_stable_decay' needs num_decay_steps")
         d = _count(kw["num_decay_steps"], "num_decay_steps")
-        ratio = _real(kw.get("min_lr_ratio", 0.0), "min_lr_ratio", lo=0.0, hi=1.0)
+        ratio = _validate.real_scalar(kw.get("min_lr_ratio", 0.0), "min_lr_ratio", lo=0.0, hi=1.0)
         wt = _validate.choice(kw.get("warmup_type", "linear"), "warmup_type", WARMUP_TYPES)
         dt = _validate.choice(kw.get("decay_type", "cosine"), "decay_type", DECAY_TYPES)
-        nc = _real(kw.get("num_cycles", 0.5), "num_cycles", lo=0.0)
+        nc = _validate.real_scalar(kw.get("num_cycles", 0.5), "num_cycles", lo=0.0)
         if kw.get("num_stable_steps") is not None:
             s = _count(kw["num_stable_steps"], "num_stable_steps")
             n = w + s + d if num_training_steps is None else _steps_arg(num_training_steps)
@@ -812,8 +797,8 @@ def from_hf(name, peak_lr: float, num_warmup_steps: int, num_training_steps: Opt
         lo = _lr(kw["min_lr"], "min_lr")
         r = lo / peak if peak > 0 else 0.0
     else:
-        r = _real(kw["min_lr_rate"], "min_lr_rate", lo=0.0, hi=1.0)
-    nc = _real(kw.get("num_cycles", 0.5), "num_cycles", lo=0.0)
+        r = _validate.real_scalar(kw["min_lr_rate"], "min_lr_rate", lo=0.0, hi=1.0)
+    nc = _validate.real_scalar(kw.get("num_cycles", 0.5), "num_cycles", lo=0.0)
     if key == "cosine_with_min_lr":
         rows = _warmup_rows(peak, w) + [_row(n - w, _COSINE, peak, r, 0.0, max(1, n - w), nc)]
     else:
@@ -825,7 +810,7 @@ def from_hf(name, peak_lr: float, num_warmup_steps: int, num_training_steps: Opt
             if wr is None:
                 rows.append(_row(w, _LINEAR, peak, 0.0, 1.0, max(1, w)))
             else:
-                wr = _real(wr, "warmup_lr_rate", lo=0.0, hi=1.0)
+                wr = _validate.real_scalar(wr, "warmup_lr_rate", lo=0.0, hi=1.0)
                 rows.append(_row(w, _LINEAR, peak, wr, 0.0, max(1, w - 1)))
         rows.append(_row(n - w, _COSINE, peak, r, 1.0, max(1, n - w), nc))
     desc = _lazy("from_hf", key, peak_lr=peak, num_warmup_steps=w, num_training_steps=n, **kw)
