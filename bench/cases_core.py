@@ -13,6 +13,7 @@ from _timing import (
     Context,
     Row,
     default_threads,
+    fmt_seconds,
     max_rel_diff,
     race,
     skip_row,
@@ -52,6 +53,10 @@ def numpy_areas(x: np.ndarray, lam: float = DECAY):
 def case_areas(ctx: Context) -> list:
     import cptlaw
 
+    try:
+        import scipy.signal  # noqa: F401
+    except ImportError:
+        return [skip_row("areas", "not available: SciPy is not installed (pip install cptlaw[bench])")]
     rows_n = ctx.size(1000, 100)
     steps = 10_000
     x = ctx.rng().random((rows_n, steps)) * 1e-3
@@ -100,6 +105,27 @@ def case_areas(ctx: Context) -> list:
     ]
 
 
+def case_areas_pow2(ctx: Context) -> list:
+    """Schedules whose length is a power of two (4096, 8192, ... steps are common) against
+    a length just above: same work per step, so the ratio should be ~1."""
+    import cptlaw
+
+    rows_n = ctx.size(1000, 100)
+    n2, n_other = 8192, 8200
+    rng = ctx.rng()
+    x2 = rng.random((rows_n, n2)) * 1e-3
+    xo = rng.random((rows_n, n_other)) * 1e-3
+    t = race({"pow2": with_threads(1, lambda: cptlaw.areas(x2, DECAY)),
+              "other": with_threads(1, lambda: cptlaw.areas(xo, DECAY))}, ctx.repeat)
+    cptlaw.set_num_threads(0)
+    scaled = t["other"] * n2 / n_other
+    return [speedup_row(f"areas {rows_n} x {n2} (power of 2), 1 thread", f"same, {n_other} steps (scaled)",
+                        scaled, t["pow2"], None, status=INFO,
+                        note=(f"per step: {t['pow2'] / (rows_n * n2) * 1e9:.2f} ns at {n2} vs "
+                              f"{t['other'] / (rows_n * n_other) * 1e9:.2f} ns at {n_other}; "
+                              "< 1x: power-of-two row lengths are slower (4K aliasing of the row-interleaved kernel)"))]
+
+
 # ----------------------------------------------------------------------------- 2. law
 def case_law(ctx: Context) -> list:
     import cptlaw
@@ -142,70 +168,100 @@ def case_law(ctx: Context) -> list:
 
 
 # ----------------------------------------------------------------------------- 3. closed form
-# The closed-form evaluation of S1/S2 at arbitrary steps lives in cptlaw.schedules
-# (LAW.md section 1: "a grid search over schedule families need not materialise
-# per-step arrays"). _closed_form_api() adapts whatever that module exposes to
-#   make(n_schedules, total_steps, rng) -> schedules  (one family, varied parameters)
-#   per_step(schedules, total_steps) -> (n_schedules, total_steps) LR array
-#   at(schedules, steps) -> (s1, s2), each (n_schedules, len(steps))
-# and returns (api, None) or (None, reason). Update it when the schedule API lands.
-_CLOSED_FORM_NAMES = ("areas_at",)
-
-
+# S1/S2 of parametric schedules at chosen steps, from closed forms (cptlaw.schedules;
+# LAW.md section 1: "a grid search over schedule families need not materialise
+# per-step arrays"), against the recurrence on materialised per-step LRs.
+# _closed_form_api() adapts the schedule module to what the case needs:
+#   families: {name: make(n_schedules, total_steps, rng) -> list of schedules}
+#   values(schedule) -> per-step LRs;  at(schedules, steps) -> (s1, s2), each (n, len(steps))
+# and returns (api, None), or (None, reason) when the module lacks it.
 def _closed_form_api():
     try:
         sched = importlib.import_module("cptlaw.schedules")
     except ImportError as exc:
-        return None, f"cptlaw.schedules not importable ({exc})"
-    found = [n for n in _CLOSED_FORM_NAMES if callable(getattr(sched, n, None))]
-    if not found:
-        return None, (f"not available: cptlaw.schedules has no closed-form S1/S2 at given steps "
-                      f"(looked for {', '.join(_CLOSED_FORM_NAMES)})")
-    return None, (f"not available: cptlaw.schedules.{found[0]} exists but bench/cases_core.py has no "
-                  "adapter for it yet (see _closed_form_api)")
+        return None, f"not available: cptlaw.schedules not importable ({exc})"
+    need = ("batch_areas", "cosine", "wsd", "Schedule")
+    missing = [n for n in need if not hasattr(sched, n)]
+    if missing or not hasattr(sched.Schedule, "values"):
+        return None, ("not available: cptlaw.schedules lacks " + ", ".join(missing or ["Schedule.values"])
+                      + " (closed-form S1/S2 of many schedules at chosen steps)")
+
+    def cosine(n, total, rng):
+        peak = rng.uniform(1e-4, 1e-3, n)
+        warm = rng.integers(0, total // 20, n)
+        floor = peak * rng.uniform(0.0, 0.1, n)
+        return [sched.cosine(float(p), total, warmup=int(w), min_lr=float(f)) for p, w, f in zip(peak, warm, floor)]
+
+    def wsd(n, total, rng):
+        peak = rng.uniform(1e-4, 1e-3, n)
+        warm = rng.integers(0, total // 20, n)
+        dec = rng.integers(total // 10, total // 3, n)
+        return [sched.wsd(float(p), total, decay_steps=int(d), warmup=int(w), decay="cosine")
+                for p, w, d in zip(peak, warm, dec)]
+
+    def at(schedules, steps):
+        a = sched.batch_areas(schedules, steps, DECAY)
+        return a.s1, a.s2
+
+    return {"families": {"cosine+warmup": cosine, "wsd, cosine decay": wsd},
+            "values": lambda s: s.values(), "at": at}, None
 
 
 def case_closed_form(ctx: Context) -> list:
     import cptlaw
 
-    name = "schedule areas, closed form, 1 thread"
+    title = "schedule areas, closed form, 1 thread"
     api, why = _closed_form_api()
     if api is None:
-        return [skip_row(name, why)]
+        return [skip_row(title, why)]
 
     n_sched = ctx.size(1000, 100)
     total = 10_000
     n_at = ctx.size(1000, 100)
-    rng = ctx.rng()
-    schedules = api["make"](n_sched, total, rng)
-    steps = np.sort(rng.choice(total, size=n_at, replace=False))
+    rows = []
+    for family, make in api["families"].items():
+        rng = ctx.rng()
+        schedules = make(n_sched, total, rng)
+        steps = np.sort(rng.choice(total, size=n_at, replace=False))
+        name = f"{family}: {n_sched} schedules x {n_at} steps"
+        lr = np.stack([api["values"](s) for s in schedules])
 
-    def reference():
-        lr = api["per_step"](schedules, total)
-        a = cptlaw.areas(lr, DECAY)
-        return a.s1[:, steps], a.s2[:, steps]
+        def reference():
+            # the recurrence on per-step arrays: materialise, cptlaw.areas, pick the steps
+            x = np.stack([api["values"](s) for s in schedules])
+            a = cptlaw.areas(x, DECAY)
+            return a.s1[:, steps], a.s2[:, steps]
 
-    def closed():
-        return api["at"](schedules, steps)
+        def recurrence_only():
+            a = cptlaw.areas(lr, DECAY)
+            return a.s1[:, steps], a.s2[:, steps]
 
-    cptlaw.set_num_threads(1)
-    want = reference()
-    got = closed()
-    diffs = {"S1": max_rel_diff(got[0], want[0]), "S2": max_rel_diff(got[1], want[1])}
-    if max(diffs.values()) > 1e-9:
-        return _mismatch_rows(name, "closed form and recurrence", diffs)
-    t = race({"ref": with_threads(1, reference), "closed": with_threads(1, closed)}, ctx.repeat)
-    cptlaw.set_num_threads(0)
-    evals = n_sched * n_at
-    row = Row(name=name, baseline="materialise + cptlaw.areas", baseline_s=t["ref"], cptlaw_s=t["closed"],
-              ratio=evals / t["closed"], target=1e7, unit="/s",
-              note=(f"{n_sched} schedules x {n_at} steps of {total}; recurrence {evals / t['ref']:.3g}/s "
-                    f"({t['ref'] / t['closed']:.1f}x slower); agree: S1 {diffs['S1']:.1e}, S2 {diffs['S2']:.1e}"))
-    return [row]
+        def closed():
+            return api["at"](schedules, steps)
+
+        cptlaw.set_num_threads(1)
+        want = reference()
+        got = closed()
+        diffs = {"S1": max_rel_diff(got[0], want[0]), "S2": max_rel_diff(got[1], want[1])}
+        if max(diffs.values()) > AGREE_TOL:
+            rows += _mismatch_rows(name, "closed form and recurrence", diffs)
+            continue
+        t = race({"ref": with_threads(1, reference), "rec": with_threads(1, recurrence_only),
+                  "closed": with_threads(1, closed)}, ctx.repeat)
+        cptlaw.set_num_threads(0)
+        evals = n_sched * n_at
+        rows.append(Row(
+            name=name + ", 1 thread", baseline="materialise + cptlaw.areas",
+            baseline_s=t["ref"], cptlaw_s=t["closed"], ratio=evals / t["closed"], target=1e7, unit="/s",
+            note=(f"ratio = (schedule, step) evaluations/s, of {total}-step schedules; materialise + recurrence "
+                  f"{evals / t['ref']:.3g}/s ({t['ref'] / t['closed']:.1f}x the time), recurrence alone "
+                  f"{fmt_seconds(t['rec'])}; agree: S1 {diffs['S1']:.1e}, S2 {diffs['S2']:.1e}")))
+    return rows
 
 
 CASES = [
     Case("areas", case_areas, "cptlaw.areas vs NumPy cumsum + lfilter; thread scaling; memory floor"),
+    Case("areas_pow2", case_areas_pow2, "cptlaw.areas with 8192-step rows vs 8200-step rows (per step)"),
     Case("law", case_law, "AnnealingLaw over many points vs the NumPy expression and a NumPy add"),
     Case("closed_form", case_closed_form, "S1/S2 of parametric schedules at chosen steps, evaluations/s"),
 ]
