@@ -140,10 +140,11 @@ def _features(law_cls, features, loss_shape, name="features"):
     return out
 
 
-def default_grid(law_cls, features=None, fixed=None) -> np.ndarray:
+def default_grid(law_cls, features=None, fixed=None, coarse=False) -> np.ndarray:
     """Start grid over the law's nonlinear parameters (linear ones are projected).
 
-    Rows are full parameter vectors; linear entries are placeholders.
+    Rows are full parameter vectors; linear entries are placeholders. ``coarse``
+    keeps every other value of the longer axes (what :func:`fit_many` uses).
     """
     fixed = fixed or {}
     axes = []
@@ -161,6 +162,8 @@ def default_grid(law_cls, features=None, fixed=None) -> np.ndarray:
             axes.append(np.geomspace(0.05, 2.0, 32))
         else:
             axes.append(_GRID_VALUES[name])
+        if coarse and len(axes[-1]) > 3:
+            axes[-1] = axes[-1][::2] if len(axes[-1]) < 16 else axes[-1][::3]
     mesh = np.meshgrid(*axes, indexing="ij")
     return np.stack([m.reshape(-1) for m in mesh], axis=1)
 
@@ -233,7 +236,7 @@ def _prepare(law, features, loss, weights, bounds, fixed, starts, grid, multista
         raise ValueError(f"loss: {y.shape[-1]} points cannot determine {n_free} free parameters")
     start_rows = _starts(law_cls, starts, start_law, fixed)
     if grid is None:
-        grid_rows = default_grid(law_cls, None if batch else cols, fixed) if multistart else np.zeros((0, len(lo)))
+        grid_rows = default_grid(law_cls, cols, fixed, coarse=batch) if multistart else np.zeros((0, len(lo)))
     else:
         grid_rows = _validate.as_float_array(grid, "grid", min_ndim=2)
         if grid_rows.shape[1] != len(lo):
@@ -432,7 +435,7 @@ def fit_many(
     starts=None,
     grid=None,
     multistart: bool = True,
-    keep: int = 3,
+    keep: int = 1,
     max_iter: int = 500,
     ftol: float = 1e-10,
     xtol: float = 1e-10,
@@ -442,7 +445,9 @@ def fit_many(
 
     ``features`` is a dict of ``(n_fits, n_points)`` arrays (or scalars), ``losses``
     is ``(n_fits, n_points)``. Each fit has its own status; none raises. Options as in
-    :func:`fit` (NaN values are not allowed here).
+    :func:`fit` (NaN values are not allowed here), except that the default start grid
+    is coarser and only the best grid candidate is refined (``keep=1``): independent
+    smooth curves rarely need more, and batches are about throughput.
     """
     law_cls, obj_code, y, cols, w, lo, hi, fixed_mask, linear_mask, start_rows, grid_rows = _prepare(
         law, features, losses, weights, bounds, fixed, starts, grid, multistart, objective, "raise", batch=True

@@ -283,6 +283,30 @@ CPTLAW_CLONES void eval_strided(const double* p, const double* const* x, const s
   }
 }
 
+// Prepared features stored by feature (z[k * n + i]); values into f[i] and, if
+// Grad, gradients into G[k * n + i]. Used by the fitter, which prepares once.
+template <class Law, bool Grad>
+CPTLAW_CLONES void eval_prepared(const double* p, const double* z, std::int64_t n, double* f, double* G) {
+  constexpr std::int64_t block = 128;  // results staged on the stack: no aliasing with z
+  double pl[Law::n_params];
+  for (int k = 0; k < Law::n_params; ++k) pl[k] = p[k];
+  double fb[block], gb[Law::n_params][block];
+  for (std::int64_t b = 0; b < n; b += block) {
+    const std::int64_t len = n - b < block ? n - b : block;
+    for (std::int64_t i = 0; i < len; ++i) {
+      double zi[Law::n_prep], g[Law::n_params];
+      for (int k = 0; k < Law::n_prep; ++k) zi[k] = z[k * n + b + i];
+      fb[i] = Law::template eval<Grad>(pl, zi, g);
+      if (Grad)
+        for (int k = 0; k < Law::n_params; ++k) gb[k][i] = g[k];
+    }
+    std::memcpy(f + b, fb, static_cast<std::size_t>(len) * sizeof(double));
+    if (Grad)
+      for (int k = 0; k < Law::n_params; ++k)
+        std::memcpy(G + k * n + b, gb[k], static_cast<std::size_t>(len) * sizeof(double));
+  }
+}
+
 // Evaluate over n points, split across threads.
 template <class Law>
 void evaluate(const double* p, const double* const* x, const std::int64_t* stride, std::int64_t n, double* out,

@@ -41,6 +41,7 @@ struct Options {
   double xtol = 1e-10;
   double gtol = 1e-10;
   int keep = 6;  // LM runs from the best `keep` multistart candidates
+  double mu0 = 1e-6;  // initial damping relative to the largest diagonal of J'J (starts are VarPro-projected, so close)
 };
 
 struct Result {
@@ -55,7 +56,7 @@ struct Result {
 namespace detail {
 
 // Cholesky solve of (m x m) SPD A x = b in place; false if not positive definite.
-inline bool cholesky_solve(std::vector<double>& A, std::vector<double>& b, int m) {
+inline bool cholesky_solve(double* A, double* b, int m) {
   for (int j = 0; j < m; ++j) {
     double d = A[j * m + j];
     for (int k = 0; k < j; ++k) d -= A[j * m + k] * A[j * m + k];
@@ -81,6 +82,51 @@ inline bool cholesky_solve(std::vector<double>& A, std::vector<double>& b, int m
   return true;
 }
 
+// Residuals r, IRLS weights wt (weight * psi(r)/r) and the objective sum.
+CPTLAW_CLONES inline double residuals(const double* f, const double* y, const double* logy, const double* w,
+                                      std::int64_t n, int objective, double delta, double* r, double* wt) {
+  double s = 0.0;
+  if (objective == least_squares) {
+#pragma omp simd reduction(+ : s)
+    for (std::int64_t i = 0; i < n; ++i) {
+      const double ri = f[i] - y[i];
+      r[i] = ri;
+      wt[i] = w[i];
+      s += w[i] * 0.5 * ri * ri;
+    }
+    return s;
+  }
+  const bool huber = objective == huber_log;
+#pragma omp simd reduction(+ : s)
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double fi = f[i];
+    const double ri = (fi > 0.0 ? simd::log(fi) : std::numeric_limits<double>::quiet_NaN()) - logy[i];
+    const double a = std::fabs(ri);
+    const bool inner = !huber || a <= delta;
+    r[i] = ri;
+    wt[i] = inner ? w[i] : w[i] * delta / a;
+    s += w[i] * (inner ? 0.5 * ri * ri : delta * (a - 0.5 * delta));
+  }
+  return s;
+}
+
+// G[k * n + i] /= f[i] for every column k.
+inline void scale_columns(double* G, const double* f, std::int64_t n, int cols) {
+  for (int k = 0; k < cols; ++k) {
+    double* g = G + static_cast<std::size_t>(k) * n;
+#pragma omp simd
+    for (std::int64_t i = 0; i < n; ++i) g[i] /= f[i];
+  }
+}
+
+// sum_i a[i] b[i] c[i]
+inline double dot3(const double* a, const double* b, const double* c, std::int64_t n) {
+  double s = 0.0;
+#pragma omp simd reduction(+ : s)
+  for (std::int64_t i = 0; i < n; ++i) s += a[i] * b[i] * c[i];
+  return s;
+}
+
 }  // namespace detail
 
 // One fitting problem: prepared features, observations, weights, bounds.
@@ -93,11 +139,13 @@ class Problem {
   Problem(const double* const* raw, const double* y, const double* w, std::int64_t n, const double* lo,
           const double* hi, const std::uint8_t* fixed, const std::uint8_t* linear, const Options& opt)
       : n_(n), y_(y, y + n), w_(n, 1.0), opt_(opt) {
+    // Prepared features stored by feature (z_[k * n + i]) so the kernels stream them.
     z_.resize(static_cast<std::size_t>(n) * Law::n_prep);
     for (std::int64_t i = 0; i < n; ++i) {
-      double r[Law::n_inputs];
+      double r[Law::n_inputs], zi[Law::n_prep];
       for (int k = 0; k < Law::n_inputs; ++k) r[k] = raw[k][i];
-      Law::prepare(r, &z_[static_cast<std::size_t>(i) * Law::n_prep]);
+      Law::prepare(r, zi);
+      for (int k = 0; k < Law::n_prep; ++k) z_[k * n + i] = zi[k];
       if (w) w_[i] = w[i];
     }
     logy_.resize(n);
@@ -109,6 +157,10 @@ class Problem {
       linear_[k] = linear[k] != 0;
       if (!fixed_[k]) free_.push_back(k);
     }
+    f_.resize(n);
+    r_.resize(n);
+    wt_.resize(n);
+    G_.resize(static_cast<std::size_t>(n) * P);
   }
 
   bool log_objective() const { return opt_.objective != least_squares; }
@@ -119,31 +171,10 @@ class Problem {
     return true;
   }
 
-  double rho(double r) const {
-    if (opt_.objective == huber_log) {
-      const double a = std::fabs(r);
-      return a <= opt_.delta ? 0.5 * r * r : opt_.delta * (a - 0.5 * opt_.delta);
-    }
-    return 0.5 * r * r;
-  }
-  // IRLS weight: psi(r) / r.
-  double irls(double r) const {
-    if (opt_.objective != huber_log) return 1.0;
-    const double a = std::fabs(r);
-    return a <= opt_.delta ? 1.0 : opt_.delta / a;
-  }
-
-  // Residual at point i from model value f.
-  double residual(std::int64_t i, double f) const {
-    return log_objective() ? (f > 0.0 ? simd::log(f) : std::nan("")) - logy_[i] : f - y_[i];
-  }
-
   double objective(const double* p) const {
-    double s = 0.0;
-    for (std::int64_t i = 0; i < n_; ++i) {
-      const double f = Law::template eval<false>(p, &z_[static_cast<std::size_t>(i) * Law::n_prep], nullptr);
-      s += w_[i] * rho(residual(i, f));
-    }
+    laws::eval_prepared<Law, false>(p, z_.data(), n_, f_.data(), nullptr);
+    const double s = detail::residuals(f_.data(), y_.data(), logy_.data(), w_.data(), n_, opt_.objective,
+                                       opt_.delta, r_.data(), wt_.data());
     return std::isfinite(s) ? s : std::numeric_limits<double>::infinity();
   }
 
@@ -152,20 +183,15 @@ class Problem {
     const int m = static_cast<int>(free_.size());
     A.assign(static_cast<std::size_t>(m) * m, 0.0);
     g.assign(m, 0.0);
-    double s = 0.0;
-    double grad[P], row[P];
-    for (std::int64_t i = 0; i < n_; ++i) {
-      const double f = Law::template eval<true>(p, &z_[static_cast<std::size_t>(i) * Law::n_prep], grad);
-      const double r = residual(i, f);
-      s += w_[i] * rho(r);
-      const double wi = w_[i] * irls(r);
-      const double scale = log_objective() ? 1.0 / f : 1.0;
-      for (int a = 0; a < m; ++a) row[a] = grad[free_[a]] * scale;
-      for (int a = 0; a < m; ++a) {
-        const double ra = wi * row[a];
-        g[a] += ra * r;
-        for (int b = 0; b <= a; ++b) A[a * m + b] += ra * row[b];
-      }
+    laws::eval_prepared<Law, true>(p, z_.data(), n_, f_.data(), G_.data());
+    const double s = detail::residuals(f_.data(), y_.data(), logy_.data(), w_.data(), n_, opt_.objective,
+                                       opt_.delta, r_.data(), wt_.data());
+    // Columns of the residual Jacobian: dr/dp = df/dp (least squares) or df/dp / f (log).
+    if (log_objective()) detail::scale_columns(G_.data(), f_.data(), n_, P);
+    for (int a = 0; a < m; ++a) {
+      const double* ja = &G_[static_cast<std::size_t>(free_[a]) * n_];
+      g[a] = detail::dot3(wt_.data(), ja, r_.data(), n_);
+      for (int b = 0; b <= a; ++b) A[a * m + b] = detail::dot3(wt_.data(), ja, &G_[free_[b] * n_], n_);
     }
     for (int a = 0; a < m; ++a)
       for (int b = 0; b < a; ++b) A[b * m + a] = A[a * m + b];
@@ -186,18 +212,17 @@ class Problem {
     double q[P];
     for (int k = 0; k < P; ++k) q[k] = p[k];
     for (int a = 0; a < nl; ++a) q[lin[a]] = 0.0;  // model without the solved terms
-    std::vector<double> A(static_cast<std::size_t>(nl) * nl, 0.0), b(nl, 0.0);
-    double grad[P];
+    laws::eval_prepared<Law, true>(q, z_.data(), n_, f_.data(), G_.data());
+    // Target y - rest, weights w (LS) or w / y^2 (relative residuals ~ log residuals).
     for (std::int64_t i = 0; i < n_; ++i) {
-      const double* zi = &z_[static_cast<std::size_t>(i) * Law::n_prep];
-      const double rest = Law::template eval<true>(q, zi, grad);
-      const double t = y_[i] - rest;
-      const double wi = w_[i] * (log_objective() ? 1.0 / (y_[i] * y_[i]) : 1.0);
-      for (int a = 0; a < nl; ++a) {
-        const double ga = grad[lin[a]];
-        b[a] += wi * ga * t;
-        for (int c = 0; c < nl; ++c) A[a * nl + c] += wi * ga * grad[lin[c]];
-      }
+      r_[i] = y_[i] - f_[i];
+      wt_[i] = log_objective() ? w_[i] / (y_[i] * y_[i]) : w_[i];
+    }
+    double A[P * P], b[P];
+    for (int a = 0; a < nl; ++a) {
+      const double* ga = &G_[static_cast<std::size_t>(lin[a]) * n_];
+      b[a] = detail::dot3(wt_.data(), ga, r_.data(), n_);
+      for (int c = 0; c <= a; ++c) A[a * nl + c] = A[c * nl + a] = detail::dot3(wt_.data(), ga, &G_[lin[c] * n_], n_);
     }
     double tr = 0.0;
     for (int a = 0; a < nl; ++a) tr += A[a * nl + a];
@@ -228,7 +253,7 @@ class Problem {
     }
     double dmax = 0.0;
     for (int a = 0; a < m; ++a) dmax = std::max(dmax, A[a * m + a]);
-    double mu = 1e-3 * (dmax > 0 ? dmax : 1.0), nu = 2.0;
+    double mu = opt_.mu0 * (dmax > 0 ? dmax : 1.0), nu = 2.0;
     res.status = max_iterations;
     for (int it = 0; it < opt_.max_iter; ++it) {
       res.iterations = it + 1;
@@ -249,7 +274,7 @@ class Problem {
         for (int a = 0; a < m; ++a) M[a * m + a] += mu * std::max(A[a * m + a], 1e-30 * dmax + 1e-300);
         h.assign(g.begin(), g.end());
         for (auto& v : h) v = -v;
-        if (!detail::cholesky_solve(M, h, m)) {
+        if (!detail::cholesky_solve(M.data(), h.data(), m)) {
           mu *= nu;
           nu *= 2;
           continue;
@@ -360,6 +385,8 @@ class Problem {
  private:
   std::int64_t n_;
   std::vector<double> y_, w_, logy_, z_;
+  // Scratch for one evaluation: model values, residuals, weights, gradients (G_[k * n + i]).
+  mutable std::vector<double> f_, r_, wt_, G_;
   Options opt_;
   double lo_[P], hi_[P];
   bool fixed_[P], linear_[P];
