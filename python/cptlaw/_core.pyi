@@ -1,5 +1,5 @@
 # Type stub for the compiled module (private: use the cptlaw package).
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 import numpy.typing as npt
@@ -7,7 +7,10 @@ import numpy.typing as npt
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
-def areas(lr: F64, decay: float, warmup_as_peak: int, s2_lr_exponent: float, threads: int) -> tuple[F64, F64]: ...
+def areas(
+    lr: F64, decay: float, warmup_as_peak: int, s2_lr_exponent: float, threads: int,
+    out_s1: Optional[F64] = None, out_s2: Optional[F64] = None,
+) -> tuple[F64, F64]: ...
 def cpt_areas(
     lr_pt: F64, lr_cpt: F64, decay: float, split: int, warmup_as_peak: int, s2_lr_exponent: float, threads: int
 ) -> tuple[F64, F64, F64, F64]: ...

@@ -45,7 +45,25 @@ def _exponent_option(value) -> float:
     return _validate.real_scalar(value, "s2_lr_exponent")
 
 
-def areas(lr, decay: float = 0.999, *, warmup_as_peak=False, s2_lr_exponent=None) -> Areas:
+def _outputs(out, shape):
+    """Validate ``out=(s1, s2)``: writeable C-contiguous float64 arrays shaped like ``lr``."""
+    if out is None:
+        return None, None
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise TypeError("out: expected a tuple of two arrays (s1, s2)")
+    for k, a in enumerate(out):
+        if not isinstance(a, np.ndarray) or a.dtype != np.float64:
+            raise TypeError(f"out[{k}]: expected a float64 ndarray")
+        if a.shape != shape:
+            raise ValueError(f"out[{k}]: shape {a.shape} differs from lr's {shape}")
+        if not (a.flags.c_contiguous and a.flags.writeable):
+            raise ValueError(f"out[{k}]: must be C-contiguous and writeable")
+    if np.shares_memory(out[0], out[1]):
+        raise ValueError("out: the two arrays overlap")
+    return out
+
+
+def areas(lr, decay: float = 0.999, *, warmup_as_peak=False, s2_lr_exponent=None, out=None) -> Areas:
     """Cumulative LR areas of per-step learning rates.
 
     Parameters
@@ -60,6 +78,10 @@ def areas(lr, decay: float = 0.999, *, warmup_as_peak=False, s2_lr_exponent=None
         steps. Off by default (LRs taken literally).
     s2_lr_exponent : float, optional
         P1 Eq. 9: weight each step's momentum by ``lr**eps`` in S2.
+    out : tuple of two ndarrays, optional
+        Write S1 and S2 into these (float64, C-contiguous, shaped like ``lr``, not
+        overlapping ``lr``): saves allocating and page-faulting fresh outputs when
+        areas are recomputed in a loop.
 
     Returns
     -------
@@ -71,8 +93,13 @@ def areas(lr, decay: float = 0.999, *, warmup_as_peak=False, s2_lr_exponent=None
     warm = _warmup_option(warmup_as_peak)
     eps = _exponent_option(s2_lr_exponent)
     shape = x.shape
+    o1, o2 = _outputs(out, shape)
+    if o1 is not None and (np.shares_memory(o1, x) or np.shares_memory(o2, x)):
+        raise ValueError("out: must not overlap lr")
     rows = np.ascontiguousarray(x.reshape(-1, shape[-1]))
-    s1, s2 = _core.areas(rows, lam, warm, eps, get_num_threads())
+    s1, s2 = _core.areas(rows, lam, warm, eps, get_num_threads(), o1, o2)
+    if o1 is not None:
+        return Areas(o1, o2)
     return Areas(s1.reshape(shape), s2.reshape(shape))
 
 
