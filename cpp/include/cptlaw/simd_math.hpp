@@ -26,7 +26,9 @@ inline std::uint64_t as_bits(double d) {
   return u;
 }
 
-// e^x. Cody-Waite reduction x = k ln2 + r, |r| <= ln2/2, degree-13 Taylor on r.
+// e^x. Cody-Waite reduction x = k ln2 + r, |r| <= ln2/2, then a degree-11
+// polynomial fitted to e^r in relative error (3e-18 on the interval; coefficients
+// from a high-precision least-squares fit on Chebyshev nodes).
 inline double exp(double x) {
   constexpr double log2e = 1.4426950408889634;
   constexpr double ln2_hi = 6.93147180369123816490e-01;
@@ -36,21 +38,16 @@ inline double exp(double x) {
   const double t = xc * log2e + shifter;
   const double k = t - shifter;
   const double r = (xc - k * ln2_hi) - k * ln2_lo;
-  // Estrin-ish evaluation of sum r^i / i!, i = 0..13.
   const double r2 = r * r;
   const double r4 = r2 * r2;
   const double r8 = r4 * r4;
   const double p01 = 1.0 + r;
-  const double p23 = 0.5 + r * (1.0 / 6);
-  const double p45 = 1.0 / 24 + r * (1.0 / 120);
-  const double p67 = 1.0 / 720 + r * (1.0 / 5040);
-  const double p89 = 1.0 / 40320 + r * (1.0 / 362880);
-  const double p1011 = 1.0 / 3628800 + r * (1.0 / 39916800);
-  const double p1213 = 1.0 / 479001600 + r * (1.0 / 6227020800.0);
-  const double q0 = p01 + r2 * p23;
-  const double q1 = p45 + r2 * p67;
-  const double q2 = p89 + r2 * p1011;
-  const double p = q0 + r4 * q1 + r8 * (q2 + r4 * p1213);
+  const double p23 = 0.5000000000000018 + r * 0.16666666666666147;
+  const double p45 = 0.04166666666649316 + r * 0.008333333333569098;
+  const double p67 = 0.0013888888951133485 + r * 0.00019841269413815112;
+  const double p89 = 2.480148660775664e-05 + r * 2.7557638344026344e-06;
+  const double p1011 = 2.763226447373137e-07 + r * 2.4989491355772434e-08;
+  const double p = (p01 + r2 * p23) + r4 * (p45 + r2 * p67) + r8 * (p89 + r2 * p1011);
   // 2^k from the integer sitting in the low mantissa bits of t.
   const std::uint64_t kbits = as_bits(t) - as_bits(shifter);
   const double scale = as_double((kbits + 1023) << 52);
@@ -78,17 +75,13 @@ inline double log(double x) {
   const double s = f * f;
   const double s2 = s * s;
   const double s4 = s2 * s2;
-  // sum_{i=0..10} s^i / (2i+1)
-  const double a0 = 1.0 + s * (1.0 / 3);
-  const double a1 = 1.0 / 5 + s * (1.0 / 7);
-  const double a2 = 1.0 / 9 + s * (1.0 / 11);
-  const double a3 = 1.0 / 13 + s * (1.0 / 15);
-  const double a4 = 1.0 / 17 + s * (1.0 / 19);
-  const double a5 = 1.0 / 21;
-  const double b0 = a0 + s2 * a1;
-  const double b1 = a2 + s2 * a3;
-  const double b2 = a4 + s2 * a5;
-  const double poly = b0 + s4 * (b1 + s4 * b2);
+  // atanh(sqrt s)/sqrt s = sum_i s^i/(2i+1), as a degree-7 polynomial fitted in
+  // relative error on s in [0, 0.0295] (1e-18; high-precision least squares).
+  const double a0 = 1.0 + s * 0.33333333333333826;
+  const double a1 = 0.19999999999650817 + s * 0.14285714380392664;
+  const double a2 = 0.11111098521383353 + s * 0.09091816188210201;
+  const double a3 = 0.07656255467088043 + s * 0.07404938778032384;
+  const double poly = (a0 + s2 * a1) + s4 * (a2 + s2 * a3);
   const double lm = 2.0 * f * poly;
   double y = e * ln2_hi + (lm + e * ln2_lo);
   y = x == std::numeric_limits<double>::infinity() ? x : y;
