@@ -1,0 +1,314 @@
+"""The ``cptlaw`` command line, run as a real subprocess on the real files in tests/data.
+
+The console script is used when it is installed next to this Python (``pip install .``);
+otherwise ``python -m cptlaw.cli`` (the same ``main``). Checks: exit codes, JSON output
+against the Python API, one-line errors with file:line:column on bad input, and the README
+quick start (``cptlaw demo --out DIR``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import cptlaw
+from cptlaw import io
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _data import DATA, LRS_DIR, load_tiny, lrs_files  # noqa: E402
+
+TINY = os.path.join(DATA, "tinycpt")
+MPL = os.path.join(DATA, "MultiPowerLaw", "loss_curve_repo", "csv_100")
+TINY_FIT = [os.path.join(TINY, f"A_{n}", "curve.csv") for n in ("pt_const", "pt_anneal", "cpt_const", "cpt_cos")]
+
+
+def _command():
+    script = shutil.which("cptlaw", path=os.path.dirname(sys.executable))
+    if script:
+        return [script]
+    return [sys.executable, "-m", "cptlaw.cli"]
+
+
+def run_cli(*args, cwd=None, env=None):
+    e = dict(os.environ)
+    e.update(env or {})
+    e.setdefault("MPLBACKEND", "Agg")
+    p = subprocess.run(_command() + [str(a) for a in args], capture_output=True, text=True, cwd=cwd, env=e,
+                       timeout=120)
+    return p
+
+
+def one_line_error(p):
+    assert p.returncode != 0, p.stdout
+    assert "Traceback" not in p.stderr, p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr
+    return lines[0]
+
+
+# ======================================================================================
+# the README quick start
+# ======================================================================================
+
+
+def test_readme_quickstart_demo(tmp_path):
+    """`cptlaw demo --out DIR`: fits both validation sets on the bundled tinycpt runs, predicts the
+    held-out schedules; summary.json, demo.png and the table."""
+    out = tmp_path / "demo"
+    p = run_cli("demo", "--out", out, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == ""
+    assert "cpt_wsd (held-out)" in p.stdout and "R^2 (fit)" in p.stdout
+    s = json.loads((out / "summary.json").read_text())
+    assert s["law"] == "CPTLaw" and s["held_out"] == ["cpt_wsd", "cpt_rewarm_cos"]
+    assert s["area_options"]["warmup_as_peak"] is True
+    # the same numbers as tests/test_fit_real_data.py (measured: D_pt wsd .0394 rewarm .0292,
+    # D_cpt wsd .0129 rewarm .0210; R^2 .9929 / .9953)
+    bounds = {"pt": {"cpt_wsd": 0.060, "cpt_rewarm_cos": 0.044}, "cpt": {"cpt_wsd": 0.020, "cpt_rewarm_cos": 0.032}}
+    for vs in ("pt", "cpt"):
+        v = s["valsets"][vs]
+        assert v["success"] and v["r2"] > 0.99
+        assert set(v["params"]) == set(cptlaw.CPTLaw.param_names) and set(v["stderr"]) == set(v["params"])
+        assert (v["params"]["B"] > 0) == (vs == "pt")
+        assert v["objective"] > 0
+        for run, bound in bounds[vs].items():
+            assert 0 < v["prediction_mae"][run] <= bound
+    png = out / "demo.png"
+    if s["plot"]:
+        assert png.stat().st_size > 20_000
+        mpl_image = pytest.importorskip("matplotlib.image")
+        img = mpl_image.imread(png)
+        assert img.shape[0] > 400 and img.shape[1] > 600 and float(img[..., :3].std()) > 0.05
+    else:  # matplotlib missing in this environment
+        assert "pip install cptlaw[plot]" in p.stdout
+    # the summary is a fit file: predict reads it
+    spec = tmp_path / "wsd.json"
+    spec.write_text(json.dumps({"pt": {"kind": "constant", "lr": 3e-3, "steps": 5000},
+                                "cpt": {"kind": "wsd", "peak_lr": 3e-3, "steps": 4000, "decay_steps": 800}}))
+    q = run_cli("predict", "--params", out / "summary.json", "--schedule", spec, "--json")
+    assert q.returncode == 0, q.stderr
+    pred = json.loads(q.stdout)
+    assert set(pred["loss"]) == {"pt", "cpt"} and pred["steps"][-1] == 9000
+
+
+def test_demo_without_matplotlib(tmp_path):
+    """matplotlib is optional: without it the demo writes summary.json, says how to get the plot
+    and exits 0."""
+    block = tmp_path / "block"
+    (block / "matplotlib").mkdir(parents=True)
+    (block / "matplotlib" / "__init__.py").write_text("raise ImportError('matplotlib blocked for this test')\n")
+    path = os.pathsep.join([str(block)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+    p = run_cli("demo", "--out", tmp_path / "d", env={"PYTHONPATH": path})
+    assert p.returncode == 0, p.stderr
+    assert "pip install cptlaw[plot]" in p.stdout
+    assert (tmp_path / "d" / "summary.json").exists() and not (tmp_path / "d" / "demo.png").exists()
+
+
+def test_console_script_is_declared():
+    """pyproject's [project.scripts] entry (checked on the installed metadata when there is one)."""
+    from importlib import metadata
+
+    try:
+        eps = metadata.distribution("cptlaw").entry_points
+    except metadata.PackageNotFoundError:
+        pytest.skip("cptlaw is not installed as a distribution")
+    scripts = {e.name: e.value for e in eps if e.group == "console_scripts"}
+    assert scripts.get("cptlaw") == "cptlaw.cli:main"
+    p = run_cli("--version")
+    assert p.returncode == 0 and p.stdout.strip() == f"cptlaw {cptlaw.__version__}"
+
+
+# ======================================================================================
+# fit
+# ======================================================================================
+
+
+def test_fit_tinycpt_json_matches_python_api(tmp_path):
+    """`cptlaw fit` on tinycpt curve.csv files (LR interpolated, with a warning) equals the Python
+    API on the same runs; both validation sets; JSON has params, stderr, objective, r2."""
+    p = run_cli("fit", *TINY_FIT, "--warmup-as-peak", "--json")
+    assert p.returncode == 0, p.stderr
+    assert "interpolated" in p.stderr and p.stderr.count("\n") == 1
+    out = json.loads(p.stdout)
+    assert out["law"] == "CPTLaw" and set(out["valsets"]) == {"pt", "cpt"}
+    with pytest.warns(io.InterpolatedLRWarning):
+        runs = io.read_runs(TINY_FIT)
+    runs, dropped = io.drop_shared_history(runs)
+    assert dropped == 200
+    for vs, fj in out["valsets"].items():
+        for key in ("params", "stderr", "objective", "r2", "mae", "area_options", "domain", "runs"):
+            assert key in fj
+        res = cptlaw.fit_runs(cptlaw.CPTLaw, runs, valset=vs, warmup_as_peak=True, nan_policy="omit")
+        for k, v in res.params.items():
+            assert fj["params"][k] == pytest.approx(v, rel=1e-12)
+            assert fj["stderr"][k] == pytest.approx(res.stderr[k], rel=1e-9)
+        assert fj["r2"] == pytest.approx(res.r2, rel=1e-12) and fj["r2"] > 0.99
+        assert fj["objective"] == pytest.approx(res.objective, rel=1e-12)
+        assert fj["area_options"] == {"decay": 0.999, "split": "by_source", "warmup_as_peak": True}
+        assert [r["name"] for r in fj["runs"]] == ["A_pt_const", "A_pt_anneal", "A_cpt_const", "A_cpt_cos"]
+    # the text report
+    q = run_cli("fit", *TINY_FIT, "--warmup-as-peak", "--valset", "cpt", "--quiet")
+    assert q.returncode == 0 and q.stderr == ""
+    assert "validation set 'cpt'" in q.stdout and "R^2 0.99" in q.stdout and "beta" in q.stdout
+
+
+def test_fit_multipowerlaw_with_schedule_spec(tmp_path):
+    """Per-run schedule specs make the LRs exact (no warning) and the fit equal to the test loader's."""
+    warm = {"kind": "linear", "peak_lr": 3e-4, "steps": 2160, "warmup": 2159}
+    spec = {"runs": {
+        "cosine_24000": [warm, {"kind": "cosine", "peak_lr": 3e-4, "steps": 21840, "min_lr": 3e-5}],
+        "constant_24000": [warm, {"kind": "constant", "lr": 3e-4, "steps": 21840}],
+        "wsdcon_9": [warm, {"kind": "constant", "lr": 3e-4, "steps": 5840}, {"kind": "constant", "lr": 9e-5,
+                                                                             "steps": 8000}],
+    }}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    files = [os.path.join(MPL, f"{n}.csv") for n in spec["runs"]]
+    p = run_cli("fit", *files, "--schedule", tmp_path / "spec.json", "--step-offset", "1", "--json",
+                "-o", tmp_path / "fit.json")
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == ""
+    fj = json.loads(p.stdout)
+    assert fj["law"] == "AnnealingLaw" and fj["valset"] is None  # auto: no CPT phase
+    assert json.loads((tmp_path / "fit.json").read_text())["params"] == fj["params"]
+    from test_fit_real_data import _mpl_fit
+
+    _, res = _mpl_fit("100", False)
+    for k, v in res.params.items():
+        assert fj["params"][k] == pytest.approx(v, rel=1e-7)
+    assert fj["r2"] > 0.998  # measured 0.99923 (tests/test_fit_real_data.py)
+    # predict the held-out wsd_20000_24000 schedule from its spec, compare with the data
+    wsd = [warm, {"kind": "constant", "lr": 3e-4, "steps": 20000 - 2160},
+           {"kind": "values", "values": (3e-4 ** ((24000 - np.arange(20000, 24000)) / 4000)
+                                         * 3e-5 ** ((np.arange(20000, 24000) - 20000) / 4000)).tolist()}]
+    (tmp_path / "wsd.json").write_text(json.dumps(wsd))
+    data = np.loadtxt(os.path.join(MPL, "wsd_20000_24000.csv"), delimiter=",", skiprows=1)
+    steps = data[:, 0].astype(int) + 1  # 0-based step indices in the file
+    q = run_cli("predict", "--params", tmp_path / "fit.json", "--schedule", tmp_path / "wsd.json",
+                "--steps", ",".join(map(str, steps)), "--json")
+    assert q.returncode == 0, q.stderr
+    pred = json.loads(q.stdout)
+    assert pred["steps"] == steps.tolist()
+    err = np.abs(np.array(pred["loss"]) - data[:, 2])
+    assert len(err) > 100 and np.mean(err) < 0.0045  # measured 0.0027 (tests/test_fit_real_data.py)
+
+
+def test_fit_wandb_histories_with_resumed_run():
+    """lr-scheduling W&B exports: the resumed cooldown run finds its base next to it."""
+    files = lrs_files("0.003")
+    paths = [os.path.join(LRS_DIR, files[k]) for k in ("stable", "cos", "wsd0.2")]
+    p = run_cli("fit", *paths, "--lr-shift", "1", "--min-step", "1000", "--json")
+    assert p.returncode == 0, p.stderr
+    assert "interpolated" in p.stderr
+    fj = json.loads(p.stdout)
+    assert fj["law"] == "AnnealingLaw" and fj["success"] and fj["r2"] > 0.99
+    assert [r["n_points"] for r in fj["runs"]] == [245, 245, 245]  # iters 1000..49800 every 200
+    assert fj["params"]["alpha"] == pytest.approx(0.64, abs=0.1)
+
+
+def test_fit_then_predict_roundtrip(tmp_path):
+    """fit --json -o FILE, then predict --lr FILE (per-step LRs with a phase column) reproduces
+    cptlaw.predict_run with the fitted law, and predicts the held-out cpt_wsd run."""
+    fit_file = tmp_path / "fit.json"
+    p = run_cli("fit", *TINY_FIT, "--warmup-as-peak", "-o", fit_file, "--quiet")
+    assert p.returncode == 0, p.stderr
+    assert f"wrote {fit_file}" in p.stdout
+    t = load_tiny("cpt_wsd")
+    lr_csv = tmp_path / "lr.csv"
+    with open(lr_csv, "w") as fh:
+        fh.write("phase,lr\n")
+        fh.writelines(f"pt,{float(x)!r}\n" for x in t.lr_pt)
+        fh.writelines(f"cpt,{float(x)!r}\n" for x in t.lr_cpt)
+    steps = t.global_step[t.global_step > 5000]
+    q = run_cli("predict", "--params", fit_file, "--lr", lr_csv, "--steps", ",".join(map(str, steps)), "--json")
+    assert q.returncode == 0, q.stderr
+    pred = json.loads(q.stdout)
+    assert pred["steps"] == sorted(set(steps.tolist()))
+    fits = io.read_fit(fit_file)
+    run = cptlaw.Run(t.lr_pt, pred["steps"], lr_cpt=t.lr_cpt)
+    for vs in ("pt", "cpt"):
+        want = cptlaw.predict_run(fits[vs]["law"], run, warmup_as_peak=True)
+        np.testing.assert_allclose(pred["loss"][vs], want, rtol=1e-13)
+        obs = dict(zip(t.global_step, t.loss[vs]))
+        mae = np.mean([abs(a - obs[s]) for s, a in zip(pred["steps"], pred["loss"][vs])])
+        assert mae < {"pt": 0.06, "cpt": 0.02}[vs]  # measured .039 / .013 with exact LRs
+    # the text table, one validation set, the same LRs as .npy
+    np.save(tmp_path / "lr.npy", np.concatenate([t.lr_pt, t.lr_cpt]))
+    r = run_cli("predict", "--params", fit_file, "--lr", tmp_path / "lr.npy", "--pt-steps", "5000",
+                "--valset", "cpt", "--steps", "9000")
+    assert r.returncode == 0, r.stderr
+    last = r.stdout.strip().splitlines()[-1].split()
+    assert last[:2] == ["9000", "cpt"] and float(last[-1]) == pytest.approx(pred["loss"]["cpt"][-1], rel=1e-5)
+
+
+# ======================================================================================
+# errors
+# ======================================================================================
+
+
+BAD_FILES = [
+    ("bad.csv", "step,lr,loss\n1,0.1,3.0\n2,0.1,abc\n", "bad.csv:3:7: error: column 'loss': expected a number"),
+    ("short.csv", "step,lr,loss\n1,0.1,3.0\n2,0.1\n", "short.csv:3:1: error: expected 3 fields"),
+    ("neg.csv", "step,lr,loss\n1,0.1,3.0\n2,-1,2.9\n", "neg.csv:3:3: error: column 'lr': must be >= 0"),
+    ("nolr.csv", "step,loss\n1,3.0\n2,2.9\n", "nolr.csv:1:1: error: run 'nolr': no learning-rate column"),
+    ("phase.csv", "phase,step,lr,loss\npt,1,0.1,3\nft,2,0.1,3\n", "phase.csv:3:1: error: column 'phase'"),
+    ("hist.json", '{"history": [{"_step": 1, "val/loss": 3.0, "lr": 0.1},\n {"_step": 2, "val/loss": null, "lr": "x"}]}',
+     "hist.json:2:39: error: lr 'x' is not a finite number"),
+    ("broken.json", '{"history": [', "broken.json:1:14: error: invalid JSON"),
+]
+
+
+@pytest.mark.parametrize("name, text, expected", BAD_FILES, ids=[b[0] for b in BAD_FILES])
+def test_fit_bad_file_gives_one_located_line(tmp_path, name, text, expected):
+    (tmp_path / name).write_text(text)
+    p = run_cli("fit", name, cwd=tmp_path)
+    line = one_line_error(p)
+    assert p.returncode == 1
+    assert line.startswith(expected), line
+
+
+BAD_SPECS = [
+    ('{"pt": {"kind": "wsd", "peak_lr": 3e-3,\n  "steps": 5000, "decay_stepz": 10}}',
+     "spec.json:2:18: error: unknown argument 'decay_stepz' for schedule 'wsd'"),
+    ('{"pt": {"kind": "wsd", "peak_lr": 3e-3, "steps": 100, "decay_steps": 200}}',
+     "spec.json:1:70: error: schedule 'wsd': decay_steps: must be <= steps"),
+    ('{"pt": {"kind": "cosin", "peak_lr": 3e-3, "steps": 100}}', "spec.json:1:17: error: unknown schedule kind 'cosin'"),
+]
+
+
+@pytest.mark.parametrize("text, expected", BAD_SPECS)
+def test_predict_bad_schedule_gives_one_located_line(tmp_path, text, expected):
+    (tmp_path / "fit.json").write_text(json.dumps({"law": "AnnealingLaw",
+                                                   "params": {"L0": 2.0, "A": 1.0, "alpha": 0.5, "C": 0.3}}))
+    (tmp_path / "spec.json").write_text(text)
+    p = run_cli("predict", "--params", "fit.json", "--schedule", "spec.json", cwd=tmp_path)
+    line = one_line_error(p)
+    assert line.startswith(expected), line
+
+
+def test_predict_bad_fit_file_and_usage_errors(tmp_path):
+    (tmp_path / "spec.json").write_text('{"kind": "constant", "lr": 1e-3, "steps": 100}')
+    (tmp_path / "fit.json").write_text('{"law": "AnnealingLaw",\n "params": {"L0": 2.0, "A": 1.0, "alpha": 0.5}}')
+    p = run_cli("predict", "--params", "fit.json", "--schedule", "spec.json", cwd=tmp_path)
+    assert one_line_error(p).startswith("fit.json:2:") and "lacks C" in p.stderr
+    (tmp_path / "fit.json").write_text('{"law": "AnnealingLaw", "params": {"L0": 2.0, "A": 1.0, "alpha": 0.5, "C": 1}}')
+    ok = run_cli("predict", "--params", "fit.json", "--schedule", "spec.json", "--steps", "10:100:10", "--json",
+                 cwd=tmp_path)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["steps"] == list(range(10, 101, 10))
+    for args, expected in [
+        (("predict", "--params", "fit.json", "--schedule", "spec.json", "--steps", "0:200"), "--steps"),
+        (("predict", "--params", "fit.json"), "one of the arguments --schedule --lr is required"),
+        (("fit", "x.csv", "--law", "nope"), "--law: unknown law 'nope'"),
+        (("fit",), "required: FILE"),
+        (("frobnicate",), "invalid choice"),
+        (("predict", "--params", "missing.json", "--schedule", "spec.json"), "missing.json: error: file not found"),
+    ]:
+        p = run_cli(*args, cwd=tmp_path)
+        line = one_line_error(p)
+        assert expected in line, (args, line)
+        assert p.returncode in (1, 2)
