@@ -13,3 +13,4 @@ void bind_areas(py::module_& m);
 void bind_laws(py::module_& m);
 void bind_schedules(py::module_& m);
 void bind_fit(py::module_& m);
+void bind_grid(py::module_& m);

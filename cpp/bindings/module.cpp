@@ -6,4 +6,5 @@ PYBIND11_MODULE(_core, m) {
   bind_laws(m);
   bind_schedules(m);
   bind_fit(m);
+  bind_grid(m);
 }

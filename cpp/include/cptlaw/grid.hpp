@@ -1,0 +1,699 @@
+// Grid search over CPT schedule families (issue 4): evaluate fitted laws over the
+// Cartesian product of schedule parameters without building per-step LR arrays.
+//
+// The grid is a list of *blocks*; each block is the product of level lists over the nine
+// schedule axes (PT checkpoint, CPT shape, WSD decay type, peak LR, CPT steps, warmup,
+// re-warmup start LR, WSD decay fraction, min LR). A schedule index s in [0, schedules())
+// runs over the blocks in order and, inside a block, over the axes in that order (the last
+// fastest). Each schedule is crossed with the replay ratios, the loss weights w and the
+// evaluation steps (the last fastest), giving
+//
+//     row = ((s * n_replay + replay) * n_w + w) * n_steps + step.
+//
+// Per schedule: the CPT segments are built from the parameters (the formulas of
+// cptlaw.schedules, i.e. Hugging Face's), the areas at the requested CPT step counts come
+// from the closed forms of schedule.hpp (entered with the PT checkpoint's final state, as
+// CPTPair does), and the laws are evaluated on blocks of rows with laws.hpp. Results are
+// either written out (materialize / rows) or fed to a per-group best-k reduction (reduce),
+// so a chunk of any size needs O(groups * k) memory. Work is split across threads by
+// schedule; nothing here touches Python.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cptlaw/areas.hpp"
+#include "cptlaw/laws.hpp"
+#include "cptlaw/parallel.hpp"
+#include "cptlaw/schedule.hpp"
+
+namespace cptlaw {
+namespace grid {
+
+// Axes. The first kScheduleAxes define a schedule (and are the block axes); the last
+// three cross every schedule.
+enum Axis : int {
+  kPT = 0,         // PT checkpoint index
+  kShape = 1,      // CPT shape code (ShapeCode)
+  kDecayType = 2,  // WSD decay type code (DecayCode); NaN level where irrelevant
+  kPeak = 3,       // CPT peak LR
+  kSteps = 4,      // CPT length (steps)
+  kWarmup = 5,     // CPT (re-)warmup steps
+  kStart = 6,      // LR at the first warmup step: kStartHF, kStartPT or an LR; NaN if no warmup
+  kFrac = 7,       // WSD decay fraction of the post-warmup steps; NaN where irrelevant
+  kMin = 8,        // min LR (absolute or ratio of peak, see Spec::min_is_ratio); NaN where irrelevant
+  kScheduleAxes = 9,
+  kReplay = 9,  // replay ratio r_pt
+  kWeight = 10,  // loss weight w
+  kStep = 11,    // evaluation step (CPT step count)
+  kAxes = 12,
+};
+
+enum ShapeCode : int { shape_constant = 0, shape_linear = 1, shape_cosine = 2, shape_wsd = 3 };
+enum DecayCode : int { decay_linear = 0, decay_cosine = 1, decay_sqrt = 2 };
+// start_lr levels: Hugging Face's own start (0, or min_lr for WSD) / the PT checkpoint's final LR.
+constexpr double kStartHF = -1.0, kStartPT = -2.0;
+
+enum LawKind : int {
+  law_annealing = 0,     // inputs (s1_pt + s1_cpt, s2_pt + s2_cpt)
+  law_cpt = 1,           // (s1_pt, s2_pt, s1_cpt, s2_cpt)
+  law_replay_pt = 2,     // (s1_pt, s2_pt, s1_cpt, s2_cpt, r_pt)
+  law_replay_cpt = 3,    // idem
+  law_cpt_power_s2 = 4,  // (s1_pt, s2_pt, s1_cpt, s2_cpt)
+  law_open_source = 5,   // (s1_cpt, s2_cpt)
+  kLawKinds = 6,
+};
+
+inline int law_param_count(int kind) {
+  switch (kind) {
+    case law_annealing:
+      return laws::Annealing::n_params;
+    case law_cpt:
+      return laws::CPT::n_params;
+    case law_replay_pt:
+    case law_replay_cpt:
+      return laws::Replay<false>::n_params;
+    case law_cpt_power_s2:
+      return laws::CPTPowerS2::n_params;
+    case law_open_source:
+      return laws::OpenSource::n_params;
+    default:
+      return -1;
+  }
+}
+
+// Everything a grid needs, as flat arrays (the caller keeps them alive).
+struct Spec {
+  // PT checkpoints: state after the last PT step, rows of (S1, S2, m, lr); n_pt >= 1.
+  const double* pt_state = nullptr;
+  std::int64_t n_pt = 0;
+  // Level values of schedule axes 1..8 (index kPT unused).
+  const double* levels[kScheduleAxes] = {};
+  std::int64_t n_levels[kScheduleAxes] = {};
+  // Blocks: block b is the product over axes a of the level indices
+  // codes[code_off[b*9 + a] .. + size[b*9 + a]) (for kPT: PT checkpoint indices).
+  std::int64_t n_blocks = 0;
+  const std::int64_t* block_size = nullptr;
+  const std::int64_t* block_code_off = nullptr;
+  const std::int32_t* block_codes = nullptr;
+  std::int64_t n_codes = 0;
+  bool min_is_ratio = true;
+  // Crossed axes.
+  const double* replay = nullptr;  // r_pt values, n_replay >= 1
+  std::int64_t n_replay = 1;
+  const double* w = nullptr;  // null: no weighted loss (then n_w must be 1)
+  std::int64_t n_w = 1;
+  const std::int64_t* steps = nullptr;  // CPT step counts, ascending, >= 0; null: the final step
+  std::int64_t n_steps = 1;
+  // Areas.
+  double lam = 0.999;
+  Split split = Split::by_source;
+  // Laws: kinds, parameters law_params[param_off[l] .. param_off[l+1]).
+  std::int64_t n_laws = 0;
+  const std::int32_t* law_kind = nullptr;
+  const double* law_params = nullptr;
+  const std::int64_t* law_param_off = nullptr;
+  // Weighted loss w * L[w_law_a] + (1 - w) * L[w_law_b] (used when w != null).
+  std::int64_t w_law_a = 0, w_law_b = 0;
+};
+
+// A best-k per group reduction (of the rows' objective values, smallest first; ties go to
+// the smaller row index, so the result does not depend on chunking or thread count).
+struct Reduction {
+  std::int64_t objective = 0;  // output column: law index, or n_laws for the weighted loss
+  bool maximize = false;       // rank by -value
+  std::int64_t k = 1;
+  std::int64_t groups = 1;
+  // group = sum_a mul[a] * map_a(code[a]), map_a = identity when map[a] is null.
+  std::int64_t mul[kAxes] = {};
+  const std::int32_t* map[kAxes] = {};
+  std::int64_t map_len[kAxes] = {};
+};
+
+struct Entry {
+  double v;
+  std::int64_t row;
+};
+inline bool entry_less(const Entry& a, const Entry& b) { return a.v < b.v || (a.v == b.v && a.row < b.row); }
+
+// k best entries of each group (max-heaps of size k, sorted on finish()).
+class TopK {
+ public:
+  TopK() = default;
+  TopK(std::int64_t groups, std::int64_t k)
+      : k_(k), slots_(static_cast<std::size_t>(groups * k), Entry{std::numeric_limits<double>::infinity(), -1}),
+        count_(static_cast<std::size_t>(groups), 0) {}
+
+  void insert(std::int64_t g, double v, std::int64_t row) {
+    Entry* h = slots_.data() + g * k_;
+    std::int64_t& c = count_[static_cast<std::size_t>(g)];
+    const Entry e{v, row};
+    if (c < k_) {
+      h[c++] = e;
+      std::push_heap(h, h + c, entry_less);
+    } else if (entry_less(e, h[0])) {
+      std::pop_heap(h, h + k_, entry_less);
+      h[k_ - 1] = e;
+      std::push_heap(h, h + k_, entry_less);
+    }
+  }
+  void merge(const TopK& o) {
+    const std::int64_t G = static_cast<std::int64_t>(count_.size());
+    for (std::int64_t g = 0; g < G; ++g) {
+      const Entry* h = o.slots_.data() + g * k_;
+      for (std::int64_t i = 0; i < o.count_[static_cast<std::size_t>(g)]; ++i) insert(g, h[i].v, h[i].row);
+    }
+  }
+  // Each group's entries in ascending order; empty slots (v = inf, row = -1) after them.
+  void finish() {
+    const std::int64_t G = static_cast<std::int64_t>(count_.size());
+    for (std::int64_t g = 0; g < G; ++g) {
+      Entry* h = slots_.data() + g * k_;
+      std::sort(h, h + count_[static_cast<std::size_t>(g)], entry_less);
+    }
+  }
+  std::int64_t k() const { return k_; }
+  const std::vector<Entry>& slots() const { return slots_; }
+  const std::vector<std::int64_t>& counts() const { return count_; }
+
+ private:
+  std::int64_t k_ = 1;
+  std::vector<Entry> slots_;
+  std::vector<std::int64_t> count_;
+};
+
+// One schedule's parameters, resolved from its level codes.
+struct Config {
+  std::int32_t code[kScheduleAxes] = {};
+  const double* pt = nullptr;  // S1, S2, m, lr after PT
+  int shape = 0, dtype = 0;
+  double peak = 0.0;
+  std::int64_t n = 0, W = 0, D = 0;
+  double floor = 0.0;  // min LR / peak
+  double start = 0.0;  // warmup start LR / peak
+  double start_lr = 0.0;  // reported start LR (NaN without warmup)
+  bool valid = true;
+};
+
+class Grid {
+ public:
+  // Rows of law inputs evaluated together.
+  static constexpr std::int64_t kBlock = 256;
+
+  explicit Grid(const Spec& s) : s_(s), dc_(s.lam) {
+    auto bad = [](const std::string& what) { throw std::invalid_argument("grid spec: " + what); };
+    if (s.n_pt < 1 || !s.pt_state) bad("no PT checkpoint");
+    if (s.n_blocks < 1) bad("no block");
+    if (s.n_replay < 1 || !s.replay) bad("no replay level");
+    if (s.w == nullptr && s.n_w != 1) bad("n_w without weights");
+    if (s.n_w < 1) bad("no weight level");
+    if (s.n_steps < 1) bad("no step");
+    if (s.steps) {
+      for (std::int64_t i = 0; i < s.n_steps; ++i)
+        if (s.steps[i] < 0 || (i > 0 && s.steps[i] <= s.steps[i - 1])) bad("steps must be ascending and >= 0");
+    } else if (s.n_steps != 1) {
+      bad("the final step is one step");
+    }
+    if (s.n_laws < 1) bad("no law");
+    for (std::int64_t l = 0; l < s.n_laws; ++l) {
+      const int kind = s.law_kind[l];
+      if (kind < 0 || kind >= kLawKinds) bad("unknown law kind");
+      if (s.law_param_off[l + 1] - s.law_param_off[l] != law_param_count(kind)) bad("wrong parameter count");
+    }
+    if (s.w && (s.w_law_a < 0 || s.w_law_a >= s.n_laws || s.w_law_b < 0 || s.w_law_b >= s.n_laws))
+      bad("weighted laws out of range");
+    starts_.assign(static_cast<std::size_t>(s.n_blocks) + 1, 0);
+    for (std::int64_t b = 0; b < s.n_blocks; ++b) {
+      std::int64_t count = 1;
+      for (int a = 0; a < kScheduleAxes; ++a) {
+        const std::int64_t size = s.block_size[b * kScheduleAxes + a];
+        const std::int64_t off = s.block_code_off[b * kScheduleAxes + a];
+        if (size < 1 || off < 0 || off + size > s.n_codes) bad("block codes out of range");
+        const std::int64_t nlev = a == kPT ? s.n_pt : s.n_levels[a];
+        for (std::int64_t i = 0; i < size; ++i) {
+          const std::int32_t c = s.block_codes[off + i];
+          if (c < 0 || c >= nlev) bad("level code out of range");
+        }
+        if (count > std::numeric_limits<std::int64_t>::max() / size) bad("too many combinations");
+        count *= size;
+      }
+      starts_[static_cast<std::size_t>(b) + 1] = starts_[static_cast<std::size_t>(b)] + count;
+    }
+    rows_per_schedule_ = s.n_replay * s.n_w * s.n_steps;
+    outputs_ = s.n_laws + (s.w ? 1 : 0);
+  }
+
+  std::int64_t schedules() const { return starts_.back(); }
+  std::int64_t rows_per_schedule() const { return rows_per_schedule_; }
+  std::int64_t rows() const { return schedules() * rows_per_schedule_; }
+  std::int64_t outputs() const { return outputs_; }
+
+  // Rows of schedules [s0, s1): out[c][r] for each output column c (laws, then the weighted
+  // loss), codes[a * nrows + r] the level code of every axis, start[r] the re-warmup start LR
+  // (NaN without warmup); r = row - s0 * rows_per_schedule().
+  void materialize(std::int64_t s0, std::int64_t s1, double* const* out, std::int32_t* codes, double* start,
+                   int threads) const {
+    check_range(s0, s1);
+    const std::int64_t nrows = (s1 - s0) * rows_per_schedule_;
+    const std::int64_t row0 = s0 * rows_per_schedule_;
+    Writer sink{this, out, codes, start, nrows};
+    const std::int64_t grain = std::max<std::int64_t>(1, 1024 / rows_per_schedule_);
+    parallel_for(s1 - s0, threads, grain,
+                 [&](std::int64_t b, std::int64_t e) { run_schedules(s0 + b, s0 + e, row0, sink); });
+  }
+
+  // Best-k reduction of the rows of schedules [s0, s1) into `result` (groups x k; finished).
+  void reduce(std::int64_t s0, std::int64_t s1, const Reduction& red, TopK& result, int threads) const {
+    check_range(s0, s1);
+    if (red.objective < 0 || red.objective >= outputs_) throw std::invalid_argument("grid: objective out of range");
+    if (red.k < 1 || red.groups < 1) throw std::invalid_argument("grid: k and groups must be >= 1");
+    result = TopK(red.groups, red.k);
+    std::mutex mu;
+    const std::int64_t grain = std::max<std::int64_t>(1, 1024 / rows_per_schedule_);
+    parallel_for(s1 - s0, threads, grain, [&](std::int64_t b, std::int64_t e) {
+      Reducer sink{this, &red, TopK(red.groups, red.k)};
+      run_schedules(s0 + b, s0 + e, 0, sink);
+      std::lock_guard<std::mutex> lock(mu);
+      result.merge(sink.top);
+    });
+    result.finish();
+  }
+
+  // The given rows (any order, repeats allowed): out[c][q], codes[a * n + q], start[q].
+  void rows(const std::int64_t* rows, std::int64_t n, double* const* out, std::int32_t* codes, double* start,
+            int threads) const {
+    const std::int64_t total = this->rows();
+    for (std::int64_t q = 0; q < n; ++q)
+      if (rows[q] < 0 || rows[q] >= total) throw std::out_of_range("grid: row index out of range");
+    Writer sink{this, out, codes, start, n};
+    parallel_for(n, threads, 256, [&](std::int64_t b, std::int64_t e) { run_rows(rows, b, e, sink); });
+  }
+
+ private:
+  // -- decoding ---------------------------------------------------------------------------
+  void check_range(std::int64_t s0, std::int64_t s1) const {
+    if (s0 < 0 || s1 < s0 || s1 > schedules()) throw std::out_of_range("grid: schedule range out of range");
+  }
+
+  // Position of schedule s: its block and the index into each axis' code list.
+  struct Cursor {
+    std::int64_t block = 0;
+    std::int64_t pos[kScheduleAxes] = {};
+  };
+  Cursor locate(std::int64_t s) const {
+    Cursor c;
+    c.block = static_cast<std::int64_t>(std::upper_bound(starts_.begin(), starts_.end(), s) - starts_.begin()) - 1;
+    std::int64_t local = s - starts_[static_cast<std::size_t>(c.block)];
+    for (int a = kScheduleAxes - 1; a >= 0; --a) {
+      const std::int64_t size = s_.block_size[c.block * kScheduleAxes + a];
+      c.pos[a] = local % size;
+      local /= size;
+    }
+    return c;
+  }
+  void next(Cursor& c) const {
+    for (int a = kScheduleAxes - 1; a >= 0; --a) {
+      if (++c.pos[a] < s_.block_size[c.block * kScheduleAxes + a]) return;
+      c.pos[a] = 0;
+    }
+    ++c.block;  // wrapped: first schedule of the next block (positions already 0)
+  }
+
+  Config resolve(const Cursor& cur) const {
+    Config c;
+    for (int a = 0; a < kScheduleAxes; ++a)
+      c.code[a] = s_.block_codes[s_.block_code_off[cur.block * kScheduleAxes + a] + cur.pos[a]];
+    auto level = [&](int a) { return s_.levels[a][c.code[a]]; };
+    c.pt = s_.pt_state + 4 * static_cast<std::int64_t>(c.code[kPT]);
+    c.shape = static_cast<int>(level(kShape));
+    c.peak = level(kPeak);
+    c.n = static_cast<std::int64_t>(level(kSteps));
+    c.W = static_cast<std::int64_t>(level(kWarmup));
+    c.valid = c.W <= c.n && c.n >= 1 && c.peak > 0.0;
+    if (c.shape != shape_constant) {
+      const double m = level(kMin);
+      c.floor = s_.min_is_ratio ? m : m / c.peak;  // schedules._min_ratio: min_lr / peak
+      c.valid = c.valid && (s_.min_is_ratio ? m <= 1.0 : m <= c.peak);
+    }
+    if (c.shape == shape_wsd) {
+      c.dtype = static_cast<int>(level(kDecayType));
+      c.D = static_cast<std::int64_t>(std::nearbyint(level(kFrac) * static_cast<double>(c.n - c.W)));
+      if (c.valid && (c.D < 0 || c.D > c.n - c.W)) c.valid = false;
+    }
+    // Warmup start: HF starts at 0 (at min_lr for WSD); "pt" continues from the PT LR.
+    c.start_lr = std::numeric_limits<double>::quiet_NaN();
+    if (c.W > 0) {
+      const double st = level(kStart);
+      if (st == kStartHF) {
+        c.start = c.shape == shape_wsd ? c.floor : 0.0;
+        c.start_lr = c.shape != shape_wsd ? 0.0 : (s_.min_is_ratio ? c.floor * c.peak : level(kMin));
+      } else {
+        c.start_lr = st == kStartPT ? c.pt[3] : st;
+        c.start = c.start_lr / c.peak;
+      }
+    }
+    return c;
+  }
+
+  // -- one schedule's areas -----------------------------------------------------------------
+  // CPT segments, as cptlaw.schedules builds them (cosine, linear, wsd, rewarmup).
+  static int segments(const Config& c, sched::Segment* out) {
+    int k = 0;
+    auto add = [&](std::int64_t len, sched::Shape shape, double floor, double off, double den, double a) {
+      if (len <= 0) return;
+      sched::Segment& s = out[k++];
+      s.len = len;
+      s.shape = shape;
+      s.scale = c.peak;
+      s.floor = floor;
+      s.off = off;
+      s.den = den;
+      s.a = a;
+      s.b = 0.0;
+    };
+    auto dmax = [](std::int64_t v) { return static_cast<double>(std::max<std::int64_t>(1, v)); };
+    add(c.W, sched::Shape::linear, c.start, 0.0, dmax(c.W), 0.0);
+    const std::int64_t rest = c.n - c.W;
+    switch (c.shape) {
+      case shape_constant:
+        add(rest, sched::Shape::constant, 0.0, 0.0, 1.0, 0.0);
+        break;
+      case shape_cosine:
+        add(rest, sched::Shape::cosine, c.floor, 0.0, dmax(rest), 0.5);
+        break;
+      case shape_linear:
+        add(rest, sched::Shape::ratio_down, c.floor, static_cast<double>(rest), dmax(rest), 0.0);
+        break;
+      default: {
+        add(rest - c.D, sched::Shape::constant, 0.0, 0.0, 1.0, 0.0);
+        const sched::Shape ds = c.dtype == decay_cosine ? sched::Shape::cosine
+                                : c.dtype == decay_sqrt ? sched::Shape::sqrt_down
+                                                        : sched::Shape::one_minus;
+        add(c.D, ds, c.floor, 0.0, dmax(c.D), 0.5);
+        break;
+      }
+    }
+    return k;
+  }
+
+  // Areas (S1_pt, S2_pt, S1_cpt, S2_cpt) of one schedule at every requested step.
+  void schedule_areas(const Config& c, double* s1p, double* s2p, double* s1c, double* s2c) const {
+    const std::int64_t ns = s_.n_steps;
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    if (!c.valid) {
+      std::fill(s1p, s1p + ns, nan);
+      std::fill(s2p, s2p + ns, nan);
+      std::fill(s1c, s1c + ns, nan);
+      std::fill(s2c, s2c + ns, nan);
+      return;
+    }
+    const double* f = c.pt;
+    auto write = [&](std::int64_t q, std::int64_t k, const sched::State& st) {
+      s1p[q] = f[0];
+      s2p[q] = f[1];
+      if (k == 0) {
+        s1c[q] = 0.0;
+        s2c[q] = 0.0;
+        return;
+      }
+      // PT momentum keeps decaying into S2_pt (as CPTPair::areas_at).
+      if (s_.split == Split::by_source) s2p[q] += dc_.lam * f[2] * (1.0 + dc_.lam * dc_.geo(k - 1, false).g);
+      s1c[q] = st.s1;
+      s2c[q] = st.s2;
+    };
+    sched::Segment seg[4];
+    const int np = segments(c, seg);
+    sched::Piece pc[4];
+    std::int64_t start = 0;
+    for (int i = 0; i < np; ++i) {
+      pc[i] = sched::detail::make_piece(seg[i], start, dc_, nullptr);
+      start += seg[i].len;
+    }
+    sched::State entry;
+    entry.m = s_.split == Split::by_time ? f[2] : 0.0;
+    entry.x = f[3];
+    if (!s_.steps) {  // the final step
+      for (int i = 0; i < np; ++i) sched::advance(entry, pc[i], seg[i].len, dc_, nullptr);
+      write(0, c.n, entry);
+      return;
+    }
+    // Ascending steps: one sweep over the pieces; inside a recurrence-only piece a cursor
+    // continues from the previous step.
+    int pi = 0;
+    std::int64_t pstart = 0, cur_j = -1;
+    sched::State cur;
+    for (std::int64_t q = 0; q < ns; ++q) {
+      const std::int64_t k = s_.steps[q];
+      if (k == 0) {
+        write(q, 0, entry);
+        continue;
+      }
+      if (k > c.n) {  // beyond this schedule (steps ascend: so are the rest)
+        for (; q < ns; ++q) s1p[q] = s2p[q] = s1c[q] = s2c[q] = nan;
+        break;
+      }
+      const std::int64_t t = k - 1;
+      while (t >= pstart + seg[pi].len) {
+        if (cur_j >= 0) {
+          sched::advance_steps(cur, pc[pi], cur_j, seg[pi].len, dc_, nullptr);
+          entry = cur;
+        } else {
+          sched::advance(entry, pc[pi], seg[pi].len, dc_, nullptr);
+        }
+        pstart += seg[pi].len;
+        ++pi;
+        cur_j = -1;
+      }
+      const std::int64_t kk = t - pstart + 1;
+      if (pc[pi].kind == sched::Piece::generic) {
+        if (cur_j < 0) {
+          cur = entry;
+          cur_j = 0;
+        }
+        sched::advance_steps(cur, pc[pi], cur_j, kk, dc_, nullptr);
+        cur_j = kk;
+        write(q, k, cur);
+      } else {
+        sched::State st = entry;
+        sched::advance(st, pc[pi], kk, dc_, nullptr);
+        write(q, k, st);
+      }
+    }
+  }
+
+  // -- law evaluation on buffered rows ----------------------------------------------------
+  struct RowInfo {
+    std::int32_t code[kScheduleAxes];
+    std::int32_t replay, step, w0, w1;
+    double start_lr;
+    std::int64_t row;      // row index at w = 0
+    std::int64_t out;      // output position at w = w0
+    std::int64_t out_step; // output stride per weight level
+  };
+
+  struct Buffer {
+    std::vector<double> x[5], sum1, sum2;
+    std::vector<std::vector<double>> loss;
+    std::vector<RowInfo> info;
+    std::int64_t n = 0;
+    explicit Buffer(std::int64_t n_laws) : loss(static_cast<std::size_t>(n_laws)), info(kBlock) {
+      for (auto& v : x) v.resize(kBlock);
+      sum1.resize(kBlock);
+      sum2.resize(kBlock);
+      for (auto& v : loss) v.resize(kBlock);
+    }
+  };
+
+  void eval_laws(Buffer& buf) const {
+    const std::int64_t n = buf.n;
+    const double* x[5] = {buf.x[0].data(), buf.x[1].data(), buf.x[2].data(), buf.x[3].data(), buf.x[4].data()};
+    for (std::int64_t l = 0; l < s_.n_laws; ++l) {
+      const double* p = s_.law_params + s_.law_param_off[l];
+      double* out = buf.loss[static_cast<std::size_t>(l)].data();
+      switch (s_.law_kind[l]) {
+        case law_annealing: {
+          for (std::int64_t i = 0; i < n; ++i) {
+            buf.sum1[i] = x[0][i] + x[2][i];
+            buf.sum2[i] = x[1][i] + x[3][i];
+          }
+          const double* in[2] = {buf.sum1.data(), buf.sum2.data()};
+          laws::eval_dense<laws::Annealing>(p, in, n, out);
+          break;
+        }
+        case law_cpt:
+          laws::eval_dense<laws::CPT>(p, x, n, out);
+          break;
+        case law_replay_pt:
+          laws::eval_dense<laws::Replay<false>>(p, x, n, out);
+          break;
+        case law_replay_cpt:
+          laws::eval_dense<laws::Replay<true>>(p, x, n, out);
+          break;
+        case law_cpt_power_s2:
+          laws::eval_dense<laws::CPTPowerS2>(p, x, n, out);
+          break;
+        case law_open_source: {
+          const double* in[2] = {x[2], x[3]};
+          laws::eval_dense<laws::OpenSource>(p, in, n, out);
+          break;
+        }
+        default:
+          break;
+      }
+    }
+  }
+
+  // Output value c of buffered row i at weight level wi.
+  double value(const Buffer& buf, std::int64_t i, std::int64_t c, std::int64_t wi) const {
+    if (c < s_.n_laws) return buf.loss[static_cast<std::size_t>(c)][i];
+    const double w = s_.w[wi];
+    return w * buf.loss[static_cast<std::size_t>(s_.w_law_a)][i] +
+           (1.0 - w) * buf.loss[static_cast<std::size_t>(s_.w_law_b)][i];
+  }
+
+  template <class Sink>
+  void flush(Buffer& buf, Sink& sink) const {
+    if (buf.n == 0) return;
+    eval_laws(buf);
+    for (std::int64_t i = 0; i < buf.n; ++i) {
+      const RowInfo& r = buf.info[static_cast<std::size_t>(i)];
+      for (std::int32_t wi = r.w0; wi < r.w1; ++wi) sink(buf, i, r, wi);
+    }
+    buf.n = 0;
+  }
+
+  // Writes rows out (materialize, rows).
+  struct Writer {
+    const Grid* g;
+    double* const* out;
+    std::int32_t* codes;
+    double* start;
+    std::int64_t nrows;
+    void operator()(const Buffer& buf, std::int64_t i, const RowInfo& r, std::int32_t wi) const {
+      const std::int64_t o = r.out + (wi - r.w0) * r.out_step;
+      for (std::int64_t c = 0; c < g->outputs_; ++c) out[c][o] = g->value(buf, i, c, wi);
+      for (int a = 0; a < kScheduleAxes; ++a) codes[a * nrows + o] = r.code[a];
+      codes[kReplay * nrows + o] = r.replay;
+      codes[kWeight * nrows + o] = wi;
+      codes[kStep * nrows + o] = r.step;
+      start[o] = r.start_lr;
+    }
+  };
+
+  // Feeds rows to a best-k per group.
+  struct Reducer {
+    const Grid* g;
+    const Reduction* red;
+    TopK top;
+    void operator()(const Buffer& buf, std::int64_t i, const RowInfo& r, std::int32_t wi) {
+      double v = g->value(buf, i, red->objective, wi);
+      if (std::isnan(v)) return;
+      if (red->maximize) v = -v;
+      std::int64_t grp = 0;
+      auto add = [&](int a, std::int32_t code) {
+        if (red->mul[a] == 0) return;
+        grp += red->mul[a] * (red->map[a] ? red->map[a][code] : code);
+      };
+      for (int a = 0; a < kScheduleAxes; ++a) add(a, r.code[a]);
+      add(kReplay, r.replay);
+      add(kWeight, wi);
+      add(kStep, r.step);
+      top.insert(grp, v, r.row + static_cast<std::int64_t>(wi) * g->s_.n_steps);
+    }
+  };
+
+  // Queues the area rows of one schedule (all replay levels and steps).
+  template <class Sink>
+  void push_schedule(const Config& c, std::int64_t sched, std::int64_t row0, Buffer& buf, Sink& sink,
+                     std::vector<double>& a) const {
+    const std::int64_t ns = s_.n_steps;
+    double *s1p = a.data(), *s2p = s1p + ns, *s1c = s2p + ns, *s2c = s1c + ns;
+    schedule_areas(c, s1p, s2p, s1c, s2c);
+    for (std::int64_t ri = 0; ri < s_.n_replay; ++ri) {
+      for (std::int64_t q = 0; q < ns; ++q) {
+        if (buf.n == kBlock) flush(buf, sink);
+        const std::int64_t i = buf.n++;
+        buf.x[0][i] = s1p[q];
+        buf.x[1][i] = s2p[q];
+        buf.x[2][i] = s1c[q];
+        buf.x[3][i] = s2c[q];
+        buf.x[4][i] = s_.replay[ri];
+        RowInfo& r = buf.info[static_cast<std::size_t>(i)];
+        std::copy(c.code, c.code + kScheduleAxes, r.code);
+        r.replay = static_cast<std::int32_t>(ri);
+        r.step = static_cast<std::int32_t>(q);
+        r.w0 = 0;
+        r.w1 = static_cast<std::int32_t>(s_.n_w);
+        r.start_lr = c.start_lr;
+        r.row = (sched * s_.n_replay + ri) * s_.n_w * ns + q;
+        r.out = r.row - row0;
+        r.out_step = ns;
+      }
+    }
+  }
+
+  template <class Sink>
+  void run_schedules(std::int64_t s0, std::int64_t s1, std::int64_t row0, Sink& sink) const {
+    if (s1 <= s0) return;
+    Buffer buf(s_.n_laws);
+    std::vector<double> a(static_cast<std::size_t>(4 * s_.n_steps));
+    Cursor cur = locate(s0);
+    for (std::int64_t s = s0; s < s1; ++s) {
+      push_schedule(resolve(cur), s, row0, buf, sink, a);
+      next(cur);
+    }
+    flush(buf, sink);
+  }
+
+  template <class Sink>
+  void run_rows(const std::int64_t* rows, std::int64_t b, std::int64_t e, Sink& sink) const {
+    Buffer buf(s_.n_laws);
+    std::vector<double> a(static_cast<std::size_t>(4 * s_.n_steps));
+    const std::int64_t ns = s_.n_steps;
+    for (std::int64_t q = b; q < e; ++q) {
+      const std::int64_t row = rows[q];
+      const std::int64_t sched = row / rows_per_schedule_;
+      std::int64_t rem = row % rows_per_schedule_;
+      const std::int64_t si = rem % ns;
+      rem /= ns;
+      const std::int64_t wi = rem % s_.n_w;
+      const std::int64_t ri = rem / s_.n_w;
+      const Config c = resolve(locate(sched));
+      double *s1p = a.data(), *s2p = s1p + ns, *s1c = s2p + ns, *s2c = s1c + ns;
+      schedule_areas(c, s1p, s2p, s1c, s2c);
+      if (buf.n == kBlock) flush(buf, sink);
+      const std::int64_t i = buf.n++;
+      buf.x[0][i] = s1p[si];
+      buf.x[1][i] = s2p[si];
+      buf.x[2][i] = s1c[si];
+      buf.x[3][i] = s2c[si];
+      buf.x[4][i] = s_.replay[ri];
+      RowInfo& r = buf.info[static_cast<std::size_t>(i)];
+      std::copy(c.code, c.code + kScheduleAxes, r.code);
+      r.replay = static_cast<std::int32_t>(ri);
+      r.step = static_cast<std::int32_t>(si);
+      r.w0 = static_cast<std::int32_t>(wi);
+      r.w1 = static_cast<std::int32_t>(wi + 1);
+      r.start_lr = c.start_lr;
+      r.row = row - wi * ns;
+      r.out = q;
+      r.out_step = 1;
+    }
+    flush(buf, sink);
+  }
+
+  Spec s_;
+  sched::Decay dc_;
+  std::vector<std::int64_t> starts_;  // first schedule of each block; back() = total
+  std::int64_t rows_per_schedule_ = 1;
+  std::int64_t outputs_ = 1;
+};
+
+}  // namespace grid
+}  // namespace cptlaw
