@@ -4,7 +4,7 @@ Learning-rate areas, the P1/P2 scaling laws with analytic gradients, fitting and
 planning, on a multithreaded C++ core.
 """
 
-from . import schedules
+from . import planner, schedules
 from ._threads import get_num_threads, set_num_threads
 from .bootstrap import BootstrapResult, bootstrap
 from .fit import FitManyResult, FitResult, fit, fit_many
@@ -53,6 +53,7 @@ __all__ = [
     "fit_runs",
     "get_num_threads",
     "predict_run",
+    "planner",
     "schedules",
     "set_num_threads",
 ]
