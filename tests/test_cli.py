@@ -68,6 +68,7 @@ def test_readme_quickstart_demo(tmp_path):
     s = json.loads((out / "summary.json").read_text())
     assert s["law"] == "CPTLaw" and s["held_out"] == ["cpt_wsd", "cpt_rewarm_cos"]
     assert s["area_options"]["warmup_as_peak"] is True
+    assert s["bootstrap"] == {"n_boot": 200, "method": "pairs", "seed": 0}
     # the same numbers as tests/test_fit_real_data.py (measured: D_pt wsd .0394 rewarm .0292,
     # D_cpt wsd .0129 rewarm .0210; R^2 .9929 / .9953)
     bounds = {"pt": {"cpt_wsd": 0.060, "cpt_rewarm_cos": 0.044}, "cpt": {"cpt_wsd": 0.020, "cpt_rewarm_cos": 0.032}}
@@ -79,6 +80,8 @@ def test_readme_quickstart_demo(tmp_path):
         assert v["objective"] > 0
         for run, bound in bounds[vs].items():
             assert 0 < v["prediction_mae"][run] <= bound
+            lo, hi = v["final_loss"][run]["band_95"]  # bootstrap band of the final prediction
+            assert lo < v["final_loss"][run]["predicted"] < hi
     png = out / "demo.png"
     if s["plot"]:
         assert png.stat().st_size > 20_000
@@ -104,10 +107,13 @@ def test_demo_without_matplotlib(tmp_path):
     (block / "matplotlib").mkdir(parents=True)
     (block / "matplotlib" / "__init__.py").write_text("raise ImportError('matplotlib blocked for this test')\n")
     path = os.pathsep.join([str(block)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
-    p = run_cli("demo", "--out", tmp_path / "d", env={"PYTHONPATH": path})
+    p = run_cli("demo", "--out", tmp_path / "d", "--n-boot", "0", env={"PYTHONPATH": path})
     assert p.returncode == 0, p.stderr
     assert "pip install cptlaw[plot]" in p.stdout
-    assert (tmp_path / "d" / "summary.json").exists() and not (tmp_path / "d" / "demo.png").exists()
+    assert not (tmp_path / "d" / "demo.png").exists()
+    s = json.loads((tmp_path / "d" / "summary.json").read_text())
+    assert s["plot"] is None and s["bootstrap"] is None
+    assert "band_95" not in s["valsets"]["cpt"]["final_loss"]["cpt_wsd"]
 
 
 def test_console_script_is_declared():

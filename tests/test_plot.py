@@ -73,6 +73,9 @@ def test_plot_fit_bands_from_samples_and_dict(tmp_path, fitted):
     ax = plot.plot_fit(res["law"], runs[1:3], valset="cpt", bands={"samples": samples},
                        area_options={"warmup_as_peak": True})
     assert len(ax.collections) == 2  # one band per run
+    obs = np.concatenate([r.losses("cpt") for r in runs[1:3]])
+    lo, hi = ax.get_ylim()
+    assert lo < obs.min() and hi > obs.max() and hi - lo < 1.3 * np.ptp(obs) + 0.1  # bands do not stretch it
     band = ax.collections[0].get_paths()[0].vertices
     assert np.ptp(band[:, 1]) > 0
     save_png(ax, tmp_path / "bands.png")

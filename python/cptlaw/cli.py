@@ -11,6 +11,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 import warnings
 
@@ -54,9 +55,14 @@ def _jsonable(obj):
     return _finite_or_none(obj)
 
 
+_FLAT_LIST = re.compile(r"\[\n\s*([^\[\]{}]*?)\n\s*\]")
+
+
 def dumps(obj) -> str:
-    """JSON text with NaN/inf written as null (valid JSON)."""
-    return json.dumps(_jsonable(obj), indent=2, allow_nan=False)
+    """JSON text with NaN/inf written as null (valid JSON); lists of plain values on one line."""
+    text = json.dumps(_jsonable(obj), indent=2, allow_nan=False)
+    # JSON strings hold no raw newlines: every newline inside such a list is layout
+    return _FLAT_LIST.sub(lambda m: "[" + re.sub(r",\n\s*", ", ", m.group(1)) + "]", text)
 
 
 def _parse_fix(items, what):
@@ -447,7 +453,7 @@ def cmd_demo(args):
     from .demo import run_demo
 
     with _Warnings() as w:
-        run_demo(args.out, plot=not args.no_plot)
+        run_demo(args.out, plot=not args.no_plot, n_boot=args.n_boot)
     _print_warnings(w, args.quiet)
     return 0
 
@@ -473,6 +479,8 @@ def build_parser():
                                    "held-out CPT schedules, write OUT/summary.json and OUT/demo.png.")
     d.add_argument("--out", default="cptlaw-demo", help="output folder (created; default: ./cptlaw-demo)")
     d.add_argument("--no-plot", action="store_true", help="skip demo.png")
+    d.add_argument("--n-boot", type=int, default=200,
+                   help="bootstrap resamples for the 95%% prediction bands (0: none; default 200)")
     d.set_defaults(func=cmd_demo)
 
     f = sub.add_parser("fit", parents=[common], help="fit a law to runs read from files",

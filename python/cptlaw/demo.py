@@ -93,9 +93,22 @@ def _mae(pred, obs):
     return float(np.mean(np.abs(pred[ok] - obs[ok])))
 
 
-def run_demo(out_dir: str, *, plot: bool = True, stream=None) -> dict:
+def _bootstrap_samples(res, fit_set, valset, n_boot):
+    """Parameter samples of a pairs bootstrap of the fit (:mod:`cptlaw.bootstrap`)."""
+    from .bootstrap import bootstrap
+    from .laws import CPTLaw
+
+    feats = [r.features(CPTLaw, **AREA_OPTIONS) for r in fit_set]
+    features = {k: np.concatenate([f[k] for f in feats]) for k in feats[0]}
+    loss = np.concatenate([r.losses(valset) for r in fit_set])
+    return bootstrap(res, features, loss, n_boot=n_boot, seed=0)["samples"]
+
+
+def run_demo(out_dir: str, *, plot: bool = True, n_boot: int = 200, stream=None) -> dict:
     """Fit, predict, write ``out_dir/summary.json`` (and ``demo.png``), print a table.
 
+    ``n_boot`` bootstrap resamples (0: none) give 95% bands of the predictions (parameter
+    uncertainty only) in the plot and for each run's final loss in the summary.
     Returns the summary (a dict, as written)."""
     from . import __version__
     from .cli import _fit_json, dumps
@@ -117,8 +130,11 @@ def run_demo(out_dir: str, *, plot: bool = True, stream=None) -> dict:
         "held_out": list(HELD_OUT),
         "valsets": {},
     }
+    samples = {}
     for vs in VALSETS:
         res = fit_runs(CPTLaw, fit_set, valset=vs, **AREA_OPTIONS)
+        if n_boot:
+            samples[vs] = _bootstrap_samples(res, fit_set, vs, n_boot)
         maes, final = {}, {}
         for name, run in runs.items():
             with warnings.catch_warnings():
@@ -127,11 +143,17 @@ def run_demo(out_dir: str, *, plot: bool = True, stream=None) -> dict:
             obs = run.losses(vs)
             maes[name] = _mae(pred, obs)
             final[name] = {"step": int(run.steps[-1]), "observed": float(obs[-1]), "predicted": float(pred[-1])}
+            if n_boot:
+                last = run.features(CPTLaw, **AREA_OPTIONS)
+                last = {k: v[-1:] for k, v in last.items()}
+                draws = [CPTLaw.from_vector(x)(**last)[0] for x in samples[vs]]
+                final[name]["band_95"] = [float(q) for q in np.percentile(draws, [2.5, 97.5])]
         fj = _fit_json(res, CPTLaw, vs, fit_set, AREA_OPTIONS, {n: maes[n] for n in FIT_RUNS})
         fj["description"] = VALSETS[vs]
         fj["prediction_mae"] = {n: maes[n] for n in HELD_OUT}
         fj["final_loss"] = final
         summary["valsets"][vs] = fj
+    summary["bootstrap"] = {"n_boot": n_boot, "method": "pairs", "seed": 0} if n_boot else None
     summary["cptlaw_version"] = __version__
 
     png = os.path.join(out_dir, "demo.png")
@@ -142,7 +164,7 @@ def run_demo(out_dir: str, *, plot: bool = True, stream=None) -> dict:
         except ImportError:
             plot_note = "demo.png not written: plotting needs matplotlib (pip install cptlaw[plot])"
         else:
-            _plot(summary, runs, png)
+            _plot(summary, runs, png, samples)
             summary["plot"] = "demo.png"
     if "plot" not in summary:
         summary["plot"] = None
@@ -158,7 +180,7 @@ def run_demo(out_dir: str, *, plot: bool = True, stream=None) -> dict:
     return summary
 
 
-def _plot(summary, runs, png):
+def _plot(summary, runs, png, samples):
     from matplotlib.figure import Figure
 
     from .laws import CPTLaw
@@ -171,16 +193,20 @@ def _plot(summary, runs, png):
     for col, (vs, fj) in enumerate(summary["valsets"].items()):
         law = CPTLaw(**fj["params"])
         top, bottom = axes[0, col], axes[1, col]
-        plot_fit(law, order, valset=vs, ax=top, fitted=FIT_RUNS, area_options=AREA_OPTIONS, legend=col == 0)
+        bands = samples.get(vs)
+        plot_fit(law, order, valset=vs, ax=top, fitted=FIT_RUNS, area_options=AREA_OPTIONS, legend=col == 0,
+                 bands=bands)
         top.axvline(_PT_STEPS, color="0.6", lw=0.8, ls=":")
         held = ", ".join(f"{n} {fj['prediction_mae'][n]:.3f}" for n in HELD_OUT)
         top.set_title(f"{fj['description']}: R$^2$ {fj['r2']:.4f} (fit); held-out MAE {held}", fontsize=9)
         # the CPT phase close up, colours as above
         plot_fit(law, cpt_only, valset=vs, ax=bottom, fitted=FIT_RUNS, area_options=AREA_OPTIONS, legend=False,
+                 bands=bands,
                  colors=[f"C{i}" for i, n in enumerate(FIT_RUNS + HELD_OUT) if n.startswith("cpt")])
         bottom.set_title(f"{fj['description']}: CPT phase", fontsize=9)
-    fig.suptitle("cptlaw demo: CPT law fitted on tinycpt runs (solid), held-out CPT schedules predicted (dashed)",
-                 fontsize=11)
+    boot = summary.get("bootstrap")
+    fig.suptitle("cptlaw demo: CPT law fitted on tinycpt runs (solid), held-out CPT schedules predicted (dashed)"
+                 + (f"; 95% bootstrap bands ({boot['n_boot']} resamples)" if boot else ""), fontsize=11)
     fig.savefig(png, dpi=100)
 
 

@@ -62,8 +62,11 @@ def _band_from_samples(law, samples, feats, level):
     if not curves:
         raise ValueError("bands: no finite parameter sample")
     curves = np.asarray(curves)
-    lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
-    return np.nanpercentile(curves, lo, axis=0), np.nanpercentile(curves, hi, axis=0)
+    curves = curves[np.all(np.isfinite(curves), axis=1)]
+    if not len(curves):
+        raise ValueError("bands: the law is not finite for any parameter sample")
+    lo, hi = np.percentile(curves, [(1 - level) / 2 * 100, (1 + level) / 2 * 100], axis=0)
+    return lo, hi
 
 
 def plot_fit(result_or_law, runs, valset=None, ax=None, bands=None, *, fitted=None, area_options=None,
@@ -122,6 +125,7 @@ def plot_fit(result_or_law, runs, valset=None, ax=None, bands=None, *, fitted=No
         samples = bands["samples"] if isinstance(bands, dict) else bands
     handles = []
     any_pred = any_fit = False
+    span = [np.inf, -np.inf]  # y range of the dots and lines (bands may not stretch the axis)
     for i, run in enumerate(runs):
         color = f"C{i % 10}" if colors is None else colors[i % len(colors)]
         steps = np.asarray(run.steps)
@@ -136,6 +140,9 @@ def plot_fit(result_or_law, runs, valset=None, ax=None, bands=None, *, fitted=No
         any_fit |= is_fit
         any_pred |= not is_fit
         ax.plot(dense, pred, "-" if is_fit else "--", color=color, lw=1.4)
+        vals = np.concatenate([obs[np.isfinite(obs)], pred[np.isfinite(pred)]])
+        if vals.size:
+            span = [min(span[0], vals.min()), max(span[1], vals.max())]
         if samples is not None:
             blo, bhi = _band_from_samples(law, samples, feats, level)
             ax.fill_between(dense, blo, bhi, color=color, alpha=0.18, lw=0)
@@ -146,6 +153,9 @@ def plot_fit(result_or_law, runs, valset=None, ax=None, bands=None, *, fitted=No
             ax.fill_between(steps, blo, bhi, color=color, alpha=0.18, lw=0)
         handles.append(Line2D([], [], color=color, lw=1.4, ls="-" if is_fit else "--",
                               label=f"{run.name}{'' if fitted_names is None else (' (fit)' if is_fit else ' (held out)')}"))
+    if bands is not None and np.isfinite(span).all() and span[1] > span[0]:
+        pad = 0.05 * (span[1] - span[0])
+        ax.set_ylim(span[0] - pad, span[1] + pad)
     ax.set_xlabel("step (optimizer updates)")
     ax.set_ylabel("validation loss" + (f" ({valset})" if valset is not None else ""))
     if legend:
