@@ -1,24 +1,34 @@
-"""Hugging Face ``transformers`` integration: a ``TrainerCallback`` that feeds a Tracker.
+"""Hugging Face ``transformers`` integration: ``TrainerCallback`` classes.
+
+- ``CPTLawCallback`` feeds a :class:`cptlaw.Tracker` with the LR of every optimizer step.
+- ``LivePredictionCallback`` feeds the evaluation losses the Trainer computes to a
+  :class:`cptlaw.live.LivePredictor`, which refits and predicts the final losses.
 
 ``transformers`` is optional for cptlaw. Importing this module never imports it; the
-``CPTLawCallback`` class is built on first access, and that access raises an
-ImportError naming the missing package when ``transformers`` is not installed.
+callback classes are built on first access, and that access raises an ImportError
+naming the missing package when ``transformers`` is not installed.
 
 Usage::
 
-    from cptlaw.integrations.hf import CPTLawCallback
+    from cptlaw.integrations.hf import CPTLawCallback, LivePredictionCallback
     tracker = cptlaw.Tracker()
-    trainer = Trainer(..., callbacks=[CPTLawCallback(tracker, start_cpt_at_step=10_000)])
+    live = cptlaw.live.LivePredictor(tracker, planned_lr_pt=lr_pt, planned_lr_cpt=lr_cpt)
+    trainer = Trainer(..., eval_dataset={"pt": pt_val, "cpt": cpt_val},
+                      callbacks=[CPTLawCallback(tracker, start_cpt_at_step=10_000),
+                                 LivePredictionCallback(live)])
     trainer.train()
-    tracker.as_dict()   # areas after the last optimizer step
+    tracker.as_dict()     # areas after the last optimizer step
+    live.prediction()     # predicted final losses with bands
 """
 
 from __future__ import annotations
 
+import warnings
+
 from .. import _validate
 from ..tracker import Tracker
 
-__all__ = ["CPTLawCallback"]
+__all__ = ["CPTLawCallback", "LivePredictionCallback"]
 
 
 def _build():
@@ -106,13 +116,103 @@ def _build():
                 tracker.start_cpt()
             tracker.step(lr)
 
+    class LivePredictionCallback(TrainerCallback):
+        """Feed the Trainer's evaluation losses to a :class:`cptlaw.live.LivePredictor`.
+
+        At every ``on_evaluate`` the callback looks up, for each of the predictor's
+        validation sets ``v``, the metric ``eval_{v}_loss`` (the name the Trainer gives
+        the loss of ``eval_dataset={v: dataset, ...}``; also ``eval_loss`` when the
+        predictor has a single validation set) and calls ``predictor.observe``. The
+        predictor then refits and may issue a :class:`cptlaw.live.BandWarning`.
+
+        Parameters
+        ----------
+        predictor : cptlaw.live.LivePredictor
+        metric_keys : dict, optional
+            ``{valset: metric name or list of names}`` replacing the default names.
+        step_offset : int
+            Only for a predictor without a tracker: optimizer steps done before this
+            Trainer's ``global_step`` 0 (the PT length when a separate Trainer runs the
+            CPT). With a tracker (fed by :class:`CPTLawCallback`) the step is
+            ``tracker.step_count``.
+        stop_on_excursion : bool
+            Set ``control.should_training_stop`` when an observation leaves its band.
+
+        Notes
+        -----
+        The Trainer evaluates after ``on_step_end``, so a :class:`CPTLawCallback` in the
+        same Trainer has already recorded the step. Evaluations before the first
+        optimizer step (``global_step`` 0 without an offset) are skipped: the law
+        needs at least one update. With ``eval_dataset`` a dict, the Trainer calls
+        ``on_evaluate`` once per dataset, each time with that dataset's metrics.
+        """
+
+        def __init__(self, predictor, *, metric_keys=None, step_offset: int = 0, stop_on_excursion: bool = False):
+            from ..live import LivePredictor
+
+            if not isinstance(predictor, LivePredictor):
+                raise TypeError(f"predictor: expected a cptlaw.live.LivePredictor, got {type(predictor).__name__}")
+            self.predictor = predictor
+            self.step_offset = _validate.integer(step_offset, "step_offset", lo=0)
+            if predictor.tracker is not None and self.step_offset:
+                raise ValueError("step_offset: only for a predictor without a tracker")
+            self.stop_on_excursion = bool(stop_on_excursion)
+            keys = {}
+            for v in predictor.valsets:
+                keys[v] = [f"eval_{v}_loss"] + (["eval_loss"] if len(predictor.valsets) == 1 else [])
+            if metric_keys is not None:
+                if not isinstance(metric_keys, dict):
+                    raise TypeError("metric_keys: expected a dict {valset: metric name(s)}")
+                for v, names in metric_keys.items():
+                    if v not in keys:
+                        raise ValueError(
+                            f"metric_keys: unknown validation set {v!r}; expected one of {predictor.valsets}"
+                        )
+                    keys[v] = [names] if isinstance(names, str) else list(names)
+            self.metric_keys = keys
+            self._warned = False
+
+        def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+            if not metrics:
+                return
+            losses = {}
+            for v, names in self.metric_keys.items():
+                for name in names:
+                    if name in metrics:
+                        losses[v] = metrics[name]
+                        break
+            if not losses:
+                if not self._warned:
+                    self._warned = True
+                    looked = sorted(n for names in self.metric_keys.values() for n in names)
+                    warnings.warn(
+                        f"LivePredictionCallback: none of the metrics {sorted(metrics)} is a validation loss of "
+                        f"{self.predictor.valsets} (looked for {looked}); pass metric_keys=",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
+                return
+            tracker = self.predictor.tracker
+            if tracker is not None:
+                if tracker.step_count < 1:
+                    return
+                new = self.predictor.observe(losses)
+            else:
+                step = state.global_step + self.step_offset
+                if step < 1:
+                    return
+                new = self.predictor.observe(step, losses)
+            if new and self.stop_on_excursion:
+                control.should_training_stop = True
+
     CPTLawCallback.__module__ = __name__
-    return CPTLawCallback
+    LivePredictionCallback.__module__ = __name__
+    return {"CPTLawCallback": CPTLawCallback, "LivePredictionCallback": LivePredictionCallback}
 
 
 def __getattr__(name):
-    if name == "CPTLawCallback":
-        cls = _build()
-        globals()["CPTLawCallback"] = cls
-        return cls
+    if name in ("CPTLawCallback", "LivePredictionCallback"):
+        classes = _build()
+        globals().update(classes)
+        return classes[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

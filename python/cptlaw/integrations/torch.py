@@ -11,6 +11,9 @@ when this module is imported.
 - :func:`lr_from_scheduler` lists the LRs a scheduler will give the next optimizer
   steps, by stepping a private copy; the caller's scheduler and optimizer are left as
   they are.
+- :func:`observe_every` runs an evaluation function every ``every`` optimizer steps and
+  feeds its validation losses to a :class:`cptlaw.live.LivePredictor` (the plain
+  callback for custom training loops).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import numpy as np
 from .. import _validate
 from ..tracker import Tracker
 
-__all__ = ["lr_from_scheduler", "track_optimizer"]
+__all__ = ["lr_from_scheduler", "observe_every", "track_optimizer"]
 
 
 def _torch():
@@ -154,3 +157,74 @@ def lr_from_scheduler(scheduler, steps: int, param_group: int = 0) -> np.ndarray
                 sched.step()
             out[k] = float(opt.param_groups[g]["lr"])
     return out
+
+
+def observe_every(predictor, optimizer, evaluate, every: int, *, start_step: int = 0):
+    """Every ``every`` optimizer steps, call ``evaluate()`` and pass its losses to ``predictor``.
+
+    Parameters
+    ----------
+    predictor : cptlaw.live.LivePredictor
+    optimizer : torch.optim.Optimizer
+        Wrappers exposing the real optimizer as ``.optimizer`` (accelerate) are unwrapped.
+    evaluate : callable
+        Called without arguments, under ``torch.no_grad()``, right after the optimizer
+        step; returns the validation losses as ``{valset: loss}`` (floats or one-element
+        tensors), or one loss when the predictor has a single validation set. It should
+        switch the model to ``eval()`` and back itself.
+    every : int
+        Evaluate after optimizer steps ``every, 2*every, ...`` (counted on the whole PT ++
+        CPT timeline).
+    start_step : int
+        Only without a tracker: steps done before this optimizer's first step (e.g. the
+        PT length when the CPT loop has a fresh optimizer). With a tracker
+        (``predictor.tracker``) the step is ``tracker.step_count``, so register
+        :func:`track_optimizer` for the same tracker and optimizer (in any order: its
+        pre-hook runs before this post-hook).
+
+    Returns
+    -------
+    torch.utils.hooks.RemovableHandle
+        ``handle.remove()`` stops the evaluations.
+
+    Notes
+    -----
+    Band warnings (:class:`cptlaw.live.BandWarning`) are issued by ``predictor.observe``;
+    pass ``on_excursion=`` to the predictor to react to them (e.g. stop training).
+    """
+    from ..live import LivePredictor
+
+    torch = _torch()
+    if not isinstance(predictor, LivePredictor):
+        raise TypeError(f"predictor: expected a cptlaw.live.LivePredictor, got {type(predictor).__name__}")
+    if not callable(evaluate):
+        raise TypeError(f"evaluate: expected a callable, got {type(evaluate).__name__}")
+    n = _validate.integer(every, "every", lo=1)
+    opt = _unwrap_optimizer(optimizer)
+    tracker = predictor.tracker
+    state = {"step": _validate.integer(start_step, "start_step", lo=0), "last": None}
+    if tracker is not None and start_step:
+        raise ValueError("start_step: only without a tracker (with one, steps are tracker.step_count)")
+
+    def _cptlaw_observe(opt_, args, kwargs):
+        if tracker is None:
+            state["step"] += 1
+            step = state["step"]
+        else:
+            step = tracker.step_count
+            if step == state["last"]:
+                raise RuntimeError(
+                    "observe_every: the predictor's tracker did not advance over an optimizer step; "
+                    "feed it with track_optimizer(tracker, optimizer)"
+                )
+        state["last"] = step
+        if step % n:
+            return
+        with torch.no_grad():
+            losses = evaluate()
+        if tracker is None:
+            predictor.observe(step, losses)
+        else:
+            predictor.observe(losses)
+
+    return opt.register_step_post_hook(_cptlaw_observe)
