@@ -710,9 +710,6 @@ def _parse_table(table, *, step_column=None, lr_column=None, loss_columns=None, 
         if step_col is None:
             raise DataError(f"no step column: expected one of {', '.join(_STEP_COLS[:6])} among {', '.join(names)}",
                             table.path, 1, 1)
-    local_col = None
-    if step_col.lower() == "global_step":
-        local_col = None  # a 'step' column next to it counts within the phase; not needed
     if lr_column is not None:
         lr_col = table.find((lr_column.lower(),))
         if lr_col is None:
@@ -889,8 +886,11 @@ def _finish_run(r, steps, t_pt, sched, has_lr, lr_shift, r_pt, min_step, check_l
             u = int(steps[k]) + lr_shift
             if not math.isnan(x) and 1 <= u <= t_total:
                 points[u] = x
+        if pt_lr is not None and t_total <= t_pt:
+            raise DataError(f"run {r.name!r}: its cpt rows end at step {t_total}, within the PT phase of its "
+                            f"source run ({t_pt} updates)", table.path if table else None)
         if t_pt is None or t_pt >= t_total:
-            segments = [("the run", 1, t_total)] if pt_lr is None else []
+            segments = [("the run", 1, t_total)]
         else:
             segments = ([("PT", 1, t_pt)] if pt_lr is None else []) + [("CPT", t_pt + 1, t_total)]
         parts, interp = [], []
