@@ -158,8 +158,8 @@ def test_fit_tinycpt_json_matches_python_api(tmp_path):
         assert fj["objective"] == pytest.approx(res.objective, rel=1e-12)
         assert fj["area_options"] == {"decay": 0.999, "split": "by_source", "warmup_as_peak": True}
         assert [r["name"] for r in fj["runs"]] == ["A_pt_const", "A_pt_anneal", "A_cpt_const", "A_cpt_cos"]
-    # the text report
-    q = run_cli("fit", *TINY_FIT, "--warmup-as-peak", "--valset", "cpt", "--quiet")
+    # the text report (options before the files too)
+    q = run_cli("fit", "--warmup-as-peak", *TINY_FIT, "--valset", "cpt", "--quiet")
     assert q.returncode == 0 and q.stderr == ""
     assert "validation set 'cpt'" in q.stdout and "R^2 0.99" in q.stdout and "beta" in q.stdout
 
@@ -215,6 +215,32 @@ def test_fit_wandb_histories_with_resumed_run():
     assert fj["law"] == "AnnealingLaw" and fj["success"] and fj["r2"] > 0.99
     assert [r["n_points"] for r in fj["runs"]] == [245, 245, 245]  # iters 1000..49800 every 200
     assert fj["params"]["alpha"] == pytest.approx(0.64, abs=0.1)
+
+
+def test_fit_long_format_with_replay(tmp_path):
+    """A long-format CSV (run, phase, step, lr, loss_pt, loss_cpt, r_pt) of PT + CPT runs with
+    replay; `--law replay` takes P1's Eq. 8 for each validation set. (The replay laws are hard
+    to fit on these runs, see tests/test_fit_real_data.py: the fit may stop at its iteration
+    limit, which exits 1 after printing the result.)"""
+    rows = ["run,phase,step,lr,loss_pt,loss_cpt,r_pt"]
+    for n in ("pt_const", "cpt_cos", "cpt_replay25_cos", "cpt_replay50_cos"):
+        t = load_tiny(n)
+        for ph, g, lr, a, b in zip(t.phase, t.global_step, t.logged_lr, t.loss["pt"], t.loss["cpt"]):
+            if n == "pt_const" or ph == "cpt":  # CPT runs: only their CPT rows (the PT run is in the file)
+                rows.append(f"{n},{ph},{g},{float(lr)!r},{a},{b},{t.replay}")
+    (tmp_path / "replay.csv").write_text("\n".join(rows) + "\n")
+    p = run_cli("fit", tmp_path / "replay.csv", "--law", "replay", "--warmup-as-peak", "--json")
+    assert p.returncode in (0, 1) and "Traceback" not in p.stderr, p.stderr
+    out = json.loads(p.stdout)
+    assert out["valsets"]["pt"]["law"] == "ReplayPTLaw" and out["valsets"]["cpt"]["law"] == "ReplayCPTLaw"
+    assert [r["name"] for r in out["valsets"]["pt"]["runs"]] == ["pt_const", "cpt_cos", "cpt_replay25_cos",
+                                                                 "cpt_replay50_cos"]
+    assert set(out["valsets"]["pt"]["params"]) == set(cptlaw.ReplayPTLaw.param_names)
+    assert out["left_out_points"] == 3  # the CPT runs' step-0 rows repeat pt_const's last point
+    with pytest.warns(io.InterpolatedLRWarning):
+        runs = io.read_csv_runs(tmp_path / "replay.csv")
+    assert [r.r_pt for r in runs] == [0.0, 0.0, 0.25, 0.5]
+    assert all(len(r.lr_pt) == 5000 for r in runs) and [r.lr_cpt is None for r in runs] == [True, False, False, False]
 
 
 def test_fit_then_predict_roundtrip(tmp_path):

@@ -175,12 +175,13 @@ def _print_warnings(w, quiet):
 
 
 def _area_options(args):
-    wap = args.warmup_as_peak
-    if isinstance(wap, str):
-        try:
-            wap = int(wap)
-        except ValueError:
-            raise UsageError(f"--warmup-as-peak {wap!r}: expected a number of steps (or no value)") from None
+    wap = bool(args.warmup_as_peak)
+    if args.warmup_steps is not None:
+        if args.warmup_as_peak:
+            raise UsageError("--warmup-as-peak and --warmup-steps: give one of them")
+        if args.warmup_steps < 0:
+            raise UsageError("--warmup-steps: must be >= 0")
+        wap = args.warmup_steps
     return {"decay": args.decay, "split": args.split, "warmup_as_peak": wap}
 
 
@@ -261,7 +262,8 @@ def _per_run_mae(res, runs, valset):
 
 def _fmt(x, spec=".5g"):
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "-"
+        width = re.match(r"\d*", spec).group()
+        return "-".rjust(int(width)) if width else "-"
     return format(x, spec)
 
 
@@ -497,8 +499,10 @@ def build_parser():
     f.add_argument("--decay", type=float, default=0.999, help="momentum factor lambda of S2 (default 0.999)")
     f.add_argument("--split", choices=("by_source", "by_time", "restart"), default="by_source",
                    help="how S2 is split at the transfer (default by_source)")
-    f.add_argument("--warmup-as-peak", nargs="?", const=True, default=False, metavar="STEPS",
-                   help="count the PT warmup at the peak LR (P2's convention); optionally its length")
+    f.add_argument("--warmup-as-peak", action="store_true",
+                   help="count the PT warmup (the steps before the first peak) at the peak LR (P2's convention)")
+    f.add_argument("--warmup-steps", type=int, metavar="N",
+                   help="like --warmup-as-peak, for the first N steps")
     f.add_argument("--min-step", type=int, default=1, help="ignore observations before this step (default 1)")
     f.add_argument("--step-offset", type=int, default=0,
                    help="added to every logged step to get the updates done (1 if steps are 0-based indices)")
