@@ -800,6 +800,10 @@ def grid(
         On Ctrl-C (KeyboardInterrupt) between chunks; its ``partial`` is the result over the
         chunks already finished (their rows, or the reduction over them).
     """
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        raise ImportError("cptlaw.grid returns pandas DataFrames: pip install pandas") from None
     plan = _Plan(laws, pt, cpt, replay, w, steps, decay, split)
     if reduce is not None:
         reduce = _validate.choice(reduce, "reduce", ("min", "max"))

@@ -245,6 +245,12 @@ class Grid {
       }
       starts_[static_cast<std::size_t>(b) + 1] = starts_[static_cast<std::size_t>(b)] + count;
     }
+    // by_source: S2_pt after k CPT steps is S2_pt(T) + m_pt * sum_{r=1..k} lam^r; the factor
+    // lam (1 + lam g_{k-1}) depends on k only (as CPTPair::areas_at writes it).
+    if (s.steps) {
+      pt_decay_.resize(static_cast<std::size_t>(s.n_steps));
+      for (std::int64_t q = 0; q < s.n_steps; ++q) pt_decay_[static_cast<std::size_t>(q)] = pt_decay(s.steps[q]);
+    }
     rows_per_schedule_ = s.n_replay * s.n_w * s.n_steps;
     outputs_ = s.n_laws + (s.w ? 1 : 0);
   }
@@ -422,8 +428,8 @@ class Grid {
         s2c[q] = 0.0;
         return;
       }
-      // PT momentum keeps decaying into S2_pt (as CPTPair::areas_at).
-      if (s_.split == Split::by_source) s2p[q] += dc_.lam * f[2] * (1.0 + dc_.lam * dc_.geo(k - 1, false).g);
+      // PT momentum keeps decaying into S2_pt (by_source).
+      if (s_.split == Split::by_source) s2p[q] += (s_.steps ? pt_decay_[static_cast<std::size_t>(q)] : pt_decay(k)) * f[2];
       s1c[q] = st.s1;
       s2c[q] = st.s2;
     };
@@ -688,8 +694,11 @@ class Grid {
     flush(buf, sink);
   }
 
+  double pt_decay(std::int64_t k) const { return dc_.lam * (1.0 + dc_.lam * dc_.geo(k - 1, false).g); }
+
   Spec s_;
   sched::Decay dc_;
+  std::vector<double> pt_decay_;  // pt_decay(steps[q])
   std::vector<std::int64_t> starts_;  // first schedule of each block; back() = total
   std::int64_t rows_per_schedule_ = 1;
   std::int64_t outputs_ = 1;
