@@ -4,13 +4,14 @@ Learning-rate areas, the P1/P2 scaling laws with analytic gradients, fitting and
 planning, on a multithreaded C++ core.
 """
 
-from . import planner, schedules
+from . import live, planner, schedules
 from ._threads import get_num_threads, set_num_threads
 from .bootstrap import BootstrapResult, bootstrap
 from .fit import FitManyResult, FitResult, fit, fit_many
 from .tracker import Tracker
 from .runs import ExtrapolationWarning, Run, fit_runs, predict_run
 from .areas import Areas, CPTAreas, areas, cpt_areas
+from .live import BandWarning, LivePredictor
 from .laws import (
     LAWS,
     AnnealingLaw,
@@ -30,6 +31,7 @@ __all__ = [
     "LAWS",
     "AnnealingLaw",
     "Areas",
+    "BandWarning",
     "BootstrapResult",
     "FitManyResult",
     "FitResult",
@@ -38,6 +40,7 @@ __all__ = [
     "ExtrapolationWarning",
     "CPTPowerS2Law",
     "Law",
+    "LivePredictor",
     "ModelSizeLaw",
     "OpenSourceLaw",
     "OutOfDomainLaw",
@@ -53,6 +56,7 @@ __all__ = [
     "fit_runs",
     "get_num_threads",
     "predict_run",
+    "live",
     "planner",
     "schedules",
     "set_num_threads",

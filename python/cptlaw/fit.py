@@ -269,14 +269,19 @@ def _quality(law_obj, cols, y, law_cls, obj_code, w, fixed_mask, on_bound):
     P = len(law_cls.param_names)
     cov = np.full((P, P), np.nan)
     dof = len(y) - len(free)
-    if dof > 0 and np.all(np.isfinite(J)):
+    if dof > 0 and np.all(np.isfinite(J)) and free.size:
         jtj = J.T @ J
-        try:
-            if np.linalg.cond(jtj) < 1e15:
-                sub = np.linalg.inv(jtj) * (float(r @ r) / dof)
-                cov[np.ix_(free, free)] = sub
-        except np.linalg.LinAlgError:
-            pass
+        # Columns differ by many decades (E ~ 1e3, alpha ~ 0.5): judge and invert the
+        # normalised matrix, then scale back.
+        d = np.sqrt(np.diag(jtj))
+        if np.all(d > 0):
+            unit = jtj / np.outer(d, d)
+            try:
+                if np.linalg.cond(unit) < 1e13:
+                    sub = np.linalg.inv(unit) / np.outer(d, d) * (float(r @ r) / dof)
+                    cov[np.ix_(free, free)] = sub
+            except np.linalg.LinAlgError:
+                pass
     cov[fixed_mask == 1, :] = 0.0
     cov[:, fixed_mask == 1] = 0.0
     return pred, r2, cov

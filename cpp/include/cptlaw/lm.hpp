@@ -270,15 +270,33 @@ class Problem {
       }
       bool accepted = false;
       for (int tries = 0; tries < 60 && !accepted; ++tries) {
-        M = A;
-        for (int a = 0; a < m; ++a) M[a * m + a] += mu * std::max(A[a * m + a], 1e-30 * dmax + 1e-300);
-        h.assign(g.begin(), g.end());
-        for (auto& v : h) v = -v;
-        if (!detail::cholesky_solve(M.data(), h.data(), m)) {
+        // Active set: a parameter on a bound whose gradient pushes it outwards stays
+        // put this iteration; the step is solved over the others (a projected full
+        // step would distort them and stall convergence).
+        int act[P], na = 0;
+        for (int a = 0; a < m; ++a) {
+          const int k = free_[a];
+          const bool blocked = (x[k] <= lo_[k] && g[a] > 0) || (x[k] >= hi_[k] && g[a] < 0);
+          if (!blocked) act[na++] = a;
+        }
+        if (na == 0) {
+          res.status = converged_gtol;
+          break;
+        }
+        M.assign(static_cast<std::size_t>(na) * na, 0.0);
+        double hr[P];
+        for (int a = 0; a < na; ++a) {
+          for (int b = 0; b < na; ++b) M[a * na + b] = A[act[a] * m + act[b]];
+          M[a * na + a] += mu * std::max(A[act[a] * m + act[a]], 1e-30 * dmax + 1e-300);
+          hr[a] = -g[act[a]];
+        }
+        if (!detail::cholesky_solve(M.data(), hr, na)) {
           mu *= nu;
           nu *= 2;
           continue;
         }
+        h.assign(m, 0.0);
+        for (int a = 0; a < na; ++a) h[act[a]] = hr[a];
         xn = x;
         for (int a = 0; a < m; ++a) xn[free_[a]] += h[a];
         clamp(xn.data());
