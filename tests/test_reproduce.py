@@ -117,3 +117,21 @@ def test_command_json_subprocess():
     out = json.loads(proc.stdout)
     check_findings(out)
     assert out["conventions"]["null"].startswith("an infinite turning length")
+
+
+def test_console_command_reproduce_p1_json():
+    import json
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("cptlaw")
+    cmd = [str(exe)] if exe.exists() else ([shutil.which("cptlaw")] if shutil.which("cptlaw") else
+                                          [sys.executable, "-m", "cptlaw.cli"])
+    out = subprocess.run(cmd + ["reproduce", "p1", "--json"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["loss_potential"]["trend_holds"] and data["peak_lr"]["trend_holds"]
+    bad = subprocess.run(cmd + ["reproduce", "p9"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr

@@ -460,6 +460,12 @@ def cmd_demo(args):
     return 0
 
 
+def cmd_reproduce(args):
+    from . import reproduce  # imported lazily: `python -m cptlaw.reproduce` must not find it pre-imported
+
+    return reproduce.main([args.paper] + (["--json"] if args.json else []))
+
+
 # ======================================================================================
 # entry point
 # ======================================================================================
@@ -538,6 +544,13 @@ def build_parser():
     q.add_argument("--replay", type=float, default=0.0, help="replay ratio r_pt (replay laws)")
     q.add_argument("--json", action="store_true", help="print JSON")
     q.set_defaults(func=cmd_predict)
+
+    r = sub.add_parser("reproduce", parents=[common], help="recompute a paper's findings from its published fits",
+                       description="Recompute P1's qualitative findings (loss potential, peak LR, turning length, "
+                                   "optimal peak LR) from its published parameter tables; see the README.")
+    r.add_argument("paper", choices=("p1",))
+    r.add_argument("--json", action="store_true", help="print JSON")
+    r.set_defaults(func=cmd_reproduce)
     return p
 
 
