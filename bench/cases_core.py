@@ -81,11 +81,14 @@ def case_areas(ctx: Context) -> list:
         b.fill(2.0)
         return a, b
 
+    out = (np.empty_like(x), np.empty_like(x))
     t = race(
         {
             "numpy": lambda: numpy_areas(x),
             "cpt1": with_threads(1, lambda: cptlaw.areas(x, DECAY)),
             "cpt2": with_threads(2, lambda: cptlaw.areas(x, DECAY)),
+            "out1": with_threads(1, lambda: cptlaw.areas(x, DECAY, out=out)),
+            "out2": with_threads(2, lambda: cptlaw.areas(x, DECAY, out=out)),
             "floor": floor,
         },
         ctx.repeat,
@@ -97,11 +100,15 @@ def case_areas(ctx: Context) -> list:
                     note=f"{rows_n * steps / t['cpt1'] / 1e6:.0f} M steps/s; {agree}"),
         speedup_row(f"areas {size}, 2 vs 1 thread", "cptlaw.areas, 1 thread", t["cpt1"], t["cpt2"], 1.7,
                     note=f"{rows_n * steps / t['cpt2'] / 1e6:.0f} M steps/s on 2 threads"),
+        speedup_row(f"areas(out=...) {size}, 1 thread", "NumPy cumsum + scipy lfilter", t["numpy"], t["out1"], 10.0,
+                    note="outputs written into preallocated arrays (no page faults)"),
+        speedup_row(f"areas(out=...) {size}, 2 vs 1 thread", "cptlaw.areas(out=...), 1 thread", t["out1"],
+                    t["out2"], 1.7, note="preallocated outputs"),
         speedup_row(f"areas {size}, memory floor", f"np.empty+fill, 2 x {mb:.0f} MB", t["floor"], t["cpt1"], None,
                     status=INFO,
                     note=(f"ratio = floor / cptlaw 1 thread: fresh outputs ({2 * mb:.0f} MB, page faults) "
                           f"cost {t['floor'] / t['cpt1']:.0%} of the call; NumPy / floor = {ceiling:.1f}x caps "
-                          "any 1-thread speed-up that returns fresh arrays (the API has no out=)")),
+                          "any 1-thread speed-up that returns fresh arrays; areas(out=...) avoids it")),
     ]
 
 
