@@ -122,10 +122,7 @@ inline bool areas_batch(const double* x, std::int64_t rows, std::int64_t n, cons
                    return;
                  }
                  std::int64_t r = b;
-                 // Rows whose length is a multiple of 512 steps start 4 KiB apart: the
-                 // interleaved streams then alias in the store buffer and run slower
-                 // than one row at a time.
-                 if (plain && (n % 512) != 0) {
+                 if (plain) {
                    for (; r + 4 <= e; r += 4) areas_rows_plain<4>(x + r * n, n, opt.decay, s1 + r * n, s2 + r * n);
                  }
                  for (; r < e; ++r) areas_row(x + r * n, n, opt, s1 + r * n, s2 + r * n);
