@@ -12,6 +12,7 @@ from __future__ import annotations
 import _thread
 import concurrent.futures
 import importlib
+import io
 import sys
 import warnings
 import zlib
@@ -428,6 +429,24 @@ def test_progress_bar(capsys):
     grid(LAW_PT, **kw, chunk_size=1)  # stderr is not a terminal here: no bar
     grid(LAW_PT, **kw, chunk_size=1, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_progress_bar_on_a_terminal(monkeypatch):
+    pytest.importorskip("tqdm")
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    kw = dict(pt=pt_schedules(), cpt=dict(shape="cosine", peak_lr=[1e-4, 2e-4], steps=[10, 20]))
+    term = Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    grid(LAW_PT, **kw, chunk_size=2)  # 4 chunks on a terminal: a bar by default
+    assert "cptlaw.grid" in term.getvalue()
+    term.seek(0)
+    term.truncate()
+    grid(LAW_PT, **kw)  # one chunk: no bar
+    assert term.getvalue() == ""
 
 
 def test_progress_without_tqdm(monkeypatch, capsys):
