@@ -855,7 +855,9 @@ def grid(
         else:
             spec = plan.spec
             if callable(getattr(client, "scatter", None)):
-                spec = client.scatter([plan.spec], broadcast=True)[0]  # a list: a dict would be keys
+                # hash=False: a content-hashed key is shared by identical grids, and releasing
+                # one call's future can drop the data under the next call ("lost dependencies").
+                spec = client.scatter([plan.spec], broadcast=True, hash=False)[0]  # a list: a dict would be keys
             futures = [client.submit(_run_chunk, spec, s0, s1, red, 0) for s0, s1 in bounds]
             where = {id(f): b for f, b in zip(futures, bounds)}
             for fut in _futures_as_completed(client, futures):
