@@ -227,29 +227,10 @@ def load_lrs(peak: str, key: str, min_step: int = 1000) -> Curve:
 # tinycpt (made for this project): PT on prose, CPT on Python code
 # --------------------------------------------------------------------------------------
 
-TINY_PEAK, TINY_PT_STEPS, TINY_CPT_STEPS = 3e-3, 5000, 4000
-
-
-def _tiny_pt_lr(anneal: bool) -> np.ndarray:
-    t = np.arange(1, TINY_PT_STEPS + 1, dtype=np.float64)
-    lr = np.where(t <= 200, TINY_PEAK * t / 200, TINY_PEAK)
-    if anneal:
-        lr = np.where(t > 4000, TINY_PEAK * (1 - 0.9 * (t - 4000) / 1000), lr)
-    return lr
-
-
-def _tiny_cpt_lr(kind: str, mult: float) -> np.ndarray:
-    t = np.arange(1, TINY_CPT_STEPS + 1, dtype=np.float64)
-    p = TINY_PEAK * mult
-    if kind == "const":
-        return np.full(t.shape, p)
-    if kind == "cos":
-        return p / 2 * (1 + np.cos(np.pi * t / 4000))
-    if kind == "wsd":
-        return np.where(t <= 3200, p, p * (4000 - t) / 800)
-    if kind == "rewarm_cos":
-        return np.where(t <= 100, p * t / 100, p / 2 * (1 + np.cos(np.pi * (t - 100) / 3900)))
-    raise ValueError(f"unknown CPT schedule {kind!r}")
+# The per-step LR rebuild is the package's own (used by `cptlaw demo`); test_io and
+# test_fit_real_data check it against the logged LRs.
+from cptlaw.demo import tinycpt_cpt_lr as _tiny_cpt_lr  # noqa: E402
+from cptlaw.demo import tinycpt_pt_lr as _tiny_pt_lr  # noqa: E402
 
 
 @dataclass

@@ -26,7 +26,9 @@ AREA_OPTIONS = {"decay": 0.999, "split": "by_source", "warmup_as_peak": True}
 _PEAK, _PT_STEPS, _CPT_STEPS, _PT_WARMUP = 3e-3, 5000, 4000, 200
 
 
-def _pt_lr(anneal: bool) -> np.ndarray:
+def tinycpt_pt_lr(anneal: bool) -> np.ndarray:
+    """Per-step PT LRs of the tinycpt runs (``lr[k]`` is update k+1's): warmup ``P*t/200``
+    to update 200, then P; ``anneal``: from update 4001 linear to 0.1 P at 5000."""
     t = np.arange(1, _PT_STEPS + 1, dtype=np.float64)
     lr = np.where(t <= _PT_WARMUP, _PEAK * t / _PT_WARMUP, _PEAK)
     if anneal:
@@ -34,7 +36,9 @@ def _pt_lr(anneal: bool) -> np.ndarray:
     return lr
 
 
-def _cpt_lr(kind: str, mult: float) -> np.ndarray:
+def tinycpt_cpt_lr(kind: str, mult: float) -> np.ndarray:
+    """Per-step CPT LRs of the tinycpt runs (updates 1..4000), from ``meta.json``'s
+    ``cpt_schedule`` kind and peak multiplier."""
     t = np.arange(1, _CPT_STEPS + 1, dtype=np.float64)
     p = _PEAK * mult
     if kind == "const":
@@ -60,11 +64,11 @@ def load_runs(data_dir: str = DATA_DIR) -> dict:
         with open(os.path.join(folder, "meta.json")) as fh:
             meta = json.load(fh)
         if meta["phase"] == "pt":
-            sched = io.PhaseSchedules(_pt_lr("anneal" in name))
+            sched = io.PhaseSchedules(tinycpt_pt_lr("anneal" in name))
         else:
             spec = meta["cpt_schedule"]
-            sched = io.PhaseSchedules(_pt_lr("anneal" in meta["source_pt_run"]),
-                                      _cpt_lr(spec["kind"], float(spec["peak_mult"])))
+            sched = io.PhaseSchedules(tinycpt_pt_lr("anneal" in meta["source_pt_run"]),
+                                      tinycpt_cpt_lr(spec["kind"], float(spec["peak_mult"])))
         (run,) = io.read_csv_runs(os.path.join(folder, "curve.csv"), schedule=sched, name=name,
                                   r_pt=float(meta.get("replay", 0.0)))
         runs[name] = run
