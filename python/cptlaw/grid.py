@@ -682,6 +682,14 @@ def _futures_as_completed(client, futures):
     return as_completed(futures)
 
 
+def _cancel(futures):
+    for f in futures:
+        try:
+            f.cancel()
+        except Exception:  # pragma: no cover - best effort
+            pass
+
+
 # ----------------------------------------------------------------------------- grid
 def grid(
     laws,
@@ -867,15 +875,14 @@ def grid(
                 if bar is not None:
                     bar.update((s1 - s0) * plan.rows_per_schedule)
     except KeyboardInterrupt:
-        for f in futures:
-            try:
-                f.cancel()
-            except Exception:  # pragma: no cover - best effort
-                pass
+        _cancel(futures)
         if bar is not None:
             bar.close()
             bar = None
         raise GridInterrupted(finish(False), done[0], plan.rows) from None
+    except BaseException:
+        _cancel(futures)
+        raise
     finally:
         if bar is not None:
             bar.close()

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -269,9 +270,7 @@ class Grid {
     const std::int64_t nrows = (s1 - s0) * rows_per_schedule_;
     const std::int64_t row0 = s0 * rows_per_schedule_;
     Writer sink{this, out, codes, start, nrows};
-    const std::int64_t grain = std::max<std::int64_t>(1, 1024 / rows_per_schedule_);
-    parallel_for(s1 - s0, threads, grain,
-                 [&](std::int64_t b, std::int64_t e) { run_schedules(s0 + b, s0 + e, row0, sink); });
+    for_blocks(s0, s1, threads, [&](std::int64_t b, std::int64_t e) { run_schedules(b, e, row0, sink); });
   }
 
   // Best-k reduction of the rows of schedules [s0, s1) into `result` (groups x k; finished).
@@ -281,10 +280,13 @@ class Grid {
     if (red.k < 1 || red.groups < 1) throw std::invalid_argument("grid: k and groups must be >= 1");
     result = TopK(red.groups, red.k);
     std::mutex mu;
-    const std::int64_t grain = std::max<std::int64_t>(1, 1024 / rows_per_schedule_);
-    parallel_for(s1 - s0, threads, grain, [&](std::int64_t b, std::int64_t e) {
+    threads = std::max(threads, 1);
+    std::atomic<std::int64_t> next{s0};
+    const std::int64_t block = block_size(s1 - s0, threads);
+    // One task per thread, each with its own best-k, pulling small blocks of schedules.
+    parallel_for(threads, threads, 1, [&](std::int64_t, std::int64_t) {
       Reducer sink{this, &red, TopK(red.groups, red.k)};
-      run_schedules(s0 + b, s0 + e, 0, sink);
+      for (std::int64_t b; (b = next.fetch_add(block)) < s1;) run_schedules(b, std::min(s1, b + block), 0, sink);
       std::lock_guard<std::mutex> lock(mu);
       result.merge(sink.top);
     });
@@ -302,6 +304,25 @@ class Grid {
   }
 
  private:
+  // Schedules per work item: ~2K rows (a fraction of a millisecond), so threads finish
+  // together; fewer when the range is small.
+  std::int64_t block_size(std::int64_t n, int threads) const {
+    const std::int64_t fine = std::max<std::int64_t>(1, 2048 / rows_per_schedule_);
+    const std::int64_t even = (n + 4 * std::max(threads, 1) - 1) / (4 * std::max(threads, 1));
+    return std::max<std::int64_t>(1, std::min(fine, even));
+  }
+  // fn(b, e) over blocks of [s0, s1), handed out dynamically to `threads` threads.
+  template <class Fn>
+  void for_blocks(std::int64_t s0, std::int64_t s1, int threads, Fn&& fn) const {
+    if (s1 <= s0) return;
+    threads = std::max(threads, 1);
+    std::atomic<std::int64_t> next{s0};
+    const std::int64_t block = block_size(s1 - s0, threads);
+    parallel_for(threads, threads, 1, [&](std::int64_t, std::int64_t) {
+      for (std::int64_t b; (b = next.fetch_add(block)) < s1;) fn(b, std::min(s1, b + block));
+    });
+  }
+
   // -- decoding ---------------------------------------------------------------------------
   void check_range(std::int64_t s0, std::int64_t s1) const {
     if (s0 < 0 || s1 < s0 || s1 > schedules()) throw std::out_of_range("grid: schedule range out of range");
