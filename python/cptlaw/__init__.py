@@ -8,6 +8,7 @@ from . import io, live, planner, plot, schedules
 from ._threads import get_num_threads, set_num_threads
 from .bootstrap import BootstrapResult, bootstrap
 from .fit import FitManyResult, FitResult, fit, fit_many
+from .grid import GridInterrupted, grid
 from .tracker import Tracker
 from .runs import ExtrapolationWarning, Run, fit_runs, predict_run
 from .areas import Areas, CPTAreas, areas, cpt_areas
@@ -35,6 +36,7 @@ __all__ = [
     "BootstrapResult",
     "FitManyResult",
     "FitResult",
+    "GridInterrupted",
     "CPTAreas",
     "CPTLaw",
     "ExtrapolationWarning",
@@ -55,6 +57,7 @@ __all__ = [
     "fit_many",
     "fit_runs",
     "get_num_threads",
+    "grid",
     "predict_run",
     "io",
     "live",
