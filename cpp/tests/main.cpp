@@ -7,6 +7,7 @@ int run_area_tests();
 int run_law_tests();
 int run_schedule_tests();
 int run_lm_tests();
+int run_grid_tests();
 
 int main() {
   int failures = 0;
@@ -14,6 +15,7 @@ int main() {
   failures += run_law_tests();
   failures += run_schedule_tests();
   failures += run_lm_tests();
+  failures += run_grid_tests();
   std::printf("%d passed, %d failed\n", cptlaw_test::passed(), failures);
   return failures == 0 ? 0 : 1;
 }
