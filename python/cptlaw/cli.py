@@ -551,6 +551,11 @@ def build_parser():
     r.add_argument("paper", choices=("p1",))
     r.add_argument("--json", action="store_true", help="print JSON")
     r.set_defaults(func=cmd_reproduce)
+
+    from .cli_plan import add_grid_parser, add_plan_parser
+
+    add_plan_parser(sub, common)
+    add_grid_parser(sub, common)
     return p
 
 
