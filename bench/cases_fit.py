@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from _timing import Case, Context, Row, race, speedup_row, with_threads
+from _timing import Case, Context, race, speedup_row, with_threads
 
 # P2's fixture (LAW.md section 7), shared with the tests.
 import sys

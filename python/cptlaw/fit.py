@@ -84,7 +84,7 @@ def _law_class(law):
     raise TypeError(f"law: expected a law class such as cptlaw.CPTLaw, got {law!r}")
 
 
-def _param_dict(value, name, law_cls, allow=None):
+def _param_dict(value, name, law_cls):
     if value is None:
         return {}
     if not isinstance(value, dict):

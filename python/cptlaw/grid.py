@@ -28,7 +28,6 @@ Example
 from __future__ import annotations
 
 import math
-import numbers
 import sys
 import warnings
 from collections.abc import Mapping
