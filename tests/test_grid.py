@@ -530,3 +530,16 @@ def test_bad_laws():
         grid({"x": 3}, **GOOD)
     with pytest.raises(ValueError, match="objective: required with several losses"):
         grid({"pt": LAW_PT, "cpt": LAW_CPT}, **GOOD, reduce="min")
+
+
+@pytest.mark.parametrize("warm", [True, 300])
+def test_warmup_as_peak_for_pt_checkpoints(warm):
+    law = cptlaw.CPTLaw(L0=3.0, A=0.5, alpha=0.5, C1=0.3, C2=0.3, B=0.4, E=30.0, beta=0.2)
+    pt = S.wsd(3e-4, 5000, 1000, warmup=300)
+    df = cptlaw.grid(law, pt=pt, cpt={"shape": "constant", "peak_lr": [1e-4], "steps": [1000]},
+                     warmup_as_peak=warm)
+    a = cptlaw.cpt_areas(pt.values(), np.full(1000, 1e-4), warmup_as_peak=warm)
+    want = law(**{k: getattr(a, k)[-1] for k in ("s1_pt", "s2_pt", "s1_cpt", "s2_cpt")})
+    np.testing.assert_allclose(df["loss"].to_numpy(), [want], rtol=1e-10)
+    literal = cptlaw.grid(law, pt=pt, cpt={"shape": "constant", "peak_lr": [1e-4], "steps": [1000]})
+    assert abs(literal["loss"].iloc[0] - df["loss"].iloc[0]) > 1e-6  # the convention matters here

@@ -725,9 +725,8 @@ def cmd_grid(args):
         if ws is not None and len(ws) > 1 and "w" not in by:
             by.append("w")
         pt = _read_pt(args)
-        pt_areas = pt._warmup_view(area["warmup_as_peak"])  # the fit's warmup convention, as the planner does
-        kw = dict(laws={"pt": law_pt, "cpt": law_cpt}, cpt=cpt, pt={"pt": pt_areas}, w=ws, replay=replay,
-                  decay=area["decay"], split=area["split"])
+        kw = dict(laws={"pt": law_pt, "cpt": law_cpt}, cpt=cpt, pt={"pt": pt}, w=ws, replay=replay,
+                  decay=area["decay"], split=area["split"], warmup_as_peak=area["warmup_as_peak"])
         if args.csv:
             df = run_grid(**kw).drop(columns=["pt", "step"])
             rows_total = len(df)

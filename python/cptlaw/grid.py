@@ -242,7 +242,7 @@ def _parse_pt_family(spec, name: str, lam: float):
     return scheds, out
 
 
-def _parse_pt(pt, lam: float, needs_pt: bool):
+def _parse_pt(pt, lam: float, needs_pt: bool, warmup_as_peak=False):
     """PT checkpoints: (final states (n, 4), labels, family columns {name: (kind, cats, values)})."""
     if pt is None:
         if needs_pt:
@@ -290,7 +290,9 @@ def _parse_pt(pt, lam: float, needs_pt: bool):
         if lab in seen:
             labels[i] = f"{lab} #{i}"
         seen.setdefault(labels[i], i)
-    states = np.array([tuple(s.final_state(lam)) for s in scheds], dtype=np.float64).reshape(-1, 4)
+    # P2's warmup convention lifts the PT warmup to the peak before the checkpoint's state is taken.
+    states = np.array([tuple(s._warmup_view(warmup_as_peak).final_state(lam)) for s in scheds],
+                      dtype=np.float64).reshape(-1, 4)
     return states, labels, fam
 
 
@@ -337,7 +339,7 @@ def _parse_laws(laws, w):
 class _Plan:
     """The compiled grid's spec (sent to workers) and what is needed to build columns."""
 
-    def __init__(self, laws, pt, cpt, replay, w, steps, decay, split):
+    def __init__(self, laws, pt, cpt, replay, w, steps, decay, split, warmup_as_peak=False):
         lam = _validate.decay(decay)
         mode = SPLITS.index(_validate.choice(split, "split", SPLITS))
         kinds, params, loss_names, weighted, has_replay, needs_pt = _parse_laws(laws, w)
@@ -366,7 +368,7 @@ class _Plan:
             self.steps = np.unique(arr.astype(np.int64).reshape(-1))
 
         # PT checkpoints
-        self.pt_state, self.pt_labels, self.pt_family = _parse_pt(pt, lam, needs_pt)
+        self.pt_state, self.pt_labels, self.pt_family = _parse_pt(pt, lam, needs_pt, warmup_as_peak)
         n_pt = self.pt_state.shape[0]
 
         # CPT families -> blocks
@@ -700,6 +702,7 @@ def grid(
     steps="final",
     decay: float = 0.999,
     split: str = "by_source",
+    warmup_as_peak=False,
     reduce: Optional[str] = None,
     objective: Optional[str] = None,
     k: int = 1,
@@ -765,6 +768,10 @@ def grid(
         Momentum factor lambda of S2.
     split : {"by_source", "by_time", "restart"}
         S2 split at the transfer (LAW.md section 3).
+    warmup_as_peak : bool or int
+        P2's warmup convention for the PT checkpoints, as in :func:`cptlaw.areas`: True
+        counts the steps before the first peak at the peak, an int W the first W steps.
+        Use the convention the laws were fitted with.
     reduce : {None, "min", "max"}
         None: every row. ``"min"`` / ``"max"``: only the ``k`` rows with the smallest /
         largest ``objective``, overall or per group of ``group_by`` (e.g. the best peak LR for
@@ -811,7 +818,7 @@ def grid(
         import pandas  # noqa: F401
     except ImportError:
         raise ImportError("cptlaw.grid returns pandas DataFrames: pip install pandas") from None
-    plan = _Plan(laws, pt, cpt, replay, w, steps, decay, split)
+    plan = _Plan(laws, pt, cpt, replay, w, steps, decay, split, warmup_as_peak)
     if reduce is not None:
         reduce = _validate.choice(reduce, "reduce", ("min", "max"))
         k = _validate.integer(k, "k", lo=1)
