@@ -644,25 +644,33 @@ class Grid {
     schedule_areas(c, s1p, s2p, s1c, s2c);
     for (std::int64_t ri = 0; ri < s_.n_replay; ++ri) {
       for (std::int64_t q = 0; q < ns; ++q) {
-        if (buf.n == kBlock) flush(buf, sink);
-        const std::int64_t i = buf.n++;
-        buf.x[0][i] = s1p[q];
-        buf.x[1][i] = s2p[q];
-        buf.x[2][i] = s1c[q];
-        buf.x[3][i] = s2c[q];
-        buf.x[4][i] = s_.replay[ri];
-        RowInfo& r = buf.info[static_cast<std::size_t>(i)];
-        std::copy(c.code, c.code + kScheduleAxes, r.code);
-        r.replay = static_cast<std::int32_t>(ri);
-        r.step = static_cast<std::int32_t>(q);
-        r.w0 = 0;
-        r.w1 = static_cast<std::int32_t>(s_.n_w);
-        r.start_lr = c.start_lr;
-        r.row = (sched * s_.n_replay + ri) * s_.n_w * ns + q;
-        r.out = r.row - row0;
-        r.out_step = ns;
+        const std::int64_t row = (sched * s_.n_replay + ri) * s_.n_w * ns + q;
+        push_row(c, a, q, ri, 0, s_.n_w, row, row - row0, ns, buf, sink);
       }
     }
+  }
+
+  // Appends the row at CPT step index q, replay level ri, weights [w0, w1) of the
+  // schedule whose areas are in `a` (s1_pt, s2_pt, s1_cpt, s2_cpt, each n_steps long).
+  template <class Sink>
+  void push_row(const Config& c, const std::vector<double>& a, std::int64_t q, std::int64_t ri, std::int64_t w0,
+                std::int64_t w1, std::int64_t row, std::int64_t out, std::int64_t out_step, Buffer& buf,
+                Sink& sink) const {
+    const std::int64_t ns = s_.n_steps;
+    if (buf.n == kBlock) flush(buf, sink);
+    const std::int64_t i = buf.n++;
+    for (int k = 0; k < 4; ++k) buf.x[k][i] = a[static_cast<std::size_t>(k * ns + q)];
+    buf.x[4][i] = s_.replay[ri];
+    RowInfo& r = buf.info[static_cast<std::size_t>(i)];
+    std::copy(c.code, c.code + kScheduleAxes, r.code);
+    r.replay = static_cast<std::int32_t>(ri);
+    r.step = static_cast<std::int32_t>(q);
+    r.w0 = static_cast<std::int32_t>(w0);
+    r.w1 = static_cast<std::int32_t>(w1);
+    r.start_lr = c.start_lr;
+    r.row = row;
+    r.out = out;
+    r.out_step = out_step;
   }
 
   template <class Sink>
@@ -694,23 +702,7 @@ class Grid {
       const Config c = resolve(locate(sched));
       double *s1p = a.data(), *s2p = s1p + ns, *s1c = s2p + ns, *s2c = s1c + ns;
       schedule_areas(c, s1p, s2p, s1c, s2c);
-      if (buf.n == kBlock) flush(buf, sink);
-      const std::int64_t i = buf.n++;
-      buf.x[0][i] = s1p[si];
-      buf.x[1][i] = s2p[si];
-      buf.x[2][i] = s1c[si];
-      buf.x[3][i] = s2c[si];
-      buf.x[4][i] = s_.replay[ri];
-      RowInfo& r = buf.info[static_cast<std::size_t>(i)];
-      std::copy(c.code, c.code + kScheduleAxes, r.code);
-      r.replay = static_cast<std::int32_t>(ri);
-      r.step = static_cast<std::int32_t>(si);
-      r.w0 = static_cast<std::int32_t>(wi);
-      r.w1 = static_cast<std::int32_t>(wi + 1);
-      r.start_lr = c.start_lr;
-      r.row = row - wi * ns;
-      r.out = q;
-      r.out_step = 1;
+      push_row(c, a, si, ri, wi, wi + 1, row - wi * ns, q, 1, buf, sink);
     }
     flush(buf, sink);
   }
