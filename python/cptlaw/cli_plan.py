@@ -119,12 +119,7 @@ def parse_values(text, what, kind):
 
 def _number(text, what, integer):
     text = text.strip()
-    try:
-        v = float(text)
-    except ValueError:
-        raise _usage(f"{what}: expected a number, got {text!r}") from None
-    if not math.isfinite(v):
-        raise _usage(f"{what}: expected a finite number, got {text!r}")
+    v = _cli()._num(text, what)  # the command line's one finite-number parser
     if integer:
         if not v.is_integer():
             raise _usage(f"{what}: expected a whole number of steps, got {text!r}")
