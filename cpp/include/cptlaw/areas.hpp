@@ -5,11 +5,14 @@
 // S2[i] = sum_{j<=i} m[j] * w[j],  w[j] = 1, or x[j]^eps for the LR-weighted form (P1 Eq. 9)
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "cptlaw/config.hpp"
+#include "cptlaw/line_writer.hpp"
 #include "cptlaw/parallel.hpp"
 
 namespace cptlaw {
@@ -54,79 +57,107 @@ inline double s2_weight(double x, double eps) { return std::isnan(eps) ? 1.0 : (
 
 }  // namespace detail
 
-// True when every value is finite and >= 0 (valid learning rates).
+// True when every value is finite and >= 0 (valid learning rates). Written as a
+// floating-point count so it vectorises (a bool &-reduction does not).
 inline bool valid_learning_rates(const double* x, std::int64_t n) {
+  double bad = 0.0;
+#pragma omp simd reduction(+ : bad)
+  for (std::int64_t i = 0; i < n; ++i) bad += (x[i] >= 0.0 && x[i] <= 1.7976931348623157e308) ? 0.0 : 1.0;
+  return bad == 0.0;
+}
+
+// R schedules of n >= 1 steps at once (row r at x + r*n, outputs likewise). The
+// recurrence of one row is a chain of dependent floating-point ops, so interleaving
+// independent rows keeps the FPU busy. `General` adds the warmup convention and the
+// LR-weighted S2; without them its weight is 1 and every op is the same, so both give
+// the same bits. Results are staged in an L1 buffer and written by LineWriters
+// (line_writer.hpp): with `streaming`, whole lines bypass the cache.
+// Returns false if an LR is negative or not finite (outputs then unspecified).
+template <int R, bool General>
+CPTLAW_CLONES bool areas_rows(const double* x, std::int64_t n, const AreaOptions& opt, bool streaming, double* s1,
+                              double* s2) {
+  constexpr std::int64_t block = 128;  // steps per flush; buffers 2 x R x 1 KiB
+  const double lam = opt.decay, eps = opt.s2_lr_exponent;
+  detail::RowView v[R];
+  double a1[R], m[R], a2[R], prev[R];
   bool ok = true;
-  for (std::int64_t i = 0; i < n; ++i) ok &= (x[i] >= 0.0) & (x[i] <= 1.7976931348623157e308);
+  double b1[R][block + 8], b2[R][block + 8];
+  detail::LineWriter w1[R], w2[R];
+  for (int r = 0; r < R; ++r) {
+    const double* xr = x + r * n;
+    if (!valid_learning_rates(xr, General ? n : 1)) return false;  // the plain path checks the rest as it goes
+    double peak = 0.0;
+    const std::int64_t warm = General ? detail::warmup_length(xr, n, opt.warmup_as_peak, peak) : 0;
+    v[r] = detail::RowView{xr, warm, peak};
+    a1[r] = prev[r] = v[r][0];
+    m[r] = a2[r] = 0.0;
+    b1[r][0] = a1[r];
+    b2[r][0] = 0.0;
+    w1[r] = detail::LineWriter{s1 + r * n, 0, streaming};
+    w2[r] = detail::LineWriter{s2 + r * n, 0, streaming};
+  }
+  for (std::int64_t b = 1;;) {
+    const std::int64_t len = n - b < block ? n - b : block;
+    double* o1[R];
+    double* o2[R];
+    for (int r = 0; r < R; ++r) {
+      o1[r] = b1[r] + (b - w1[r].done);
+      o2[r] = b2[r] + (b - w2[r].done);
+    }
+    for (std::int64_t i = 0; i < len; ++i) {
+      for (int r = 0; r < R; ++r) {
+        const double xi = General ? v[r][b + i] : x[r * n + b + i];
+        a1[r] += xi;
+        m[r] = lam * m[r] + (prev[r] - xi);
+        a2[r] += General ? m[r] * detail::s2_weight(xi, eps) : m[r];
+        prev[r] = xi;
+        o1[r][i] = a1[r];
+        o2[r][i] = a2[r];
+      }
+    }
+    // Check the block's steps now that the recurrence has brought them into L1.
+    if (!General)
+      for (int r = 0; r < R; ++r) ok &= valid_learning_rates(x + r * n + b, len);
+    b += len;
+    for (int r = 0; r < R; ++r) {
+      w1[r].flush(b1[r], b, b == n);
+      w2[r].flush(b2[r], b, b == n);
+    }
+    if (b == n) break;
+  }
+  if (streaming) detail::stream_fence();
   return ok;
 }
 
 // One schedule: s1, s2 of length n.
 inline void areas_row(const double* x, std::int64_t n, const AreaOptions& opt, double* s1, double* s2) {
-  if (n <= 0) return;
-  double peak;
-  const std::int64_t warm = detail::warmup_length(x, n, opt.warmup_as_peak, peak);
-  const detail::RowView v{x, warm, peak};
-  const double lam = opt.decay;
-  const bool weighted = !std::isnan(opt.s2_lr_exponent);
-  double a1 = v[0], m = 0.0, a2 = 0.0, prev = v[0];
-  s1[0] = a1;
-  s2[0] = 0.0;
-  for (std::int64_t i = 1; i < n; ++i) {
-    const double xi = v[i];
-    a1 += xi;
-    m = lam * m + (prev - xi);
-    a2 += m * (weighted ? detail::s2_weight(xi, opt.s2_lr_exponent) : 1.0);
-    prev = xi;
-    s1[i] = a1;
-    s2[i] = a2;
-  }
-}
-
-// The common case (literal LRs, plain S2) for R rows at once: the recurrence of one
-// row is a chain of dependent floating-point ops, so interleaving independent rows
-// keeps the FPU busy. Same operations in the same order as areas_row, so results
-// are bit-identical.
-template <int R>
-inline void areas_rows_plain(const double* x, std::int64_t n, double lam, double* s1, double* s2) {
-  double a1[R], m[R], a2[R], prev[R];
-  for (int r = 0; r < R; ++r) {
-    a1[r] = prev[r] = x[r * n];
-    m[r] = a2[r] = 0.0;
-    s1[r * n] = a1[r];
-    s2[r * n] = 0.0;
-  }
-  for (std::int64_t i = 1; i < n; ++i) {
-    for (int r = 0; r < R; ++r) {
-      const double xi = x[r * n + i];
-      a1[r] += xi;
-      m[r] = lam * m[r] + (prev[r] - xi);
-      a2[r] += m[r];
-      prev[r] = xi;
-      s1[r * n + i] = a1[r];
-      s2[r * n + i] = a2[r];
-    }
-  }
+  if (n > 0) areas_rows<1, true>(x, n, opt, false, s1, s2);
 }
 
 // A batch of rows (row-major, `rows` x `n`), rows spread over threads.
 // Returns false (and leaves the outputs unspecified) if an LR is negative or not finite.
 inline bool areas_batch(const double* x, std::int64_t rows, std::int64_t n, const AreaOptions& opt, double* s1,
                         double* s2, int threads) {
+  if (n <= 0) return true;
+  constexpr int R = 4;
   std::atomic<bool> ok{true};
   const bool plain = opt.warmup_as_peak == 0 && std::isnan(opt.s2_lr_exponent);
-  parallel_for(rows, threads, std::max<std::int64_t>(4, 20000 / std::max<std::int64_t>(n, 1)),
-               [&](std::int64_t b, std::int64_t e) {
-                 if (!valid_learning_rates(x + b * n, (e - b) * n)) {
-                   ok = false;
-                   return;
-                 }
-                 std::int64_t r = b;
-                 if (plain) {
-                   for (; r + 4 <= e; r += 4) areas_rows_plain<4>(x + r * n, n, opt.decay, s1 + r * n, s2 + r * n);
-                 }
-                 for (; r < e; ++r) areas_row(x + r * n, n, opt, s1 + r * n, s2 + r * n);
-               });
+  const bool streaming = rows * n * std::int64_t{2 * sizeof(double)} >= detail::kStreamMinBytes;
+  auto kernel = [&](auto rows_at_once, std::int64_t r) {
+    constexpr int k = decltype(rows_at_once)::value;
+    const bool good = plain ? areas_rows<k, false>(x + r * n, n, opt, streaming, s1 + r * n, s2 + r * n)
+                            : areas_rows<k, true>(x + r * n, n, opt, streaming, s1 + r * n, s2 + r * n);
+    if (!good) ok = false;
+  };
+  // Threads take whole groups of R rows, so the kernel a row meets (and so its bits)
+  // does not depend on the thread count.
+  const std::int64_t groups = (rows + R - 1) / R;
+  parallel_for(groups, threads, std::max<std::int64_t>(1, 20000 / (R * n)), [&](std::int64_t gb, std::int64_t ge) {
+    const std::int64_t e = std::min(rows, ge * R);
+    std::int64_t r = gb * R;
+    for (; r + R <= e && ok; r += R) kernel(std::integral_constant<int, R>{}, r);
+    for (; r < e && ok; ++r) kernel(std::integral_constant<int, 1>{}, r);
+  });
   return ok;
 }
 
