@@ -8,6 +8,7 @@ int run_law_tests();
 int run_schedule_tests();
 int run_lm_tests();
 int run_grid_tests();
+int run_simd_math_tests();
 
 int main() {
   int failures = 0;
@@ -16,6 +17,7 @@ int main() {
   failures += run_schedule_tests();
   failures += run_lm_tests();
   failures += run_grid_tests();
+  failures += run_simd_math_tests();
   std::printf("%d passed, %d failed\n", cptlaw_test::passed(), failures);
   return failures == 0 ? 0 : 1;
 }

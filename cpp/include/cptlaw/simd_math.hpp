@@ -54,8 +54,7 @@ inline double exp(double x) {
   double y = p * scale;
   y = x > 709.782712893384 ? std::numeric_limits<double>::infinity() : y;
   y = x < -708.0 ? 0.0 : y;
-  y = x != x ? x : y;
-  return y;
+  return y;  // a NaN x passes the clamp and propagates through r: no blend needed
 }
 
 // log(x). x = m 2^e with m in [sqrt(1/2), sqrt(2)); log m = 2 atanh((m-1)/(m+1)).
@@ -86,15 +85,15 @@ inline double log(double x) {
   double y = e * ln2_hi + (lm + e * ln2_lo);
   y = x == std::numeric_limits<double>::infinity() ? x : y;
   y = x < 2.2250738585072014e-308 ? -std::numeric_limits<double>::infinity() : y;
-  y = x < 0.0 ? std::numeric_limits<double>::quiet_NaN() : y;
-  y = x != x ? x : y;
+  y = !(x >= 0.0) ? std::numeric_limits<double>::quiet_NaN() : y;  // negative or NaN
   return y;
 }
 
 // log(1+u), accurate for small u: log(w) corrected by the rounding error of w = 1+u.
 inline double log1p(double u) {
   const double w = 1.0 + u;
-  const double corr = (u - (w - 1.0)) / w;
+  // w == 0 (u == -1): the correction would be 0/0; log(0) = -inf is the answer
+  const double corr = w != 0.0 ? (u - (w - 1.0)) / w : 0.0;
   const double y = simd::log(w);
   return (w == 1.0) ? u : y + corr;
 }
