@@ -245,14 +245,17 @@ struct OutOfDomain {
   }
 };
 
-// Contiguous inputs, no gradient: the memory-speed path. Results go to a small
-// stack block first, so the compiler sees no aliasing with the inputs and
-// vectorises the body without a runtime overlap check.
+// Contiguous inputs, no gradient: the memory-speed path. Each block runs in two
+// loops, prepare (the logs of the areas) then eval (the rest): one loop carrying both
+// log and exp keeps too many polynomial terms live at once and runs ~1.4x slower.
+// Staging through small stack blocks also shows the compiler that nothing aliases
+// the inputs, so both loops vectorise without runtime overlap checks.
 template <class Law>
 CPTLAW_CLONES void eval_dense(const double* p, const double* const* x, std::int64_t n, double* out) {
-  constexpr std::int64_t block = 512;
+  constexpr std::int64_t block = 256;
   double pl[Law::n_params];
   for (int k = 0; k < Law::n_params; ++k) pl[k] = p[k];
+  double zb[Law::n_prep][block];
   double res[block];
   for (std::int64_t b = 0; b < n; b += block) {
     const std::int64_t len = n - b < block ? n - b : block;
@@ -260,6 +263,11 @@ CPTLAW_CLONES void eval_dense(const double* p, const double* const* x, std::int6
       double raw[Law::n_inputs], z[Law::n_prep];
       for (int k = 0; k < Law::n_inputs; ++k) raw[k] = x[k][b + i];
       Law::prepare(raw, z);
+      for (int k = 0; k < Law::n_prep; ++k) zb[k][i] = z[k];
+    }
+    for (std::int64_t i = 0; i < len; ++i) {
+      double z[Law::n_prep];
+      for (int k = 0; k < Law::n_prep; ++k) z[k] = zb[k][i];
       res[i] = Law::template eval<false>(pl, z, nullptr);
     }
     std::memcpy(out + b, res, static_cast<std::size_t>(len) * sizeof(double));
