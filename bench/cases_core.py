@@ -81,6 +81,24 @@ def case_areas(ctx: Context) -> list:
         b.fill(2.0)
         return a, b
 
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(2)
+    half = rows_n // 2
+
+    def fill_rows(a, b, lo, hi):
+        a[lo:hi].fill(1.0)  # NumPy releases the GIL here
+        b[lo:hi].fill(2.0)
+
+    def floor2():
+        # The same on two threads, each first-touching half of the rows: how far
+        # fresh outputs let a second thread help at all.
+        a, b = np.empty_like(x), np.empty_like(x)
+        jobs = [pool.submit(fill_rows, a, b, 0, half), pool.submit(fill_rows, a, b, half, rows_n)]
+        for j in jobs:
+            j.result()
+        return a, b
+
     out = (np.empty_like(x), np.empty_like(x))
     t = race(
         {
@@ -90,9 +108,11 @@ def case_areas(ctx: Context) -> list:
             "out1": with_threads(1, lambda: cptlaw.areas(x, DECAY, out=out)),
             "out2": with_threads(2, lambda: cptlaw.areas(x, DECAY, out=out)),
             "floor": floor,
+            "floor2": floor2,
         },
         ctx.repeat,
     )
+    pool.shutdown()
     cptlaw.set_num_threads(0)
     ceiling = t["numpy"] / t["floor"]
     return [
@@ -109,6 +129,10 @@ def case_areas(ctx: Context) -> list:
                     note=(f"ratio = floor / cptlaw 1 thread: fresh outputs ({2 * mb:.0f} MB, page faults) "
                           f"cost {t['floor'] / t['cpt1']:.0%} of the call; NumPy / floor = {ceiling:.1f}x caps "
                           "any 1-thread speed-up that returns fresh arrays; areas(out=...) avoids it")),
+        speedup_row(f"areas {size}, memory floor 2 vs 1 thread", "np.empty+fill on 1 thread", t["floor"],
+                    t["floor2"], None, status=INFO,
+                    note=("fresh outputs first-touched by two threads: the page zeroing (kernel work on "
+                          "the faulting core) scales only this far, and it is most of the fresh-output call")),
     ]
 
 
@@ -130,7 +154,8 @@ def case_areas_pow2(ctx: Context) -> list:
                         scaled, t["pow2"], None, status=INFO,
                         note=(f"per step: {t['pow2'] / (rows_n * n2) * 1e9:.2f} ns at {n2} vs "
                               f"{t['other'] / (rows_n * n_other) * 1e9:.2f} ns at {n_other}; "
-                              "< 1x: power-of-two row lengths are slower (4K aliasing of the row-interleaved kernel)"))]
+                              "should be ~1x (rows 64 KiB apart alias in 4 KiB-indexed structures: a kernel "
+                              "reading several such rows at once can stall)"))]
 
 
 # ----------------------------------------------------------------------------- 2. law
@@ -156,11 +181,15 @@ def case_law(ctx: Context) -> list:
     if diff > AGREE_TOL:
         return _mismatch_rows(f"AnnealingLaw {label}", "AnnealingLaw and NumPy", {"L": diff})
 
+    # The same call path with the cheapest law (two multiplies): allocation, page
+    # faults of the fresh output and the memory traffic, without the log and exp.
+    floor_law = cptlaw.OutOfDomainLaw(w1=A, w2=-C)
     t = race(
         {
             "numpy": numpy_law,
             "add": lambda: s1 + s2,
             "cpt": with_threads(0, lambda: law(s1=s1, s2=s2)),
+            "floor": with_threads(0, lambda: floor_law(loss_pt=s1, loss_cpt=s2)),
         },
         ctx.repeat,
     )
@@ -171,6 +200,11 @@ def case_law(ctx: Context) -> list:
         speedup_row(f"AnnealingLaw {label} vs add", "NumPy s1 + s2", t["add"], t["cpt"], 1 / 1.5,
                     note=f"{where}; target: cptlaw <= 1.5x the time of one NumPy add "
                          f"(NumPy add on 1 core: {3 * 8 * n / t['add'] / 1e9:.1f} GB/s moved)"),
+        speedup_row(f"AnnealingLaw {label}, memory floor", "OutOfDomainLaw (2 multiplies), same path",
+                    t["floor"], t["cpt"], None, status=INFO,
+                    note=(f"{where}; ratio = floor / cptlaw: the log and exp add "
+                          f"{t['cpt'] / t['floor'] - 1:.0%} to the floor; NumPy law / floor = "
+                          f"{t['numpy'] / t['floor']:.1f}x caps the speed-up over NumPy")),
     ]
 
 

@@ -111,7 +111,7 @@ CPTLAW_CLONES inline double residuals(const double* f, const double* y, const do
 }
 
 // G[k * n + i] /= f[i] for every column k.
-inline void scale_columns(double* G, const double* f, std::int64_t n, int cols) {
+CPTLAW_CLONES inline void scale_columns(double* G, const double* f, std::int64_t n, int cols) {
   for (int k = 0; k < cols; ++k) {
     double* g = G + static_cast<std::size_t>(k) * n;
 #pragma omp simd
@@ -119,8 +119,8 @@ inline void scale_columns(double* G, const double* f, std::int64_t n, int cols) 
   }
 }
 
-// sum_i a[i] b[i] c[i]
-inline double dot3(const double* a, const double* b, const double* c, std::int64_t n) {
+// sum_i a[i] b[i] c[i]. Multi-versioned: the fitter's normal equations are mostly these.
+CPTLAW_CLONES inline double dot3(const double* a, const double* b, const double* c, std::int64_t n) {
   double s = 0.0;
 #pragma omp simd reduction(+ : s)
   for (std::int64_t i = 0; i < n; ++i) s += a[i] * b[i] * c[i];
@@ -149,7 +149,8 @@ class Problem {
       if (w) w_[i] = w[i];
     }
     logy_.resize(n);
-    for (std::int64_t i = 0; i < n; ++i) logy_[i] = y_[i] > 0.0 ? std::log(y_[i]) : std::nan("");
+    if (opt.objective != least_squares)
+      for (std::int64_t i = 0; i < n; ++i) logy_[i] = y_[i] > 0.0 ? std::log(y_[i]) : std::nan("");
     for (int k = 0; k < P; ++k) {
       lo_[k] = lo[k];
       hi_[k] = hi[k];
@@ -178,16 +179,24 @@ class Problem {
     return std::isfinite(s) ? s : std::numeric_limits<double>::infinity();
   }
 
-  // Normal equations over the free parameters: A = J' W J, g = J' W r (W = weights * IRLS).
-  double normal_equations(const double* p, std::vector<double>& A, std::vector<double>& g) const {
-    const int m = static_cast<int>(free_.size());
-    A.assign(static_cast<std::size_t>(m) * m, 0.0);
-    g.assign(m, 0.0);
+  // Objective at p, leaving the residuals, IRLS weights and the residual Jacobian
+  // (dr/dp = df/dp for least squares, df/dp / f for log objectives) in the scratch
+  // arrays for normal_equations().
+  double objective_and_jacobian(const double* p) const {
     laws::eval_prepared<Law, true>(p, z_.data(), n_, f_.data(), G_.data());
     const double s = detail::residuals(f_.data(), y_.data(), logy_.data(), w_.data(), n_, opt_.objective,
                                        opt_.delta, r_.data(), wt_.data());
-    // Columns of the residual Jacobian: dr/dp = df/dp (least squares) or df/dp / f (log).
+    if (!std::isfinite(s)) return std::numeric_limits<double>::infinity();
     if (log_objective()) detail::scale_columns(G_.data(), f_.data(), n_, P);
+    return s;
+  }
+
+  // Normal equations over the free parameters at the point of the last
+  // objective_and_jacobian(): A = J' W J, g = J' W r (W = weights * IRLS).
+  void normal_equations(std::vector<double>& A, std::vector<double>& g) const {
+    const int m = static_cast<int>(free_.size());
+    A.assign(static_cast<std::size_t>(m) * m, 0.0);
+    g.assign(m, 0.0);
     for (int a = 0; a < m; ++a) {
       const double* ja = &G_[static_cast<std::size_t>(free_[a]) * n_];
       g[a] = detail::dot3(wt_.data(), ja, r_.data(), n_);
@@ -195,7 +204,6 @@ class Problem {
     }
     for (int a = 0; a < m; ++a)
       for (int b = 0; b < a; ++b) A[b * m + a] = A[a * m + b];
-    return std::isfinite(s) ? s : std::numeric_limits<double>::infinity();
   }
 
   void clamp(double* p) const {
@@ -204,7 +212,9 @@ class Problem {
 
   // Variable projection: solve the free linear parameters by (relative, for log
   // objectives) least squares with the others held at p. Returns false if singular.
-  bool project_linear(double* p) const {
+  // With `obj`, also the objective at the projected p: the model is linear in those
+  // parameters, f(p) = f(p without them) + sum_a p_a df/dp_a, so no second evaluation.
+  bool project_linear(double* p, double* obj = nullptr) const {
     int lin[P], nl = 0;
     for (int k = 0; k < P; ++k)
       if (linear_[k] && !fixed_[k]) lin[nl++] = k;
@@ -230,6 +240,16 @@ class Problem {
     if (!detail::cholesky_solve(A, b, nl)) return false;
     for (int a = 0; a < nl; ++a) p[lin[a]] = b[a];
     clamp(p);
+    if (obj) {
+      for (int a = 0; a < nl; ++a) {
+        const double* ga = &G_[static_cast<std::size_t>(lin[a]) * n_];
+        const double pa = p[lin[a]];
+        for (std::int64_t i = 0; i < n_; ++i) f_[i] += pa * ga[i];
+      }
+      const double s = detail::residuals(f_.data(), y_.data(), logy_.data(), w_.data(), n_, opt_.objective,
+                                         opt_.delta, r_.data(), wt_.data());
+      *obj = std::isfinite(s) ? s : std::numeric_limits<double>::infinity();
+    }
     return true;
   }
 
@@ -239,7 +259,8 @@ class Problem {
     const int m = static_cast<int>(free_.size());
     std::vector<double> x(p0, p0 + P), xn(P), A, g, M, h;
     clamp(x.data());
-    double obj = normal_equations(x.data(), A, g);
+    double obj = objective_and_jacobian(x.data());
+    if (std::isfinite(obj)) normal_equations(A, g);
     res.nfev = 1;
     res.params = x;
     res.objective = obj;
@@ -316,7 +337,9 @@ class Problem {
           res.status = converged_xtol;
           break;
         }
-        const double on = objective(xn.data());
+        // The trial is evaluated with its Jacobian: most steps are accepted, and
+        // then the normal equations need no second pass through the law.
+        const double on = objective_and_jacobian(xn.data());
         ++res.nfev;
         if (on < obj) {
           const double rho = pred > 0 ? (obj - on) / pred : 1.0;
@@ -325,8 +348,8 @@ class Problem {
           nu = 2.0;
           const double dec = obj - on;
           x = xn;
-          obj = normal_equations(x.data(), A, g);
-          ++res.nfev;
+          obj = on;
+          normal_equations(A, g);
           for (int a = 0; a < m; ++a) dmax = std::max(dmax, A[a * m + a]);
           accepted = true;
           if (dec <= opt_.ftol * obj || obj == 0.0) res.status = converged_ftol;
@@ -365,8 +388,12 @@ class Problem {
     auto add = [&](const double* src, bool project) {
       std::vector<double> p(src, src + P);
       clamp(p.data());
-      if (project && !project_linear(p.data())) return;
-      const double o = objective(p.data());
+      double o;
+      if (project) {
+        if (!project_linear(p.data(), &o)) return;
+      } else {
+        o = objective(p.data());
+      }
       ++evals;
       if (std::isfinite(o)) cands.push_back({o, std::move(p)});
     };
