@@ -291,13 +291,38 @@ CPTLAW_CLONES void eval_strided(const double* p, const double* const* x, const s
   }
 }
 
+// Prepared features of n points, stored by feature: z[k * n + i].
+template <class Law>
+CPTLAW_CLONES void prepare_columns(const double* const* x, std::int64_t n, double* z) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    double raw[Law::n_inputs], zi[Law::n_prep];
+    for (int k = 0; k < Law::n_inputs; ++k) raw[k] = x[k][i];
+    Law::prepare(raw, zi);
+    for (int k = 0; k < Law::n_prep; ++k) z[k * n + i] = zi[k];
+  }
+}
+
 // Prepared features stored by feature (z[k * n + i]); values into f[i] and, if
 // Grad, gradients into G[k * n + i]. Used by the fitter, which prepares once.
+// Stores go straight to f and G when the vectoriser can prove them independent with
+// a few runtime overlap checks (it allows 10); with more gradient columns they are
+// staged in stack blocks (known not to alias) and copied out.
 template <class Law, bool Grad>
-CPTLAW_CLONES void eval_prepared(const double* p, const double* z, std::int64_t n, double* f, double* G) {
-  constexpr std::int64_t block = 128;  // results staged on the stack: no aliasing with z
+CPTLAW_CLONES void eval_prepared(const double* __restrict p, const double* __restrict z, std::int64_t n,
+                                 double* __restrict f, double* __restrict G) {
   double pl[Law::n_params];
   for (int k = 0; k < Law::n_params; ++k) pl[k] = p[k];
+  if (!Grad || Law::n_params <= 4) {
+    for (std::int64_t i = 0; i < n; ++i) {
+      double zi[Law::n_prep], g[Law::n_params];
+      for (int k = 0; k < Law::n_prep; ++k) zi[k] = z[k * n + i];
+      f[i] = Law::template eval<Grad>(pl, zi, g);
+      if (Grad)
+        for (int k = 0; k < Law::n_params; ++k) G[k * n + i] = g[k];
+    }
+    return;
+  }
+  constexpr std::int64_t block = 128;
   double fb[block], gb[Law::n_params][block];
   for (std::int64_t b = 0; b < n; b += block) {
     const std::int64_t len = n - b < block ? n - b : block;
@@ -305,13 +330,11 @@ CPTLAW_CLONES void eval_prepared(const double* p, const double* z, std::int64_t 
       double zi[Law::n_prep], g[Law::n_params];
       for (int k = 0; k < Law::n_prep; ++k) zi[k] = z[k * n + b + i];
       fb[i] = Law::template eval<Grad>(pl, zi, g);
-      if (Grad)
-        for (int k = 0; k < Law::n_params; ++k) gb[k][i] = g[k];
+      for (int k = 0; k < Law::n_params; ++k) gb[k][i] = g[k];
     }
     std::memcpy(f + b, fb, static_cast<std::size_t>(len) * sizeof(double));
-    if (Grad)
-      for (int k = 0; k < Law::n_params; ++k)
-        std::memcpy(G + k * n + b, gb[k], static_cast<std::size_t>(len) * sizeof(double));
+    for (int k = 0; k < Law::n_params; ++k)
+      std::memcpy(G + k * n + b, gb[k], static_cast<std::size_t>(len) * sizeof(double));
   }
 }
 

@@ -119,12 +119,39 @@ CPTLAW_CLONES inline void scale_columns(double* G, const double* f, std::int64_t
   }
 }
 
-// sum_i a[i] b[i] c[i]. Multi-versioned: the fitter's normal equations are mostly these.
-CPTLAW_CLONES inline double dot3(const double* a, const double* b, const double* c, std::int64_t n) {
-  double s = 0.0;
+// r = y - f
+CPTLAW_CLONES inline void difference(const double* __restrict y, const double* __restrict f, double* __restrict r,
+                                     std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) r[i] = y[i] - f[i];
+}
+
+// f += a * g
+CPTLAW_CLONES inline void add_scaled(double* __restrict f, double a, const double* __restrict g, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) f[i] += a * g[i];
+}
+
+// Normal equations from the columns cols[0..m) of G (G[k * n + i]): A = J' W J
+// (m x m, row-major) and g = J' W r, W = diag(wt). One multi-versioned call per
+// LM step; u (n scratch values) holds W times the current column.
+CPTLAW_CLONES inline void weighted_gram(const double* G, std::int64_t n, const int* cols, int m, const double* wt,
+                                        const double* r, double* u, double* A, double* g) {
+  for (int a = 0; a < m; ++a) {
+    const double* ga = G + static_cast<std::int64_t>(cols[a]) * n;
+    double s = 0.0;
 #pragma omp simd reduction(+ : s)
-  for (std::int64_t i = 0; i < n; ++i) s += a[i] * b[i] * c[i];
-  return s;
+    for (std::int64_t i = 0; i < n; ++i) {
+      u[i] = wt[i] * ga[i];
+      s += u[i] * r[i];
+    }
+    g[a] = s;
+    for (int b = 0; b <= a; ++b) {
+      const double* gb = G + static_cast<std::int64_t>(cols[b]) * n;
+      double t = 0.0;
+#pragma omp simd reduction(+ : t)
+      for (std::int64_t i = 0; i < n; ++i) t += u[i] * gb[i];
+      A[a * m + b] = A[b * m + a] = t;
+    }
+  }
 }
 
 }  // namespace detail
@@ -141,16 +168,14 @@ class Problem {
       : n_(n), y_(y, y + n), w_(n, 1.0), opt_(opt) {
     // Prepared features stored by feature (z_[k * n + i]) so the kernels stream them.
     z_.resize(static_cast<std::size_t>(n) * Law::n_prep);
-    for (std::int64_t i = 0; i < n; ++i) {
-      double r[Law::n_inputs], zi[Law::n_prep];
-      for (int k = 0; k < Law::n_inputs; ++k) r[k] = raw[k][i];
-      Law::prepare(r, zi);
-      for (int k = 0; k < Law::n_prep; ++k) z_[k * n + i] = zi[k];
-      if (w) w_[i] = w[i];
-    }
+    laws::prepare_columns<Law>(raw, n, z_.data());
+    if (w) std::copy(w, w + n, w_.begin());
     logy_.resize(n);
     if (opt.objective != least_squares)
       for (std::int64_t i = 0; i < n; ++i) logy_[i] = y_[i] > 0.0 ? std::log(y_[i]) : std::nan("");
+    wproj_ = w_;
+    if (opt.objective != least_squares)
+      for (std::int64_t i = 0; i < n; ++i) wproj_[i] /= y_[i] * y_[i];
     for (int k = 0; k < P; ++k) {
       lo_[k] = lo[k];
       hi_[k] = hi[k];
@@ -159,6 +184,7 @@ class Problem {
       if (!fixed_[k]) free_.push_back(k);
     }
     f_.resize(n);
+    u_.resize(n);
     r_.resize(n);
     wt_.resize(n);
     G_.resize(static_cast<std::size_t>(n) * P);
@@ -195,15 +221,9 @@ class Problem {
   // objective_and_jacobian(): A = J' W J, g = J' W r (W = weights * IRLS).
   void normal_equations(std::vector<double>& A, std::vector<double>& g) const {
     const int m = static_cast<int>(free_.size());
-    A.assign(static_cast<std::size_t>(m) * m, 0.0);
-    g.assign(m, 0.0);
-    for (int a = 0; a < m; ++a) {
-      const double* ja = &G_[static_cast<std::size_t>(free_[a]) * n_];
-      g[a] = detail::dot3(wt_.data(), ja, r_.data(), n_);
-      for (int b = 0; b <= a; ++b) A[a * m + b] = detail::dot3(wt_.data(), ja, &G_[free_[b] * n_], n_);
-    }
-    for (int a = 0; a < m; ++a)
-      for (int b = 0; b < a; ++b) A[b * m + a] = A[a * m + b];
+    A.resize(static_cast<std::size_t>(m) * m);
+    g.resize(m);
+    detail::weighted_gram(G_.data(), n_, free_.data(), m, wt_.data(), r_.data(), u_.data(), A.data(), g.data());
   }
 
   void clamp(double* p) const {
@@ -224,16 +244,9 @@ class Problem {
     for (int a = 0; a < nl; ++a) q[lin[a]] = 0.0;  // model without the solved terms
     laws::eval_prepared<Law, true>(q, z_.data(), n_, f_.data(), G_.data());
     // Target y - rest, weights w (LS) or w / y^2 (relative residuals ~ log residuals).
-    for (std::int64_t i = 0; i < n_; ++i) {
-      r_[i] = y_[i] - f_[i];
-      wt_[i] = log_objective() ? w_[i] / (y_[i] * y_[i]) : w_[i];
-    }
+    detail::difference(y_.data(), f_.data(), r_.data(), n_);
     double A[P * P], b[P];
-    for (int a = 0; a < nl; ++a) {
-      const double* ga = &G_[static_cast<std::size_t>(lin[a]) * n_];
-      b[a] = detail::dot3(wt_.data(), ga, r_.data(), n_);
-      for (int c = 0; c <= a; ++c) A[a * nl + c] = A[c * nl + a] = detail::dot3(wt_.data(), ga, &G_[lin[c] * n_], n_);
-    }
+    detail::weighted_gram(G_.data(), n_, lin, nl, wproj_.data(), r_.data(), u_.data(), A, b);
     double tr = 0.0;
     for (int a = 0; a < nl; ++a) tr += A[a * nl + a];
     for (int a = 0; a < nl; ++a) A[a * nl + a] += 1e-13 * tr / nl + 1e-300;
@@ -241,11 +254,8 @@ class Problem {
     for (int a = 0; a < nl; ++a) p[lin[a]] = b[a];
     clamp(p);
     if (obj) {
-      for (int a = 0; a < nl; ++a) {
-        const double* ga = &G_[static_cast<std::size_t>(lin[a]) * n_];
-        const double pa = p[lin[a]];
-        for (std::int64_t i = 0; i < n_; ++i) f_[i] += pa * ga[i];
-      }
+      for (int a = 0; a < nl; ++a)
+        detail::add_scaled(f_.data(), p[lin[a]], &G_[static_cast<std::size_t>(lin[a]) * n_], n_);
       const double s = detail::residuals(f_.data(), y_.data(), logy_.data(), w_.data(), n_, opt_.objective,
                                          opt_.delta, r_.data(), wt_.data());
       *obj = std::isfinite(s) ? s : std::numeric_limits<double>::infinity();
@@ -430,8 +440,9 @@ class Problem {
  private:
   std::int64_t n_;
   std::vector<double> y_, w_, logy_, z_;
+  std::vector<double> wproj_;  // variable-projection weights: w, or w / y^2 for log objectives
   // Scratch for one evaluation: model values, residuals, weights, gradients (G_[k * n + i]).
-  mutable std::vector<double> f_, r_, wt_, G_;
+  mutable std::vector<double> f_, u_, r_, wt_, G_;
   Options opt_;
   double lo_[P], hi_[P];
   bool fixed_[P], linear_[P];
