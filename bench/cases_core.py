@@ -184,11 +184,13 @@ def case_law(ctx: Context) -> list:
     # The same call path with the cheapest law (two multiplies): allocation, page
     # faults of the fresh output and the memory traffic, without the log and exp.
     floor_law = cptlaw.OutOfDomainLaw(w1=A, w2=-C)
+    out = np.empty(n)
     t = race(
         {
             "numpy": numpy_law,
             "add": lambda: s1 + s2,
             "cpt": with_threads(0, lambda: law(s1=s1, s2=s2)),
+            "out": with_threads(0, lambda: law(s1=s1, s2=s2, out=out)),
             "floor": with_threads(0, lambda: floor_law(loss_pt=s1, loss_cpt=s2)),
         },
         ctx.repeat,
@@ -197,6 +199,8 @@ def case_law(ctx: Context) -> list:
     return [
         speedup_row(f"AnnealingLaw {label}", "NumPy L0 + A*s1**-alpha - C*s2", t["numpy"], t["cpt"], 5.0,
                     note=f"{where}; {n / t['cpt'] / 1e6:.0f} M points/s; agree: max rel diff {diff:.1e}"),
+        speedup_row(f"AnnealingLaw(out=...) {label}", "NumPy L0 + A*s1**-alpha - C*s2", t["numpy"], t["out"], 5.0,
+                    note=f"{where}; losses written into a preallocated array (no page faults)"),
         speedup_row(f"AnnealingLaw {label} vs add", "NumPy s1 + s2", t["add"], t["cpt"], 1 / 1.5,
                     note=f"{where}; target: cptlaw <= 1.5x the time of one NumPy add "
                          f"(NumPy add on 1 core: {3 * 8 * n / t['add'] / 1e9:.1f} GB/s moved)"),

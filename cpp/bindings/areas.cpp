@@ -15,22 +15,11 @@ cptlaw::AreaOptions options(double decay, std::int64_t warmup_as_peak, double s2
   return opt;
 }
 
-// Outputs given by the caller must be C-contiguous float64 of the input's shape
-// (checked in Python); no conversion may happen, so they are taken as plain arrays.
-f64array output(const py::object& given, std::int64_t rows, std::int64_t n, const char* name) {
-  if (given.is_none()) return f64array({rows, n});
-  auto arr = py::reinterpret_borrow<py::array>(given);
-  if (!py::isinstance<py::array_t<double>>(arr) || !(arr.flags() & py::array::c_style) || !arr.writeable() ||
-      arr.size() != rows * n)
-    throw std::invalid_argument(std::string(name) + ": must be a writeable C-contiguous float64 array shaped like lr");
-  return py::reinterpret_borrow<f64array>(arr);
-}
-
 py::tuple areas(const f64array& lr, double decay, std::int64_t warmup_as_peak, double s2_lr_exponent, int threads,
                 const py::object& out_s1, const py::object& out_s2) {
   if (lr.ndim() != 2) throw std::invalid_argument("lr: expected a 2-D (rows, steps) array");
   const auto rows = static_cast<std::int64_t>(lr.shape(0)), n = static_cast<std::int64_t>(lr.shape(1));
-  f64array s1 = output(out_s1, rows, n, "out[0]"), s2 = output(out_s2, rows, n, "out[1]");
+  f64array s1 = output_array(out_s1, {rows, n}, "out[0]"), s2 = output_array(out_s2, {rows, n}, "out[1]");
   const double* x = lr.data();
   double* a = s1.mutable_data();
   double* b = s2.mutable_data();

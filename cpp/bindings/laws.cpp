@@ -13,7 +13,7 @@ namespace {
 
 template <class Law>
 py::object eval_law(const f64array& params, const std::vector<f64array>& inputs, std::int64_t n, bool with_grad,
-                    int threads) {
+                    int threads, const py::object& out_values) {
   if (params.ndim() != 1 || params.shape(0) != Law::n_params) throw std::invalid_argument("params: wrong length");
   if (static_cast<int>(inputs.size()) != Law::n_inputs) throw std::invalid_argument("inputs: wrong count");
   const double* x[Law::n_inputs];
@@ -24,7 +24,7 @@ py::object eval_law(const f64array& params, const std::vector<f64array>& inputs,
     x[k] = inputs[k].data();
     stride[k] = size == 1 && n != 1 ? 0 : 1;
   }
-  f64array out(n);
+  f64array out = output_array(out_values, {n}, "out");
   f64array grad(with_grad ? std::vector<py::ssize_t>{n, Law::n_params} : std::vector<py::ssize_t>{0});
   double* o = out.mutable_data();
   double* g = with_grad ? grad.mutable_data() : nullptr;
@@ -42,7 +42,7 @@ struct Binder {
   template <class Law>
   void operator()(const char* name) {
     table[name] = py::cpp_function(&eval_law<Law>, py::arg("params"), py::arg("inputs"), py::arg("n"),
-                                   py::arg("with_grad"), py::arg("threads"));
+                                   py::arg("with_grad"), py::arg("threads"), py::arg("out") = py::none());
   }
 };
 

@@ -15,7 +15,7 @@ def cpt_areas(
     lr_pt: F64, lr_cpt: F64, decay: float, split: int, warmup_as_peak: int, s2_lr_exponent: float, threads: int
 ) -> tuple[F64, F64, F64, F64]: ...
 
-# law name -> evaluator(params, inputs, n, with_grad, threads) -> values or (values, grad)
+# law name -> evaluator(params, inputs, n, with_grad, threads, out=None) -> values or (values, grad)
 law_eval: dict[str, Callable[..., object]]
 
 # law name -> fitter(inputs, y, w, lo, hi, fixed, linear, starts, grid, objective, delta, max_iter,

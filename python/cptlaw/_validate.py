@@ -26,6 +26,17 @@ def as_float_array(value, name: str, *, min_ndim: int = 0, allow_empty: bool = F
     return arr
 
 
+def output_array(value, name: str, shape: tuple) -> np.ndarray:
+    """A caller-given output: a writeable, C-contiguous float64 ndarray of ``shape``."""
+    if not isinstance(value, np.ndarray) or value.dtype != np.float64:
+        raise TypeError(f"{name}: expected a float64 ndarray")
+    if value.shape != shape:
+        raise ValueError(f"{name}: shape {value.shape} differs from the result's {shape}")
+    if not (value.flags.c_contiguous and value.flags.writeable):
+        raise ValueError(f"{name}: must be C-contiguous and writeable")
+    return value
+
+
 def check_finite(arr: np.ndarray, name: str) -> None:
     if not np.isfinite(arr).all():
         raise ValueError(f"{name}: contains NaN or infinite values")

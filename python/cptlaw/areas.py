@@ -52,12 +52,7 @@ def _outputs(out, shape):
     if not (isinstance(out, tuple) and len(out) == 2):
         raise TypeError("out: expected a tuple of two arrays (s1, s2)")
     for k, a in enumerate(out):
-        if not isinstance(a, np.ndarray) or a.dtype != np.float64:
-            raise TypeError(f"out[{k}]: expected a float64 ndarray")
-        if a.shape != shape:
-            raise ValueError(f"out[{k}]: shape {a.shape} differs from lr's {shape}")
-        if not (a.flags.c_contiguous and a.flags.writeable):
-            raise ValueError(f"out[{k}]: must be C-contiguous and writeable")
+        _validate.output_array(a, f"out[{k}]", shape)
     if np.shares_memory(out[0], out[1]):
         raise ValueError("out: the two arrays overlap")
     return out

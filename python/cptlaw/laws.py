@@ -105,21 +105,30 @@ class Law:
                 flat.append(np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1))
         return flat, shape, size
 
-    def _eval(self, args, kwargs, with_grad: bool):
+    def _eval(self, args, kwargs, with_grad: bool, out=None):
         flat, shape, size = self._inputs(args, kwargs)
         fn = _core.law_eval[self._core_name]
+        if out is not None:
+            _validate.output_array(out, "out", shape)
+            if any(np.shares_memory(out, a) for a in flat):
+                raise ValueError("out: must not overlap the inputs")
         if size == 0:
-            value = np.zeros(shape)
+            value = np.zeros(shape) if out is None else out
             return (value, np.zeros(shape + (len(self.param_names),))) if with_grad else value
-        res = fn(self._p, flat, size, with_grad, get_num_threads())
+        res = fn(self._p, flat, size, with_grad, get_num_threads(), out)
         if with_grad:
             value, grad = res
             return value.reshape(shape), grad.reshape(shape + (len(self.param_names),))
-        return res.reshape(shape)
+        return out if out is not None else res.reshape(shape)
 
-    def __call__(self, *args, **inputs) -> np.ndarray:
-        """The loss at the given inputs (broadcast together)."""
-        return self._eval(args, inputs, False)
+    def __call__(self, *args, out=None, **inputs) -> np.ndarray:
+        """The loss at the given inputs (broadcast together).
+
+        ``out``: a float64, C-contiguous array of the broadcast shape to write the
+        losses into (and return), as NumPy's ufuncs take; saves allocating and
+        page-faulting a fresh result when a law is evaluated again and again.
+        """
+        return self._eval(args, inputs, False, out)
 
     def grad(self, *args, **inputs) -> np.ndarray:
         """d loss / d params, shape ``broadcast(inputs) + (len(param_names),)``."""

@@ -15,6 +15,7 @@
 #include <limits>
 
 #include "cptlaw/config.hpp"
+#include "cptlaw/line_writer.hpp"
 #include "cptlaw/parallel.hpp"
 #include "cptlaw/simd_math.hpp"
 
@@ -249,14 +250,17 @@ struct OutOfDomain {
 // loops, prepare (the logs of the areas) then eval (the rest): one loop carrying both
 // log and exp keeps too many polynomial terms live at once and runs ~1.4x slower.
 // Staging through small stack blocks also shows the compiler that nothing aliases
-// the inputs, so both loops vectorise without runtime overlap checks.
+// the inputs, so both loops vectorise without runtime overlap checks. Large outputs
+// are written in whole lines with non-temporal stores (line_writer.hpp).
 template <class Law>
-CPTLAW_CLONES void eval_dense(const double* p, const double* const* x, std::int64_t n, double* out) {
+CPTLAW_CLONES void eval_dense(const double* p, const double* const* x, std::int64_t n, double* out,
+                              bool streaming = false) {
   constexpr std::int64_t block = 256;
   double pl[Law::n_params];
   for (int k = 0; k < Law::n_params; ++k) pl[k] = p[k];
   double zb[Law::n_prep][block];
-  double res[block];
+  double res[block + 8];
+  cptlaw::detail::LineWriter w{out, 0, streaming};
   for (std::int64_t b = 0; b < n; b += block) {
     const std::int64_t len = n - b < block ? n - b : block;
     for (std::int64_t i = 0; i < len; ++i) {
@@ -265,13 +269,15 @@ CPTLAW_CLONES void eval_dense(const double* p, const double* const* x, std::int6
       Law::prepare(raw, z);
       for (int k = 0; k < Law::n_prep; ++k) zb[k][i] = z[k];
     }
+    double* o = res + (b - w.done);
     for (std::int64_t i = 0; i < len; ++i) {
       double z[Law::n_prep];
       for (int k = 0; k < Law::n_prep; ++k) z[k] = zb[k][i];
-      res[i] = Law::template eval<false>(pl, z, nullptr);
+      o[i] = Law::template eval<false>(pl, z, nullptr);
     }
-    std::memcpy(out + b, res, static_cast<std::size_t>(len) * sizeof(double));
+    w.flush(res, b + len, b + len == n);
   }
+  if (streaming) cptlaw::detail::stream_fence();
 }
 
 // General path: each input has stride 0 (broadcast scalar) or 1; optional gradient
@@ -344,11 +350,12 @@ void evaluate(const double* p, const double* const* x, const std::int64_t* strid
               double* grad, int threads) {
   bool dense = grad == nullptr;
   for (int k = 0; k < Law::n_inputs; ++k) dense = dense && stride[k] == 1;
+  const bool streaming = n * std::int64_t{sizeof(double)} >= cptlaw::detail::kStreamMinBytes;
   parallel_for(n, threads, 1 << 16, [&](std::int64_t b, std::int64_t e) {
     const double* xb[Law::n_inputs];
     for (int k = 0; k < Law::n_inputs; ++k) xb[k] = x[k] + b * stride[k];
     if (dense) {
-      eval_dense<Law>(p, xb, e - b, out + b);
+      eval_dense<Law>(p, xb, e - b, out + b, streaming);
     } else {
       eval_strided<Law>(p, xb, stride, e - b, out + b, grad ? grad + b * Law::n_params : nullptr);
     }
