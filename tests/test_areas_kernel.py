@@ -108,3 +108,19 @@ def test_negative_zero_is_a_valid_learning_rate():
     lr = np.array([[1e-3, -0.0, 0.0, 1e-3]] * 6)
     got = cptlaw.areas(lr, 0.5)
     np.testing.assert_array_equal(got.s1[0], [1e-3, 1e-3, 1e-3, 2e-3])
+
+
+@pytest.mark.parametrize("steps", [1, 3, 9])
+def test_many_tiny_rows_streamed(steps):
+    """Millions of rows of a few steps: streamed outputs, every row shorter than a line."""
+    rows = (STREAM_MIN_BYTES // (16 * steps)) + 5
+    rng = np.random.default_rng(steps)
+    lr = rng.uniform(0, 1e-3, (rows, steps))
+    got = cptlaw.areas(lr, 0.9)
+    np.testing.assert_allclose(got.s1, np.cumsum(lr, axis=1), rtol=1e-13)
+    d = np.zeros_like(lr)
+    d[:, 1:] = lr[:, :-1] - lr[:, 1:]
+    m = np.zeros_like(lr)
+    for i in range(1, steps):
+        m[:, i] = 0.9 * m[:, i - 1] + d[:, i]
+    np.testing.assert_allclose(got.s2, np.cumsum(m, axis=1), rtol=1e-10, atol=1e-15)
