@@ -170,12 +170,16 @@ class Problem {
     z_.resize(static_cast<std::size_t>(n) * Law::n_prep);
     laws::prepare_columns<Law>(raw, n, z_.data());
     if (w) std::copy(w, w + n, w_.begin());
+    // Log objectives compare log f with log y; variable projection then weights the
+    // relative residuals (f - y) / y, i.e. w / y^2.
     logy_.resize(n);
-    if (opt.objective != least_squares)
-      for (std::int64_t i = 0; i < n; ++i) logy_[i] = y_[i] > 0.0 ? std::log(y_[i]) : std::nan("");
     wproj_ = w_;
-    if (opt.objective != least_squares)
-      for (std::int64_t i = 0; i < n; ++i) wproj_[i] /= y_[i] * y_[i];
+    if (log_objective()) {
+      for (std::int64_t i = 0; i < n; ++i) {
+        logy_[i] = y_[i] > 0.0 ? std::log(y_[i]) : std::nan("");
+        wproj_[i] /= y_[i] * y_[i];
+      }
+    }
     for (int k = 0; k < P; ++k) {
       lo_[k] = lo[k];
       hi_[k] = hi[k];
