@@ -1327,28 +1327,11 @@ def drop_shared_history(runs) -> tuple:
 # fit results (the JSON written by `cptlaw fit --json`)
 # ======================================================================================
 
-LAW_NAMES = {
-    "annealing": "AnnealingLaw",
-    "cpt": "CPTLaw",
-    "replay-pt": "ReplayPTLaw",
-    "replay-cpt": "ReplayCPTLaw",
-    "model-size": "ModelSizeLaw",
-    "open-source": "OpenSourceLaw",
-    "cpt-power-s2": "CPTPowerS2Law",
-}
-
-
 def law_class(name):
-    """A law class from a command-line name (``cpt``, ``annealing``, ``replay-pt``...) or a
-    class name (``CPTLaw``)."""
+    """A law class from its short name or class name (see :func:`cptlaw.laws.law_class`)."""
     from . import laws
 
-    key = str(name).strip()
-    cls_name = LAW_NAMES.get(key.lower().replace("_", "-"), key)
-    cls = getattr(laws, cls_name, None)
-    if not (isinstance(cls, type) and issubclass(cls, laws.Law) and cls is not laws.Law):
-        raise ValueError(f"law: unknown law {name!r}; expected one of {', '.join(LAW_NAMES)}")
-    return cls
+    return laws.law_class(name)
 
 
 def read_fit(path) -> dict:

@@ -250,3 +250,18 @@ class OutOfDomainLaw(Law):
 
 
 LAWS = (AnnealingLaw, CPTLaw, ReplayPTLaw, ReplayCPTLaw, ModelSizeLaw, OpenSourceLaw, CPTPowerS2Law, OutOfDomainLaw)
+
+
+def law_names() -> tuple:
+    """The laws' short names (``"annealing"``, ``"cpt"``, ...), as the CLI and fit files spell them."""
+    return tuple(cls._core_name for cls in LAWS)
+
+
+def law_class(name) -> type:
+    """A law class from its short name (``cpt``, ``replay_pt``; ``-`` for ``_`` is accepted) or its
+    class name (``CPTLaw``)."""
+    key = str(name).strip()
+    for cls in LAWS:
+        if key == cls.__name__ or key.lower().replace("-", "_") == cls._core_name:
+            return cls
+    raise ValueError(f"law: unknown law {name!r}; expected one of {', '.join(law_names())}")
