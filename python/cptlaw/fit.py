@@ -227,13 +227,19 @@ def _prepare(law, features, loss, weights, bounds, fixed, starts, grid, multista
         w = None if w is None else w[keep]
     if obj_code != 0 and (y <= 0).any():
         raise ValueError("loss: must be > 0 for a log objective")
+    params = _param_setup(law_cls, start_law, y.shape[-1], cols, bounds, fixed, starts, grid, multistart, batch)
+    return (law_cls, obj_code, y, cols, w) + params
+
+
+def _param_setup(law_cls, start_law, n_points, cols, bounds, fixed, starts, grid, multistart, batch):
+    """Bounds, fixed and linear masks, starts and the start grid (``cols`` only for the grid's scale)."""
     fixed = _param_dict(fixed, "fixed", law_cls)
     for k, v in fixed.items():
         fixed[k] = _validate.real_scalar(v, f"fixed[{k!r}]")
     lo, hi = _bounds(law_cls, bounds)
     n_free = len(law_cls.param_names) - len(fixed)
-    if y.shape[-1] < n_free:
-        raise ValueError(f"loss: {y.shape[-1]} points cannot determine {n_free} free parameters")
+    if n_points < n_free:
+        raise ValueError(f"loss: {n_points} points cannot determine {n_free} free parameters")
     start_rows = _starts(law_cls, starts, start_law, fixed)
     if grid is None:
         grid_rows = default_grid(law_cls, cols, fixed, coarse=batch) if multistart else np.zeros((0, len(lo)))
@@ -245,7 +251,7 @@ def _prepare(law, features, loss, weights, bounds, fixed, starts, grid, multista
         raise ValueError("starts: multistart=False needs at least one start (starts=... or a law instance)")
     fixed_mask = np.array([n in fixed for n in law_cls.param_names], dtype=np.uint8)
     linear_mask = np.array([n in law_cls.linear_params for n in law_cls.param_names], dtype=np.uint8)
-    return law_cls, obj_code, y, cols, w, lo, hi, fixed_mask, linear_mask, start_rows, grid_rows
+    return lo, hi, fixed_mask, linear_mask, start_rows, grid_rows
 
 
 def _quality(law_obj, cols, y, law_cls, obj_code, w, fixed_mask, on_bound):
@@ -445,6 +451,7 @@ def fit_many(
     ftol: float = 1e-10,
     xtol: float = 1e-10,
     gtol: float = 1e-10,
+    device: str = "cpu",
 ) -> FitManyResult:
     """Fit many independent curves in one call, across threads (GIL released).
 
@@ -453,7 +460,17 @@ def fit_many(
     :func:`fit` (NaN values are not allowed here), except that the default start grid
     is coarser and only the best grid candidate is refined (``keep=1``): independent
     smooth curves rarely need more, and batches are about throughput.
+
+    ``device="cuda"`` (or ``"cuda:N"``) fits on a GPU (:mod:`cptlaw.cuda`): NumPy inputs are
+    copied there, CuPy / PyTorch CUDA inputs are used in place; the same algorithm, statuses
+    and results (as NumPy arrays), ``keep`` at most 16.
     """
+    if device != "cpu":
+        from . import cuda
+
+        return cuda.fit_many(law, features, losses, objective=objective, delta=delta, weights=weights,
+                             bounds=bounds, fixed=fixed, starts=starts, grid=grid, multistart=multistart, keep=keep,
+                             max_iter=max_iter, ftol=ftol, xtol=xtol, gtol=gtol, device=device)
     law_cls, obj_code, y, cols, w, lo, hi, fixed_mask, linear_mask, start_rows, grid_rows = _prepare(
         law, features, losses, weights, bounds, fixed, starts, grid, multistart, objective, "raise", batch=True
     )
@@ -468,6 +485,10 @@ def fit_many(
         obj_code, delta, max_iter, float(ftol), float(xtol), float(gtol), keep, get_num_threads(),
     )
     flat = np.ptp(y, axis=1) <= 1e-12 * np.maximum(1.0, np.abs(y).max(axis=1))
+    return _many_result(law_cls, params, objv, status, nfev, flat)
+
+
+def _many_result(law_cls, params, objv, status, nfev, flat) -> FitManyResult:
     status = np.where(flat, -3, status)
     messages = [
         "loss is constant: parameters not identifiable" if f else STATUS_MESSAGES.get(int(s), "unknown status")

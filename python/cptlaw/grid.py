@@ -707,9 +707,10 @@ def grid(
     objective: Optional[str] = None,
     k: int = 1,
     group_by=None,
-    chunk_size: int = 1_000_000,
+    chunk_size: Optional[int] = None,
     progress: Optional[bool] = None,
     client=None,
+    device: str = "cpu",
 ):
     """Evaluate fitted laws over the Cartesian product of schedule-family parameters.
 
@@ -784,9 +785,10 @@ def grid(
         Rows kept per group (``reduce`` only).
     group_by : str or sequence of str, optional
         Parameter columns defining the groups of ``reduce`` (not loss columns).
-    chunk_size : int
+    chunk_size : int, optional
         Rows (combination x step) per chunk, rounded to whole schedules: the unit of
         progress, interruption and distribution. With ``reduce`` memory stays O(chunk_size).
+        Default 1,000,000 (100,000,000 with ``device="cuda"``).
     progress : bool, optional
         A tqdm progress bar on stderr: None (default) shows it for grids of more than one
         chunk when stderr is a terminal and tqdm is installed; True always (warns without
@@ -794,6 +796,9 @@ def grid(
     client : dask.distributed.Client or concurrent.futures.Executor, optional
         Run the chunks there (``submit``); results are identical to the local run. Each
         task uses the worker's default thread count.
+    device : {"cpu", "cuda", "cuda:N"}
+        ``"cuda"``: each chunk is evaluated (and reduced) on a GPU (:mod:`cptlaw.cuda`); the
+        same rows and best rows as on the CPU. Not with ``client``.
 
     Returns
     -------
@@ -840,6 +845,16 @@ def grid(
         if objective is not None or group_by is not None:
             raise ValueError("objective, group_by: only used with reduce='min' or 'max'")
         red = None
+    if device != "cpu" and client is not None:
+        raise ValueError("device: 'cuda' runs the grid on this machine's GPU; it does not combine with client=")
+    if device != "cpu":
+        from . import cuda
+
+        run_local = cuda.grid_runner(plan.spec, red, device)
+    else:
+        run_local = lambda s0, s1: _run_chunk(plan.spec, s0, s1, red, threads)  # noqa: E731
+    if chunk_size is None:
+        chunk_size = 1_000_000 if device == "cpu" else 100_000_000
     chunk_size = _validate.integer(chunk_size, "chunk_size", lo=1)
     if client is not None and not callable(getattr(client, "submit", None)):
         raise TypeError(f"client: expected a dask.distributed Client or a concurrent.futures Executor, "
@@ -861,7 +876,7 @@ def grid(
     try:
         if client is None:
             for s0, s1 in bounds:
-                res = _run_chunk(plan.spec, s0, s1, red, threads)
+                res = run_local(s0, s1)
                 acc.add(s0, s1, res)
                 done[0] += (s1 - s0) * plan.rows_per_schedule
                 if bar is not None:

@@ -12,6 +12,7 @@ from typing import ClassVar
 import numpy as np
 
 from . import _core, _validate
+from . import cuda as _cuda
 from ._threads import get_num_threads
 
 
@@ -71,7 +72,8 @@ class Law:
     __hash__ = None  # mutable-looking value object
 
     # -- evaluation ---------------------------------------------------------------
-    def _inputs(self, args, kwargs):
+    def _given(self, args, kwargs) -> list:
+        """The inputs' values in ``input_names`` order, from positional and keyword arguments."""
         names = self.input_names
         if len(args) > len(names):
             raise TypeError(f"{type(self).__name__}: takes {len(names)} inputs, got {len(args)}")
@@ -85,10 +87,11 @@ class Law:
         missing = [n for n in names if n not in given]
         if missing:
             raise TypeError(f"{type(self).__name__}: missing input(s) {', '.join(missing)}")
-        arrays = []
-        for n in names:
-            a = _validate.as_float_array(given[n], n, allow_empty=True)
-            arrays.append(a)
+        return [given[n] for n in names]
+
+    def _inputs(self, args, kwargs):
+        names = self.input_names
+        arrays = [_validate.as_float_array(v, n, allow_empty=True) for n, v in zip(names, self._given(args, kwargs))]
         try:
             shape = np.broadcast_shapes(*(a.shape for a in arrays))
         except ValueError:
@@ -106,6 +109,8 @@ class Law:
         return flat, shape, size
 
     def _eval(self, args, kwargs, with_grad: bool, out=None):
+        if _cuda.on_device((*args, *kwargs.values(), out)):  # CuPy / PyTorch CUDA arrays: on their GPU
+            return _cuda.law_eval(self, args, kwargs, with_grad, out)
         flat, shape, size = self._inputs(args, kwargs)
         fn = _core.law_eval[self._core_name]
         if out is not None:
