@@ -143,9 +143,11 @@ def test_laws_on_the_gpu_match_the_cpu(cls, lib):
     dev = {k: lib(v) for k, v in x.items()}
     got = law(**dev)
     assert type(got) is type(dev[cls.input_names[0]])
-    np.testing.assert_allclose(_host(got), want, rtol=1e-12, atol=1e-300)
+    # Losses of random parameters cross zero: differences are judged against the largest value.
+    atol = 1e-12 * np.abs(want).max()
+    np.testing.assert_allclose(_host(got), want, rtol=1e-12, atol=atol)
     got_v, got_g = law.value_and_grad(**dev)
-    np.testing.assert_allclose(_host(got_v), want, rtol=1e-12)
+    np.testing.assert_allclose(_host(got_v), want, rtol=1e-12, atol=atol)
     np.testing.assert_allclose(_host(got_g), want_g, rtol=1e-12, atol=1e-12 * np.abs(want_g).max())
     np.testing.assert_allclose(_host(law.grad(**dev)), want_g, rtol=1e-12, atol=1e-12 * np.abs(want_g).max())
 
@@ -318,10 +320,6 @@ def test_grid_rows_on_the_gpu_match_the_cpu(steps):
     kw = dict(_grid_args(), steps=steps, progress=False)
     want = cptlaw.grid(**kw)
     got = cptlaw.grid(**kw, device="cuda", chunk_size=50_000)
-    assert list(got.columns) == list(want.columns)
-    assert (got.index == want.index).all()
-    for col in want.columns:
-        if want[col].dtype.kind == "f":
-            np.testing.assert_allclose(got[col], want[col], rtol=1e-12, equal_nan=True)
-        else:
-            assert (got[col] == want[col]).all()
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12)

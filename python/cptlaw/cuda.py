@@ -345,7 +345,7 @@ def law_eval(law, args, kwargs, with_grad: bool, out=None):
 def fit_many(law, features, losses, *, objective, delta, weights, bounds, fixed, starts, grid, multistart, keep,
              max_iter, ftol, xtol, gtol, device):
     """:func:`cptlaw.fit_many` on a GPU (called by it for ``device != "cpu"``)."""
-    from . import fit as _fit
+    from .fit import _many_result, _prepare
 
     dev = parse_device(device)
     mod = _require("device")
@@ -357,7 +357,7 @@ def fit_many(law, features, losses, *, objective, delta, weights, bounds, fixed,
         law_cls, obj_code, args, flat, keep_alive, stream = _device_batch(
             mod, dev, law, features, losses, weights, objective, bounds, fixed, starts, grid, multistart)
     else:
-        law_cls, obj_code, y, cols, w, lo, hi, fixed_mask, linear_mask, start_rows, grid_rows = _fit._prepare(
+        law_cls, obj_code, y, cols, w, lo, hi, fixed_mask, linear_mask, start_rows, grid_rows = _prepare(
             law, features, losses, weights, bounds, fixed, starts, grid, multistart, objective, "raise", batch=True)
         keep_alive = [mod.upload(np.ascontiguousarray(c), dev) for c in cols] + [mod.upload(y, dev)]
         if w is not None:
@@ -373,17 +373,17 @@ def fit_many(law, features, losses, *, objective, delta, weights, bounds, fixed,
     params, objv, status, nfev = mod.fit_many(law_cls._core_name, *args, obj_code, delta, max_iter, float(ftol),
                                               float(xtol), float(gtol), keep, dev, stream)
     del keep_alive
-    return _fit._many_result(law_cls, params, objv, status, nfev, flat)
+    return _many_result(law_cls, params, objv, status, nfev, flat)
 
 
 def _device_batch(mod, dev, law, features, losses, weights, objective, bounds, fixed, starts, grid, multistart):
     """Checks of device data (on the GPU, as fit.py makes them on the host) and the kernel's arguments."""
-    from . import fit as _fit
+    from .fit import OBJECTIVES, _law_class, _param_setup
 
-    law_cls, start_law = _fit._law_class(law)
-    obj_code = _fit.OBJECTIVES.get(objective) if isinstance(objective, str) else None
+    law_cls, start_law = _law_class(law)
+    obj_code = OBJECTIVES.get(objective) if isinstance(objective, str) else None
     if obj_code is None:
-        raise ValueError(f"objective: unknown option {objective!r}; expected one of {', '.join(_fit.OBJECTIVES)}")
+        raise ValueError(f"objective: unknown option {objective!r}; expected one of {', '.join(OBJECTIVES)}")
     if not isinstance(features, dict):
         raise TypeError(f"features: expected a dict of arrays keyed by {', '.join(law_cls.input_names)}")
     named = [("losses", losses), ("weights", weights)] + list(features.items())
@@ -433,7 +433,7 @@ def _device_batch(mod, dev, law, features, losses, weights, objective, bounds, f
         raise ValueError("loss: must be > 0 for a log objective")
     # The default grid reads the features only for their largest value (OpenSourceLaw's S1_pt_hat).
     hint = [np.array([maxima[:, k].max() if F else 0.0]) for k in range(len(cols))]
-    lo, hi, fixed_mask, linear_mask, start_rows, grid_rows = _fit._param_setup(
+    lo, hi, fixed_mask, linear_mask, start_rows, grid_rows = _param_setup(
         law_cls, start_law, N, hint, bounds, fixed, starts, grid, multistart, batch=True)
     args = (ptrs, lib.ptr(y), 0 if w is None else lib.ptr(w), F, N, lo, hi, fixed_mask, linear_mask, start_rows,
             np.ascontiguousarray(grid_rows))

@@ -490,10 +490,12 @@ def fit_many(
 
 def _many_result(law_cls, params, objv, status, nfev, flat) -> FitManyResult:
     status = np.where(flat, -3, status)
-    messages = [
-        "loss is constant: parameters not identifiable" if f else STATUS_MESSAGES.get(int(s), "unknown status")
-        for f, s in zip(flat, status)
-    ]
+    # One message per distinct status, spread with NumPy: a million fits need no Python loop.
+    messages = np.empty(len(status), dtype=object)
+    for code in np.unique(status):
+        messages[status == code] = STATUS_MESSAGES.get(int(code), "unknown status")
+    messages[flat] = "loss is constant: parameters not identifiable"
+    messages = messages.tolist()
     return FitManyResult(
         params=params,
         param_names=law_cls.param_names,
