@@ -103,18 +103,23 @@ class _Dev:
             self.x.get_default_memory_pool().free_all_blocks()
 
 
-def _best_time(fn, repeat, sync=None):
+def _best_time(fn, repeat, sync=None, budget=30.0):
+    """Best of `repeat` timed calls after a warm-up; fewer when they would exceed `budget` s."""
+    t0 = time.perf_counter()
     fn()
     if sync:
         sync()
-    best = float("inf")
+    best, spent = float("inf"), time.perf_counter() - t0
     for _ in range(repeat):
+        if best < float("inf") and spent + best > budget:
+            break
         t0 = time.perf_counter()
         fn()
         if sync:
             sync()
-        best = min(best, time.perf_counter() - t0)
-    return best
+        dt = time.perf_counter() - t0
+        best, spent = min(best, dt), spent + dt
+    return best if best < float("inf") else spent
 
 
 # ----------------------------------------------------------------------------- law

@@ -152,16 +152,20 @@ if [[ $DRY -eq 1 ]]; then
   SITE=$ROOT/python
   skip_stage build "dry run: using $ROOT/python as it is"
 else
-  GEN=()
-  command -v ninja >/dev/null && GEN=(-G Ninja)
-  build() {
-    cmake -S "$ROOT" -B "$WORK/build" "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release -DCPTLAW_PYTHON=ON -DCPTLAW_CUDA=ON \
-      -DPython_EXECUTABLE="$PY" -Dpybind11_DIR="$("$PY" -m pybind11 --cmakedir)" -DCMAKE_CUDA_FLAGS=--threads=0 &&
-      cmake --build "$WORK/build" -j "$JOBS" &&
-      mkdir -p "$SITE" && cp -r "$ROOT/python/cptlaw" "$SITE/" && rm -f "$SITE"/cptlaw/*.so &&
-      cp "$WORK"/build/_core*.so "$WORK"/build/_cuda*.so "$SITE/cptlaw/"
-  }
-  run_stage build 420 build || true
+  GEN=""
+  command -v ninja >/dev/null && GEN="-G Ninja"
+  # A script of its own, so that `timeout` can run (and stop) it.
+  cat >"$WORK/build.sh" <<BUILD
+set -euo pipefail
+cmake -S "$ROOT" -B "$WORK/build" $GEN -DCMAKE_BUILD_TYPE=Release -DCPTLAW_PYTHON=ON -DCPTLAW_CUDA=ON \\
+  -DPython_EXECUTABLE="$PY" -Dpybind11_DIR="\$("$PY" -m pybind11 --cmakedir)" -DCMAKE_CUDA_FLAGS=--threads=0
+cmake --build "$WORK/build" -j "$JOBS"
+mkdir -p "$SITE"
+cp -r "$ROOT/python/cptlaw" "$SITE/"
+rm -f "$SITE"/cptlaw/*.so
+cp "$WORK"/build/_core*.so "$WORK"/build/_cuda*.so "$SITE/cptlaw/"
+BUILD
+  run_stage build 420 bash "$WORK/build.sh" || true
 fi
 export PYTHONPATH=$SITE${PYTHONPATH:+:$PYTHONPATH}
 

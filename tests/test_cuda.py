@@ -85,6 +85,45 @@ def test_without_a_gpu_device_cuda_is_a_clear_error():
         cuda.device_info(0)
 
 
+def _cmake_configure(tmp_path, *defs):
+    """Configure the project with nvcc hidden (PATH without it, no CUDACXX); (rc, output)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    cmake = shutil.which("cmake")
+    pybind11 = pytest.importorskip("pybind11")
+    if cmake is None or not (root / "CMakeLists.txt").exists():
+        pytest.skip("needs cmake and the source tree")
+    env = {k: v for k, v in os.environ.items() if k not in ("CUDACXX", "CUDA_PATH", "CMAKE_CUDA_COMPILER")}
+    env["PATH"] = os.pathsep.join(d for d in env.get("PATH", "").split(os.pathsep)
+                                  if d and not os.path.exists(os.path.join(d, "nvcc")))
+    cmd = [cmake, "-S", str(root), "-B", str(tmp_path), "-DCPTLAW_PYTHON=ON", f"-DPython_EXECUTABLE={sys.executable}",
+           f"-Dpybind11_DIR={pybind11.get_cmake_dir()}", *defs]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    out = r.stdout + r.stderr
+    if "CPTLAW_CUDA" not in out and r.returncode != 0:
+        pytest.skip(f"cmake cannot configure the Python module here: {out[-300:]}")
+    return r.returncode, out
+
+
+def test_cmake_cuda_on_without_a_cuda_compiler_fails_clearly(tmp_path):
+    rc, out = _cmake_configure(tmp_path, "-DCPTLAW_CUDA=ON")
+    assert rc != 0
+    assert "CPTLAW_CUDA=ON, but no working CUDA compiler was found" in out
+
+
+def test_cmake_cuda_auto_without_a_cuda_compiler_builds_the_cpu_package(tmp_path):
+    rc, out = _cmake_configure(tmp_path)
+    assert rc == 0, out[-2000:]
+    assert "building the CUDA module" not in out
+    build_rules = next(p for p in (tmp_path / "build.ninja", tmp_path / "Makefile") if p.exists()).read_text()
+    assert "_core" in build_rules and "cptlaw_cuda_kernels" not in build_rules
+
+
 # ----------------------------------------------------------------------------- with a GPU
 def _libs():
     out = []
