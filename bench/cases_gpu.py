@@ -134,7 +134,8 @@ def case_law(ctx: Context) -> list:
     out = np.empty(n_cpu)
     repeat = max(1, min(ctx.repeat, 3))
     t_cpu = _best_time(lambda: law(s1=s1, s2=s2, out=out), repeat) * (n_gpu / n_cpu)
-    cpu_note = f"CPU ({default_threads()} threads, out=): {24 * n_gpu / t_cpu / 1e9:.1f} GB/s (timed on {n_cpu:.0e} points, scaled)"
+    cpu_note = (f"CPU ({default_threads()} threads, out=): {24 * n_gpu / t_cpu / 1e9:.1f} GB/s "
+                f"(timed on {n_cpu:.0e} points, scaled)")
     cuda, kind = _gpu()
     name = f"AnnealingLaw {n_gpu:.0e} device points (out=), bandwidth"
     if cuda is None:

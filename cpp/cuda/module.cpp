@@ -91,7 +91,8 @@ py::tuple fit_many(const std::string& name, const std::vector<std::uintptr_t>& i
   if (starts.shape(0) + grid.shape(0) == 0) throw std::invalid_argument("starts: no start and no grid");
   if (objective < 0 || objective > 2) throw std::invalid_argument("objective: unknown");
   if (keep < 1 || keep > cptlaw::batch::kMaxKeep)
-    throw std::invalid_argument("keep: must be 1 .. " + std::to_string(cptlaw::batch::kMaxKeep) + " with device='cuda'");
+    throw std::invalid_argument("keep: must be 1 .. " + std::to_string(cptlaw::batch::kMaxKeep) +
+                                " with device='cuda'");
   gpu::FitBatch b = batch(inputs, y, w, F, N);
   b.lo = lo.data();
   b.hi = hi.data();

@@ -251,8 +251,8 @@ int check_grid(bool replay, bool weights, bool with_steps, Split split) {
         for (std::int64_t b = 0; b < S; b += 5) {
           gr::Cursor c2 = gr::locate(v.spec, v.starts, b);
           for (std::int64_t s = b; s < std::min(S, b + 5); ++s) {
-            gpu::reduce_schedule(v, red, s, gr::resolve(v.spec, c2),
-                                 [&](std::int64_t grp, double val, std::int64_t row) { got_top.insert(grp, val, row); });
+            auto offer = [&](std::int64_t grp, double val, std::int64_t row) { got_top.insert(grp, val, row); };
+            gpu::reduce_schedule(v, red, s, gr::resolve(v.spec, c2), offer);
             if (s + 1 < std::min(S, b + 5)) gr::next(v.spec, c2);
           }
         }
@@ -283,7 +283,8 @@ int check_heap() {
       const double v = std::floor(rng.next() * 40.0) / 4.0;  // many ties
       const std::int64_t r = (row * 7919) % 400;              // rows out of order
       ref.insert(g, v, r);
-      const double t = gpu::heap_offer(hv.data() + g * k, hr.data() + g * k, &cnt[static_cast<std::size_t>(g)], k, v, r);
+      std::int64_t* n = &cnt[static_cast<std::size_t>(g)];
+      const double t = gpu::heap_offer(hv.data() + g * k, hr.data() + g * k, n, k, v, r);
       // the threshold is the worst kept entry once full
       double worst = -std::numeric_limits<double>::infinity();
       for (std::int64_t i = 0; i < cnt[static_cast<std::size_t>(g)]; ++i) worst = std::max(worst, hv[g * k + i]);
