@@ -305,7 +305,10 @@ class Tracker:
         """Restore a state from :meth:`state_dict`, configuration included.
 
         The settings saved in the dict (decay, split, warmup, record) replace the ones
-        this tracker was constructed with, as for PyTorch optimizers.
+        this tracker was constructed with, as for PyTorch optimizers. The state is checked
+        first, each field and the fields against each other (with ``record=True`` the areas
+        against ``lr_history``); a state the tracker cannot have saved raises a ValueError
+        or TypeError naming the field and leaves the tracker as it was.
         """
         s = _checked_state(state_dict)
         self._lam = s["decay"]
@@ -407,10 +410,11 @@ def _checked_state(state_dict) -> dict:
     if not isinstance(record, bool):
         raise TypeError(f"{_field('record')}: expected a bool, got {type(record).__name__}")
     s["record"] = record
-    extra = sorted(map(repr, set(state_dict) - set(_STATE_KEYS) - ({"lr_history"} if record else set())))
+    if not record and "lr_history" in state_dict:
+        raise ValueError(f"{_field('lr_history')}: saved only with record=True, but record is False")
+    extra = sorted(map(repr, set(state_dict) - set(_STATE_KEYS) - {"lr_history"}))
     if extra:
-        raise ValueError(f"state_dict: unknown key(s) {', '.join(extra)}" + (
-            " (lr_history is saved only with record=True)" if "'lr_history'" in extra else ""))
+        raise ValueError(f"state_dict: unknown key(s) {', '.join(extra)}")
     s["warmup_as_peak"] = warm = _state_int(state_dict, "warmup_as_peak", lo=0)
     s["peak_lr"] = peak = _state_float(state_dict, "peak_lr", lo=0.0)
     if not warm and peak != 0.0:
@@ -429,7 +433,9 @@ def _checked_state(state_dict) -> dict:
         s[key] = _state_float(state_dict, key)
     _check_phase(s)
     if record:
-        s["lr_history"] = _check_history(state_dict.get("lr_history"), s)
+        if "lr_history" not in state_dict:
+            raise ValueError(f"{_field('lr_history')}: missing (record is True)")
+        s["lr_history"] = _check_history(state_dict["lr_history"], s)
     return s
 
 
