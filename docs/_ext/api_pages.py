@@ -22,6 +22,7 @@ import inspect
 import os
 import pkgutil
 
+from sphinx.ext.autodoc.mock import mock
 from sphinx.pycode import ModuleAnalyzer
 from sphinx.util import logging
 
@@ -123,6 +124,13 @@ def _page(modname: str, top: dict) -> str:
 
 
 def generate(app):
+    # Optional frameworks (torch, transformers) are mocked as autodoc mocks them: the
+    # integrations build their classes on first access, which imports the framework.
+    with mock(app.config.autodoc_mock_imports):
+        _generate(app)
+
+
+def _generate(app):
     outdir = os.path.join(app.srcdir, "api")
     os.makedirs(outdir, exist_ok=True)
     top = _top_level_objects()
@@ -144,6 +152,11 @@ def generate(app):
 
 def check_coverage(app, env):
     """Warn about public names that got no documented object."""
+    with mock(app.config.autodoc_mock_imports):
+        _check_coverage(env)
+
+
+def _check_coverage(env):
     objects = env.get_domain("py").objects
     missing = []
     for modname in public_modules():
