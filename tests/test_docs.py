@@ -66,6 +66,7 @@ def test_blocks_are_taken_from_python_fences_only():
     assert run_blocks.python_blocks(text) == ["x = 1\n", "print(x + 1)\n"]
     assert not run_blocks.is_marked("# Title\n\nexecute: true\n")
     assert not run_blocks.is_marked("---\nexecute: false\n---\n")
+    assert not run_blocks.is_marked("---\ntitle: x\n---\n\nexecute: true\n\n---\n")
 
 
 def test_runner_shares_a_namespace_captures_output_and_stops_at_an_error():

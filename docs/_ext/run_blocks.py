@@ -26,15 +26,18 @@ import tempfile
 import traceback
 import warnings
 
-#: front matter line that marks a page for execution
-MARKER = re.compile(r"\A---\s*\n(?:.*\n)*?execute:\s*true\s*\n(?:.*\n)*?---\s*\n")
+#: the front matter of a page: a block between two ``---`` lines at its very start
+FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)^---[ \t]*$", re.S | re.M)
+#: the front matter line that marks a page for execution
+MARKER = re.compile(r"^execute:[ \t]*true[ \t]*$", re.M)
 #: a fenced python block: ```python ... ``` at the start of a line (MyST / CommonMark)
 FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
 
 
 def is_marked(text: str) -> bool:
     """Whether a page's front matter asks for its python blocks to be executed."""
-    return bool(MARKER.match(text))
+    front = FRONT_MATTER.match(text)
+    return bool(front and MARKER.search(front.group(1)))
 
 
 def python_blocks(text: str) -> list:
