@@ -304,8 +304,8 @@ def cmd_fit(args):
     with _Warnings() as w:
         schedule = io.read_schedule(args.schedule) if args.schedule else None
         runs = io.read_runs(
-            args.files, schedule=schedule, loss_columns=args.loss_column or None, loss_keys=args.loss_column or None,
-            step_column=args.step_column, step_key=args.step_column, lr_column=args.lr_column, lr_key=args.lr_column,
+            args.files, schedule=schedule, loss_columns=args.loss_column or None,
+            step_column=args.step_column, lr_column=args.lr_column,
             step_offset=args.step_offset, lr_shift=args.lr_shift, pt_steps=args.pt_steps, r_pt=args.replay,
             min_step=args.min_step, base=args.base,
         )
