@@ -321,7 +321,7 @@ BAD = [
     (("grid", "--by", "nothing"), 2, "--by: no column 'nothing'"),
     (("grid", "--objective", "loss"), 2, "--objective loss: the weighted loss needs --w"),
     (("grid", "--replay", "0.1"), 2, "--replay: the fitted laws take no replay ratio"),
-    (("grid", "--best", "0"), 2, "--best: must be >= 1"),
+    (("grid", "--best", "0"), 2, "--best: must lie in 1..100,000, got 0"),
     (("plan", "--w", "2"), 2, "--w: values must be in [0, 1]"),
     (("plan", "--optimize", "foo"), 2, "--optimize: unknown quantity 'foo'"),
     (("plan", "--optimize", "decay_fraction"), 2, "--optimize decay_fraction: needs --shape wsd"),
@@ -333,7 +333,7 @@ BAD = [
     (("plan", "--pt-valset", "nope"), 2, "--pt-valset 'nope': not among the validation sets"),
     (("plan", "--cpt-valset", "pt"), 2, "--pt-valset, --cpt-valset: both name 'pt'"),
     (("plan", "--optimize", "r_pt"), 2, "--optimize r_pt: the fitted laws take no replay ratio"),
-    (("plan", "--cpt-steps", "x"), 2, "argument --cpt-steps: invalid int value"),
+    (("plan", "--cpt-steps", "x"), 2, "argument --cpt-steps: expected a whole number, got 'x'"),
 ]
 
 

@@ -56,24 +56,33 @@ def warn(message, category=DataWarning):
     warnings.warn(message, category, stacklevel=level)
 
 
-def read_text(path, encoding="utf-8", newline=None) -> str:
-    """The text of a file, or a DataError saying why it cannot be read."""
+def read_text(path) -> str:
+    """The text of a UTF-8 file (a byte-order mark is skipped), or a DataError saying why it
+    cannot be read (located at the first byte that is not UTF-8)."""
     path = str(path)
     try:
-        with open(path, encoding=encoding, newline=newline) as fh:
-            return fh.read()
+        with open(path, "rb") as fh:
+            raw = fh.read()
     except FileNotFoundError:
         raise DataError("file not found", path) from None
     except IsADirectoryError:
         raise DataError("is a directory, expected a file", path) from None
     except PermissionError:
         raise DataError("permission denied", path) from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"not a UTF-8 text file ({exc.reason} at byte {exc.start})", path) from None
     except MemoryError:
         raise DataError("file too large to read", path) from None
     except OSError as exc:
         raise DataError(f"cannot read the file ({exc.strerror or exc})", path) from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataError("a UTF-16 file (it starts with a UTF-16 byte-order mark); save it as UTF-8", path, 1, 1)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = len(raw[raw.rfind(b"\n", 0, exc.start) + 1:exc.start].decode("utf-8", "replace")) + 1
+        raise DataError(f"not a UTF-8 text file ({exc.reason} at byte {exc.start})", path, line, col) from None
+    # the text as Python reads it with universal newlines
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def fmt_path(path) -> str:

@@ -192,7 +192,8 @@ def _build(spec, doc, path):
     except (TypeError, ValueError, ArithmeticError, IndexError, KeyError) as exc:
         msg = " ".join(str(exc).split())
         if isinstance(exc, OverflowError):
-            msg = f"a value is out of range ({msg})"
+            detail = exc.args[-1] if exc.args else "overflow"
+            msg = f"its learning rates overflow a float ({detail}); check {', '.join(repr(k) for k in kwargs)}"
         m = re.match(r"(\w+):", msg)
         where = path + (m.group(1),) if m and m.group(1) in kwargs else path
         raise err(f"schedule {name!r}: {msg}", where) from None

@@ -119,7 +119,7 @@ def read_text_table(path, header_optional=False) -> Table:
     """A CSV (``,`` ``;`` or tab separated) with a header; ``header_optional``: a file of
     numbers only is read as one ``lr`` column (or columns ``c0, c1, ...``)."""
     path = str(path)
-    text = read_text(path, encoding="utf-8-sig", newline="")
+    text = read_text(path)
     if "\x00" in text:
         i = text.index("\x00")
         line = text.count("\n", 0, i) + 1
