@@ -7,24 +7,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import warnings
 
 import numpy as np
 import pytest
+from _data import DATA, LRS_DIR, load_lrs, load_mpl, load_tiny, lrs_files, mpl_lr, tiny_csv
 
 import cptlaw
 from cptlaw import io
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _data import DATA, LRS_DIR, load_lrs, load_mpl, load_tiny, lrs_files, mpl_lr  # noqa: E402
-
-TINY = os.path.join(DATA, "tinycpt")
 MPL = os.path.join(DATA, "MultiPowerLaw", "loss_curve_repo", "csv_100")
-
-
-def tiny_csv(run):
-    return os.path.join(TINY, f"A_{run}", "curve.csv")
 
 
 def tiny_schedule(run):
