@@ -56,7 +56,8 @@ def finite(text, what) -> float:
     return v
 
 
-def _whole(text, what):
+def whole(text, what) -> int:
+    """A whole number (``1e4`` allowed for 10000; beyond 30 digits read as +-1e30)."""
     s = str(text).strip()
     if re.fullmatch(r"[+-]?\d+", s):
         digits = s.lstrip("+-0")
@@ -90,7 +91,7 @@ def whole_type(lo=0, hi=MAX_STEPS):
 
     def parse(text):
         try:
-            v = _whole(text, "value")
+            v = whole(text, "value")
         except UsageError:
             raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
         if not lo <= v <= hi:
@@ -154,7 +155,7 @@ def parse_values(text, what, kind, *, start=None, stop=None):
             a = start if not parts[0] else _value(parts[0], what, integer)
             b = stop if not parts[1] else _value(parts[1], what, integer)
             try:
-                n = _whole(parts[2], what)
+                n = whole(parts[2], what)
             except UsageError:
                 raise UsageError(f"{what}: expected start:stop:count with a whole count, got {item!r}") from None
             if n < 1 or (n == 1 and a != b):
@@ -190,7 +191,7 @@ def parse_values(text, what, kind, *, start=None, stop=None):
 def _value(text, what, integer):
     if integer:
         try:
-            return _whole(text, what)
+            return whole(text, what)
         except UsageError as exc:
             if "out of range" in str(exc):
                 raise
@@ -325,4 +326,5 @@ class Warnings:
 
 
 __all__ = ["EXIT_DATA", "EXIT_USAGE", "MAX_VALUES", "Parser", "UsageError", "Warnings", "bounds_pair",
-           "check_outputs", "dumps", "finite", "need_matplotlib", "number_type", "parse_values", "whole_type", "wrap"]
+           "check_outputs", "dumps", "finite", "need_matplotlib", "number_type", "parse_values", "whole", "whole_type",
+           "wrap"]

@@ -26,6 +26,7 @@ from ._common import (
     need_matplotlib,
     number_type,
     parse_values,
+    whole,
     whole_type,
 )
 
@@ -315,11 +316,11 @@ def parse_steps(text, total, warn=None):
     return arr
 
 
-def _step(text, whole):
+def _step(text, all_text):
     try:
-        v = int(text.strip())
-    except ValueError:
-        raise UsageError(f"--steps {whole!r}: expected 'all', a list like 1000,2000 or a range "
+        v = whole(text, "--steps")
+    except UsageError:
+        raise UsageError(f"--steps {all_text!r}: expected 'all', a list like 1000,2000 or a range "
                          "start:stop:count") from None
     if abs(v) > MAX_STEPS:
         raise UsageError(f"--steps: {text.strip()} is beyond cptlaw's limit of {MAX_STEPS:,} steps")
