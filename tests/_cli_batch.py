@@ -1,5 +1,5 @@
 """Run many ``cptlaw`` command lines in one process (a subprocess of the tests): reads a JSON list
-of argument lists on stdin, runs each through ``cptlaw.cli.main`` with its own stdout/stderr, and
+of argument lists on stdin (a list may start with ``--chdir FOLDER``: run that case there), runs each through ``cptlaw.cli.main`` with its own stdout/stderr, and
 prints a JSON list of ``{"code", "stdout", "stderr", "escaped"}`` (``escaped``: the traceback of an
 exception that got out of ``main``, which must never happen). A crash of the process itself
 (abort, segfault) shows as a missing result. Used by ``test_cli_fuzz.py`` to keep the fuzzing
@@ -17,6 +17,9 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 def run_one(argv):
+    if argv[:1] == ["--chdir"]:  # each case may run in a folder of its own
+        os.chdir(argv[1])
+        argv = argv[2:]
     out, err = io.StringIO(), io.StringIO()
     escaped = None
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():

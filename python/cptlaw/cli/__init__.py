@@ -44,8 +44,9 @@ def build_parser():
     return p
 
 
-def _one_line(text):
-    return " ".join(str(text).split())
+def _one_line(text, limit=600):
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[:limit] + " ..."
 
 
 def _quiet_stdout():
@@ -87,7 +88,7 @@ def _error_line(exc):
     if isinstance(exc, (ValueError, TypeError, OSError, ArithmeticError)):
         return f"cptlaw: error: {_one_line(exc)}", EXIT_DATA
     # the last resort: a bug in cptlaw, but still one line
-    return (f"cptlaw: error: unexpected {type(exc).__name__}: {_one_line(exc)[:300]} (a bug in cptlaw: please "
+    return (f"cptlaw: error: unexpected {type(exc).__name__}: {_one_line(exc, 300)} (a bug in cptlaw: please "
             "report it; --debug shows the traceback)", EXIT_DATA)
 
 

@@ -400,6 +400,7 @@ def cmd_predict(args):
             runs[name] = run
             full = np.concatenate([lr_pt] + ([] if lr_cpt is None else [lr_cpt]))
             losses = {vs: predict_run(res, run, **_area(res)) for vs, res in fits.items()}
+            _check_finite(losses, steps, name, run)
             results[name] = {
                 "steps": steps,
                 "phase": ["pt" if s <= len(lr_pt) else "cpt" for s in steps],
@@ -438,6 +439,17 @@ def cmd_predict(args):
                 print(f"wrote {path}")
     w.print(args.quiet)
     return 0
+
+
+def _check_finite(losses, steps, name, run):
+    """A prediction that is not a finite number is an error, not an answer."""
+    for vs, loss in losses.items():
+        bad = np.flatnonzero(~np.isfinite(loss))
+        if bad.size:
+            where = f"run {name!r}, " if name is not None else ""
+            where += f"validation set {vs!r}, " if vs is not None else ""
+            raise io.DataError(f"the predicted loss is {loss[bad[0]]} at step {int(steps[bad[0]])} ({where}peak LR "
+                               f"{run.peak_lr:.3g}): the schedule lies outside what the law can describe")
 
 
 def _area(res):

@@ -170,7 +170,7 @@ def _wandb_rows(doc, loss_columns, lr_column, step_column):
     data = doc.data
     tables = _wb_tables(doc)
     allcols = [k for _, c, _ in tables for k in c]
-    shown = ", ".join(allcols) if len(allcols) <= 30 else ", ".join(allcols[:30]) + ", ..."
+    shown = (", ".join(allcols) if len(allcols) <= 30 else ", ".join(allcols[:30]) + ", ...") or "(no columns)"
     if loss_columns is None:
         loss = [k for k in allcols if re.search(r"val|eval", k, re.I) and re.search(r"loss", k, re.I)
                 and not re.search(r"final|step|iter|time", k, re.I)]
