@@ -193,6 +193,7 @@ def _arg_cases():
         ("grid-csv-over-fit", grid + ["--peak-lr", "1e-4", "--steps", "100", "--csv", "fit.json"], "is the input"),
         ("grid-best-huge", grid + ["--peak-lr", "1e-4", "--steps", "100", "--best", "1e30"], "--best"),
         ("plan-cpt-steps", ["plan", "--params", "fit.json", "--pt", "pt.json", "--cpt-steps", "1e30"], "--cpt-steps"),
+        ("plan-many-weights", ["plan", "--params", "fit.json", "--pt", "pt.json", "--w", "0:1:100000"], "--w"),
         ("plan-max-lr-nan", ["plan", "--params", "fit.json", "--pt", "pt.json", "--max-lr", "nan"], "--max-lr"),
         ("plan-warmup", ["plan", "--params", "fit.json", "--pt", "pt.json", "--warmup", "9" * 40], "--warmup"),
         ("fit-warmup-steps", ["fit", "run.csv", "--warmup-steps", "1" + "0" * 30], "--warmup-steps"),

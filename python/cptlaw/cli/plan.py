@@ -38,6 +38,8 @@ __all__ = ["add_grid_parser", "add_plan_parser", "cmd_grid", "cmd_plan", "parse_
 #: Most rows `cptlaw grid` evaluates (streamed), and most it writes with --csv (held in memory).
 MAX_GRID_ROWS = 1_000_000_000
 MAX_CSV_ROWS = 5_000_000
+#: Most weights w `cptlaw plan` optimises for (one search each).
+MAX_PLAN_WEIGHTS = 1_000
 
 
 # ======================================================================================
@@ -246,10 +248,10 @@ def _ws(tokens, what="--w"):
     out = []
     for t in tokens:
         out.extend(parse_values(t, what, "frac"))
-    seen = []
-    for v in out:
-        if v not in seen:
-            seen.append(v)
+    seen = list(dict.fromkeys(out))
+    if len(seen) > MAX_PLAN_WEIGHTS:
+        raise UsageError(f"{what}: {len(seen):,} weights; cptlaw plan optimises for at most {MAX_PLAN_WEIGHTS:,} (each "
+                         "is a search of its own)")
     return seen
 
 
