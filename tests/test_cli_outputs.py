@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import subprocess
 import sys
@@ -114,6 +115,21 @@ def test_predict_csv_single_run_single_valset(tmp_path):
                  "--csv", str(tmp_path / "p.csv"), "-q"]) == 0
     lines = (tmp_path / "p.csv").read_text().splitlines()
     assert lines[0] == "step,phase,lr,loss" and [ln.split(",")[0] for ln in lines[1:]] == ["10", "100"]
+
+
+def test_predict_warns_about_losses_that_are_not_finite(tmp_path):
+    """An LR of 0 before step 1 leaves S1 = 0 (the law is undefined there); a peak LR of 1e308 breaks
+    the law: the numbers are printed as they are (null in JSON), with a warning saying where."""
+    fit = tmp_path / "fit.json"
+    fit.write_text(json.dumps({"law": "AnnealingLaw", "params": {"L0": 2.0, "A": 1.0, "alpha": 0.5, "C": 0.3}}))
+    np.save(tmp_path / "lr.npy", np.concatenate([[0.0], np.full(99, 1e-3)]))
+    p = run_cli("predict", "--params", fit, "--lr", tmp_path / "lr.npy", "--steps", "1,50,100", "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["loss"][0] is None and all(math.isfinite(x) for x in out["loss"][1:])
+    (line,) = p.stderr.strip().splitlines()
+    assert line.startswith("cptlaw: warning: the predicted loss is not a finite number at 1 of 3 steps (first at "
+                           "step 1: ")
 
 
 # ======================================================================================

@@ -400,7 +400,7 @@ def cmd_predict(args):
             runs[name] = run
             full = np.concatenate([lr_pt] + ([] if lr_cpt is None else [lr_cpt]))
             losses = {vs: predict_run(res, run, **_area(res)) for vs, res in fits.items()}
-            _check_finite(losses, steps, name, run)
+            _check_finite(losses, steps, name, run, w.add)
             results[name] = {
                 "steps": steps,
                 "phase": ["pt" if s <= len(lr_pt) else "cpt" for s in steps],
@@ -441,15 +441,16 @@ def cmd_predict(args):
     return 0
 
 
-def _check_finite(losses, steps, name, run):
-    """A prediction that is not a finite number is an error, not an answer."""
+def _check_finite(losses, steps, name, run, warn):
+    """Say where a prediction is not a finite number (e.g. before any LR > 0: S1 = 0)."""
     for vs, loss in losses.items():
         bad = np.flatnonzero(~np.isfinite(loss))
         if bad.size:
             where = f"run {name!r}, " if name is not None else ""
             where += f"validation set {vs!r}, " if vs is not None else ""
-            raise io.DataError(f"the predicted loss is {loss[bad[0]]} at step {int(steps[bad[0]])} ({where}peak LR "
-                               f"{run.peak_lr:.3g}): the schedule lies outside what the law can describe")
+            warn(f"the predicted loss is not a finite number at {bad.size} of {loss.size} steps ({where}first at step "
+                 f"{int(steps[bad[0]])}: {loss[bad[0]]}); the law is undefined where no LR > 0 came before, and "
+                 f"fails for schedules far outside the fitted ones (peak LR {run.peak_lr:.3g})")
 
 
 def _area(res):
