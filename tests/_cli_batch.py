@@ -1,6 +1,6 @@
 """Run many ``cptlaw`` command lines in one process (a subprocess of the tests): reads a JSON list
-of argument lists on stdin (a list may start with ``--chdir FOLDER``: run that case there), runs each through ``cptlaw.cli.main`` with its own stdout/stderr, and
-prints a JSON list of ``{"code", "stdout", "stderr", "escaped"}`` (``escaped``: the traceback of an
+of argument lists on stdin (a list may start with ``--chdir FOLDER``: run that case there), runs
+each through ``cptlaw.cli.main`` with its own stdout/stderr, and prints a JSON list of ``{"code", "stdout", "stderr", "escaped"}`` (``escaped``: the traceback of an
 exception that got out of ``main``, which must never happen). A crash of the process itself
 (abort, segfault) shows as a missing result. Used by ``test_cli_fuzz.py`` to keep the fuzzing
 fast: one interpreter start for many cases."""

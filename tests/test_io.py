@@ -422,8 +422,7 @@ def test_wandb_options_spelled_as_csv_with_deprecated_aliases(tmp_path):
     new = io.read_wandb_history(path, loss_columns="val/loss", lr_column="my_lr", step_column="_step", lr_shift=0)
     with pytest.warns(DeprecationWarning, match="is deprecated") as rec:
         old = io.read_wandb_history(path, loss_keys="val/loss", lr_key="my_lr", step_key="_step")
-    assert [str(w.message).split("=")[0] for w in rec] == ["read_wandb_history: loss_keys", "read_wandb_history: lr_key",
-                                                          "read_wandb_history: step_key"]
+    assert [str(w.message).split("=")[0].split(": ")[1] for w in rec] == ["loss_keys", "lr_key", "step_key"]
     assert "use loss_columns=" in str(rec[0].message)
     assert rec[0].filename == __file__  # the warning points at this line, not into cptlaw
     np.testing.assert_array_equal(old.steps, new.steps)
