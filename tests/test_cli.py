@@ -1,7 +1,7 @@
 """The ``cptlaw`` command line, run as a real subprocess on the real files in tests/data.
 
 The console script is used when it is installed next to this Python (``pip install .``);
-otherwise ``python -m cptlaw.cli`` (the same ``main``). Checks: exit codes, JSON output
+otherwise ``python -m cptlaw`` (the same ``main``). Checks: exit codes, JSON output
 against the Python API, one-line errors with file:line:column on bad input, and the README
 quick start (``cptlaw demo --out DIR``).
 """
@@ -10,46 +10,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from _cli import environment, one_line_error, run_cli
+from _data import DATA, LRS_DIR, load_tiny, lrs_files, tiny_csv
 
 import cptlaw
 from cptlaw import io
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _data import DATA, LRS_DIR, load_tiny, lrs_files  # noqa: E402
-
-TINY = os.path.join(DATA, "tinycpt")
 MPL = os.path.join(DATA, "MultiPowerLaw", "loss_curve_repo", "csv_100")
-TINY_FIT = [os.path.join(TINY, f"A_{n}", "curve.csv") for n in ("pt_const", "pt_anneal", "cpt_const", "cpt_cos")]
-
-
-def _command():
-    script = shutil.which("cptlaw", path=os.path.dirname(sys.executable))
-    if script:
-        return [script]
-    return [sys.executable, "-m", "cptlaw.cli"]
-
-
-def run_cli(*args, cwd=None, env=None):
-    e = dict(os.environ)
-    e.update(env or {})
-    e.setdefault("MPLBACKEND", "Agg")
-    p = subprocess.run(_command() + [str(a) for a in args], capture_output=True, text=True, cwd=cwd, env=e,
-                       timeout=120)
-    return p
-
-
-def one_line_error(p):
-    assert p.returncode != 0, p.stdout
-    assert "Traceback" not in p.stderr, p.stderr
-    lines = p.stderr.strip().splitlines()
-    assert len(lines) == 1, p.stderr
-    return lines[0]
+TINY_FIT = [tiny_csv(n) for n in ("pt_const", "pt_anneal", "cpt_const", "cpt_cos")]
 
 
 # ======================================================================================
@@ -106,7 +77,7 @@ def test_demo_without_matplotlib(tmp_path):
     block = tmp_path / "block"
     (block / "matplotlib").mkdir(parents=True)
     (block / "matplotlib" / "__init__.py").write_text("raise ImportError('matplotlib blocked for this test')\n")
-    path = os.pathsep.join([str(block)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+    path = os.pathsep.join([str(block)] + [p for p in environment()["PYTHONPATH"].split(os.pathsep) if p])
     p = run_cli("demo", "--out", tmp_path / "d", "--n-boot", "0", env={"PYTHONPATH": path})
     assert p.returncode == 0, p.stderr
     assert "pip install cptlaw[plot]" in p.stdout

@@ -19,7 +19,6 @@ well the laws hold. Where a law fails on some runs, the bound says so in a comme
 from __future__ import annotations
 
 import os
-import sys
 import time
 import warnings
 
@@ -28,7 +27,6 @@ import pytest
 
 import cptlaw
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _data import (  # noqa: E402
     MPL_FIT,
     MPL_SIZES,

@@ -3,7 +3,6 @@ makes is non-empty; bands, Pareto fronts and heatmap options."""
 
 from __future__ import annotations
 
-import os
 import sys
 
 import numpy as np
@@ -19,13 +18,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from cptlaw import plot  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _data import DATA, load_tiny  # noqa: E402
+from _data import load_tiny, tiny_csv  # noqa: E402
 
 
 def tiny(name):
     t = load_tiny(name)
-    (run,) = io.read_csv_runs(os.path.join(DATA, "tinycpt", f"A_{name}", "curve.csv"),
+    (run,) = io.read_csv_runs(tiny_csv(name),
                               schedule=io.PhaseSchedules(t.lr_pt, t.lr_cpt), name=name)
     return run if name == "pt_const" else io.select(run, phase="cpt")
 

@@ -115,7 +115,7 @@ def run_demo(out_dir: str, *, plot: bool = True, n_boot: int = 200, stream=None)
     uncertainty only) in the plot and for each run's final loss in the summary.
     Returns the summary (a dict, as written)."""
     from . import __version__
-    from .cli import _fit_json, dumps
+    from .io.fitfile import dumps, fit_record
     from .laws import CPTLaw
     from .runs import ExtrapolationWarning, fit_runs, predict_run
 
@@ -152,7 +152,7 @@ def run_demo(out_dir: str, *, plot: bool = True, n_boot: int = 200, stream=None)
                 last = {k: v[-1:] for k, v in last.items()}
                 draws = [CPTLaw.from_vector(x)(**last)[0] for x in samples[vs]]
                 final[name]["band_95"] = [float(q) for q in np.percentile(draws, [2.5, 97.5])]
-        fj = _fit_json(res, CPTLaw, vs, fit_set, AREA_OPTIONS, {n: maes[n] for n in FIT_RUNS})
+        fj = fit_record(res, CPTLaw, vs, fit_set, AREA_OPTIONS, {n: maes[n] for n in FIT_RUNS})
         fj["description"] = VALSETS[vs]
         fj["prediction_mae"] = {n: maes[n] for n in HELD_OUT}
         fj["final_loss"] = final

@@ -3,6 +3,7 @@ called). Every function draws on ``ax`` (a new figure's axes when None) and retu
 
 * :func:`plot_fit`: observed losses vs the fitted law (solid, runs in the fit set) and its
   predictions (dashed, held-out runs), per run, with optional bootstrap bands;
+* :func:`plot_prediction`: predicted loss curves of schedules (no observations), with their LRs;
 * :func:`plot_tradeoff`: D_pt loss vs D_cpt loss of candidate runs and their Pareto front;
 * :func:`plot_heatmap`: a grid of values (e.g. a weighted loss over peak LR x CPT steps).
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["pareto_front", "plot_fit", "plot_heatmap", "plot_tradeoff"]
+__all__ = ["pareto_front", "plot_fit", "plot_heatmap", "plot_prediction", "plot_tradeoff"]
 
 
 def _mpl():
@@ -164,6 +165,73 @@ def plot_fit(result_or_law, runs, valset=None, ax=None, bands=None, *, fitted=No
             keys.append(Line2D([], [], color="0.3", ls="-", label="law (fitted)"))
         if any_pred:
             keys.append(Line2D([], [], color="0.3", ls="--", label="law (predicted)"))
+        ax.legend(handles=handles + keys, fontsize=7, ncol=2 if len(handles) > 4 else 1)
+    return ax
+
+
+def _per_step(lr):
+    return np.asarray(lr.values() if callable(getattr(lr, "values", None)) else lr, dtype=np.float64)
+
+
+def plot_prediction(result_or_law, runs, valset=None, ax=None, *, lr_ax=None, area_options=None, points=400,
+                    legend=True, colors=None):
+    """The law's predicted loss over the whole length of each run (no observations needed).
+
+    Curves are dashed, as the predictions of :func:`plot_fit`; the runs' own ``steps`` are
+    marked on them. With ``lr_ax`` (another Axes, e.g. below ``ax``), the runs' learning
+    rates are drawn there in the same colours. A dotted line marks each PT -> CPT transfer. The
+    y axis spans the curves after the first 2% of the steps (the laws diverge at step 0).
+    Arguments as in :func:`plot_fit`. Returns ``ax``.
+    """
+    from matplotlib.lines import Line2D
+
+    from .runs import Run
+
+    law, opts = _law_and_options(result_or_law, area_options)
+    if isinstance(runs, Run):
+        runs = [runs]
+    runs = list(runs)
+    if not runs:
+        raise ValueError("runs: no runs to plot")
+    ax = _axes(ax)
+    handles, transfers = [], set()
+    span = [np.inf, -np.inf]  # y range after the first 2% of each run (the laws diverge at step 0)
+    for i, run in enumerate(runs):
+        color = f"C{i % 10}" if colors is None else colors[i % len(colors)]
+        lr_pt = _per_step(run.lr_pt)
+        lr = lr_pt if run.lr_cpt is None else np.concatenate([lr_pt, _per_step(run.lr_cpt)])
+        total = lr.size
+        steps = np.asarray(run.steps)
+        dense = np.unique(np.concatenate([np.linspace(1, total, points).round().astype(np.int64), steps]))
+        probe = Run(lr_pt=run.lr_pt, steps=dense, lr_cpt=run.lr_cpt, r_pt=run.r_pt, name=run.name)
+        pred = law(**probe.features(law, **opts))
+        ax.plot(dense, pred, "--", color=color, lw=1.4)
+        ax.plot(steps, pred[np.searchsorted(dense, steps)], "o", ms=2.5, color=color, mec="none")
+        late = pred[(dense >= 0.02 * total) & np.isfinite(pred)]
+        if late.size:
+            span = [min(span[0], late.min()), max(span[1], late.max())]
+        if run.lr_cpt is not None:
+            transfers.add(lr_pt.size)
+        if lr_ax is not None:
+            lr_ax.plot(np.arange(1, total + 1), lr, "-", color=color, lw=1.2)
+        handles.append(Line2D([], [], color=color, lw=1.4, ls="--", label=run.name or f"run {i + 1}"))
+    for t in sorted(transfers):
+        for a in (ax,) if lr_ax is None else (ax, lr_ax):
+            a.axvline(t, color="0.6", lw=0.8, ls=":")
+    if np.isfinite(span).all() and span[1] > span[0]:
+        pad = 0.08 * (span[1] - span[0])
+        ax.set_ylim(span[0] - pad, span[1] + pad)
+    ax.set_ylabel("predicted validation loss" + (f" ({valset})" if valset is not None else ""))
+    if lr_ax is not None:
+        lr_ax.set_ylabel("learning rate")
+        lr_ax.set_xlabel("step (optimizer updates)")
+        lr_ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
+    else:
+        ax.set_xlabel("step (optimizer updates)")
+    if legend:
+        keys = [Line2D([], [], color="0.3", marker="o", ls="none", ms=3, label="requested steps")]
+        if transfers:
+            keys.append(Line2D([], [], color="0.6", lw=0.8, ls=":", label="PT -> CPT"))
         ax.legend(handles=handles + keys, fontsize=7, ncol=2 if len(handles) > 4 else 1)
     return ax
 

@@ -17,134 +17,29 @@ from __future__ import annotations
 import argparse
 import math
 import re
-import sys
 
 import numpy as np
 
+from .. import io
+from ..io import MAX_STEPS
+from ._common import (
+    UsageError,
+    Warnings,
+    bounds_pair,
+    check_outputs,
+    dumps,
+    parse_values,
+    whole_type,
+    wrap,
+)
+
 __all__ = ["add_grid_parser", "add_plan_parser", "cmd_grid", "cmd_plan", "parse_values"]
 
-
-def _cli():
-    from . import cli
-
-    return cli
-
-
-def _usage(message):
-    return _cli().UsageError(message)
-
-
-def _guard(fn):
-    """Run a command, printing its usage errors (one line, exit status 2) itself: they are
-    ``cptlaw.cli.UsageError``, which under ``python -m cptlaw.cli`` is not the class that
-    ``__main__.main`` catches. Data errors (DataError, ValueError, OSError) go on to ``main``."""
-
-    def run(args):
-        cli = _cli()
-        try:
-            return fn(args)
-        except cli.UsageError as exc:
-            if getattr(args, "debug", False):
-                raise
-            print(f"cptlaw: error: {exc}", file=sys.stderr)
-            return cli.EXIT_USAGE
-
-    run.__name__ = fn.__name__
-    return run
-
-
-# ======================================================================================
-# value lists and ranges
-# ======================================================================================
-
-_KINDS = {
-    # kind: (spacing of ranges, integer, low, high, low bound strict)
-    "lr": ("log", False, 0.0, math.inf, True),
-    "lr0": ("log", False, 0.0, math.inf, False),
-    "steps": ("linear", True, 1, math.inf, False),
-    "count": ("linear", True, 0, math.inf, False),
-    "frac": ("linear", False, 0.0, 1.0, False),
-}
-
-
-def parse_values(text, what, kind):
-    """Values of a list argument: items separated by commas, each a number or a range
-    ``start:stop:count`` (``count`` values from ``start`` to ``stop``, both included;
-    log-spaced for learning rates, linear otherwise, rounded for step counts). Repeats are
-    dropped, the order kept. ``kind``: "lr" (> 0), "lr0" (>= 0), "steps" (int >= 1),
-    "count" (int >= 0), "frac" (in [0, 1])."""
-    spacing, integer, lo, hi, strict = _KINDS[kind]
-    out = []
-    items = [s.strip() for s in str(text).split(",")]
-    if not any(items):
-        raise _usage(f"{what}: expected a value, a list like 1,2,3 or a range start:stop:count, got {text!r}")
-    for item in items:
-        if not item:
-            raise _usage(f"{what}: empty item in {text!r}")
-        if ":" in item:
-            parts = item.split(":")
-            if len(parts) != 3 or not all(p.strip() for p in parts):
-                raise _usage(f"{what}: expected start:stop:count, got {item!r}")
-            a = _number(parts[0], what, integer)
-            b = _number(parts[1], what, integer)
-            try:
-                n = int(parts[2])
-            except ValueError:
-                raise _usage(f"{what}: expected start:stop:count with a whole count, got {item!r}") from None
-            if n < 1 or (n == 1 and a != b):
-                raise _usage(f"{what}: the count of {item!r} must be >= 2 (or give a single value)")
-            for v in (a, b):
-                _check_range(v, what, lo, hi, strict, integer)
-            if spacing == "log":
-                if a <= 0 or b <= 0:
-                    raise _usage(f"{what}: the range {item!r} is log-spaced; start and stop must be > 0")
-                vals = np.geomspace(a, b, n)
-                vals[0], vals[-1] = a, b  # exact ends
-            else:
-                vals = np.linspace(a, b, n)
-            if integer:
-                vals = np.round(vals).astype(np.int64)
-            out.extend(int(v) if integer else float(v) for v in vals)
-        else:
-            v = _number(item, what, integer)
-            _check_range(v, what, lo, hi, strict, integer)
-            out.append(v)
-    seen, uniq = set(), []
-    for v in out:
-        if v not in seen:
-            seen.add(v)
-            uniq.append(v)
-    return uniq
-
-
-def _number(text, what, integer):
-    text = text.strip()
-    v = _cli()._num(text, what)  # the command line's one finite-number parser
-    if integer:
-        if not v.is_integer():
-            raise _usage(f"{what}: expected a whole number of steps, got {text!r}")
-        return int(v)
-    return v
-
-
-def _check_range(v, what, lo, hi, strict, integer):
-    if (strict and not v > lo) or v < lo or v > hi:
-        if hi == math.inf:
-            bound = f"> {lo:g}" if strict else f">= {lo:g}"
-        else:
-            bound = f"in [{lo:g}, {hi:g}]"
-        raise _usage(f"{what}: values must be {bound}, got {v:g}")
-
-
-def _bounds(text, what, integer=False):
-    """``LOW:HIGH`` -> (low, high)."""
-    parts = str(text).split(":")
-    if len(parts) != 2 or not all(p.strip() for p in parts):
-        raise _usage(f"{what}: expected LOW:HIGH, got {text!r}")
-    a, b = (_number(p, what, integer) for p in parts)
-    if a > b:
-        raise _usage(f"{what}: LOW must be <= HIGH, got {text!r}")
-    return a, b
+#: Most rows `cptlaw grid` evaluates (streamed), and most it writes with --csv (held in memory).
+MAX_GRID_ROWS = 1_000_000_000
+MAX_CSV_ROWS = 5_000_000
+#: Most weights w `cptlaw plan` optimises for (one search each).
+MAX_PLAN_WEIGHTS = 1_000
 
 
 # ======================================================================================
@@ -162,10 +57,14 @@ def _guess(names, pattern, exact):
     return hits[0] if len(hits) == 1 else None
 
 
+def _plannable(law_cls):
+    """A law of the PT/CPT areas (and the replay ratio) with a CPT term: what plan and grid evaluate."""
+    ins = set(law_cls.input_names)
+    return "s1_cpt" in ins and ins <= {"s1_pt", "s2_pt", "s1_cpt", "s2_cpt", "r_pt"}
+
+
 def _read_laws(args):
     """(law_pt, law_cpt, area options, info) from --params and --pt-valset / --cpt-valset."""
-    from . import io
-
     path = args.params
     fits = io.read_fit(path)
     names = [k for k in fits]
@@ -180,24 +79,26 @@ def _read_laws(args):
                                       ("cpt", "--cpt-valset", args.cpt_valset, _CPT_NAME)):
         if given is not None:
             if given not in fits:
-                raise _usage(f"{opt} {given!r}: not among the validation sets of {path} ({shown})")
+                raise UsageError(f"{opt} {given!r}: not among the validation sets of {path} ({shown})")
             picked[role] = given
         else:
             name = _guess(names, pattern, role)
             if name is None:
-                raise _usage(f"{opt}: cannot tell which validation set of {path} ({shown}) is the "
+                raise UsageError(f"{opt}: cannot tell which validation set of {path} ({shown}) is the "
                              f"{'general (D_pt)' if role == 'pt' else 'domain (D_cpt)'} one; name it with {opt}")
             picked[role] = name
     if picked["pt"] == picked["cpt"]:
-        raise _usage(f"--pt-valset, --cpt-valset: both name {picked['pt']!r}; the D_pt and D_cpt laws must differ")
+        raise UsageError(f"--pt-valset, --cpt-valset: both name {picked['pt']!r}; the D_pt and D_cpt laws must differ")
     laws, opts, domains = {}, {}, {}
     for role, vs in picked.items():
         res = fits[vs]
         law = res["law"]
-        ins = set(law.input_names)
-        if "s1_cpt" not in ins or not ins <= {"s1_pt", "s2_pt", "s1_cpt", "s2_cpt", "r_pt"}:
+        if not _plannable(type(law)):
+            from ..laws import LAWS
+
+            ok = [cls.__name__ for cls in LAWS if _plannable(cls)]
             raise io.DataError(f"validation set {vs!r}: {type(law).__name__} is not a CPT law of the PT/CPT areas; "
-                               "plan and grid need CPTLaw, ReplayPTLaw, ReplayCPTLaw or CPTPowerS2Law fits", path)
+                               f"plan and grid need fits of {', '.join(ok[:-1])} or {ok[-1]}", path)
         laws[role] = law
         dom = res.get("domain") or {}
         opts[role] = dict(dom.get("area_options") or res.get("area_options") or {})
@@ -224,17 +125,16 @@ def _domain(a, b):
 
 def _read_pt(args):
     """The PT Schedule of --pt SPEC (its pt phase; --pt-run picks a run of a multi-run spec)."""
-    from . import io
-    from . import schedules as S
+    from .. import schedules as S
 
     specs = io.read_schedule(args.pt)
     if args.pt_run is not None:
         if args.pt_run not in specs:
             names = ", ".join(repr(k) for k in specs if k is not None) or "none: it is a single schedule"
-            raise _usage(f"--pt-run {args.pt_run!r}: not among the runs of {args.pt} ({names})")
+            raise UsageError(f"--pt-run {args.pt_run!r}: not among the runs of {args.pt} ({names})")
         ph = specs[args.pt_run]
     elif len(specs) > 1:
-        raise _usage(f"--pt {args.pt}: the spec holds several runs ({', '.join(map(repr, specs))}); pick one with "
+        raise UsageError(f"--pt {args.pt}: the spec holds several runs ({', '.join(map(repr, specs))}); pick one with "
                      "--pt-run")
     else:
         ph = next(iter(specs.values()))
@@ -247,14 +147,6 @@ def _read_pt(args):
 def _pt_json(pt):
     return {"schedule": repr(pt), "steps": int(pt.steps), "peak_lr": float(pt.peak),
             "final_lr": float(pt.lr(pt.steps - 1))}
-
-
-def _wrap(text, width=92):
-    """Paragraphs (separated by blank lines) filled to ``width`` (help texts are shown raw)."""
-    import textwrap
-
-    paras = [" ".join(p.split()) for p in text.strip().split("\n\n")]
-    return "\n\n".join(textwrap.fill(p, width) for p in paras)
 
 
 def _g(x, spec=".4g"):
@@ -298,20 +190,22 @@ length is null (finite: false); NaN is null too.
 
 
 def add_plan_parser(sub, common):
-    from .planner import CPT_SHAPES
+    from ..planner import CPT_SHAPES
 
     p = sub.add_parser(
         "plan", parents=[common], help="answer the CPT planning questions with the fitted D_pt and D_cpt laws",
-        description=_wrap("Loss potential, critical point and turning length of a PT checkpoint, and the optimal "
+        description=wrap("Loss potential, critical point and turning length of a PT checkpoint, and the optimal "
                           "CPT peak LR (and optionally steps, WSD decay fraction, re-warmup, final LR, replay ratio) "
                           "for weights w of w*L_Dpt + (1-w)*L_Dcpt, with the fitted laws of both validation sets."),
-        epilog=_wrap(PLAN_EPILOG), formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=wrap(PLAN_EPILOG), formatter_class=argparse.RawDescriptionHelpFormatter)
     _common_inputs(p)
     p.add_argument("--w", nargs="+", default=["0.5"], metavar="W",
                    help="weights of the D_pt loss in [0, 1] (several, or a list/range like 0.1:0.9:5; default 0.5)")
-    p.add_argument("--cpt-steps", type=int, metavar="N", help="CPT length (default: the PT length)")
+    p.add_argument("--cpt-steps", type=whole_type(1, MAX_STEPS), metavar="N",
+                   help="CPT length (default: the PT length)")
     p.add_argument("--shape", choices=CPT_SHAPES, default="cosine", help="CPT schedule shape (default cosine)")
-    p.add_argument("--warmup", type=int, default=0, metavar="N", help="re-warmup steps (default 0)")
+    p.add_argument("--warmup", type=whole_type(0, MAX_STEPS), default=0, metavar="N",
+                   help="re-warmup steps (default 0)")
     p.add_argument("--start-lr", type=float, metavar="LR",
                    help="LR the re-warmup starts from (default: the PT checkpoint's final LR)")
     p.add_argument("--decay-frac", type=float, default=0.1, metavar="F",
@@ -354,10 +248,10 @@ def _ws(tokens, what="--w"):
     out = []
     for t in tokens:
         out.extend(parse_values(t, what, "frac"))
-    seen = []
-    for v in out:
-        if v not in seen:
-            seen.append(v)
+    seen = list(dict.fromkeys(out))
+    if len(seen) > MAX_PLAN_WEIGHTS:
+        raise UsageError(f"{what}: {len(seen):,} weights; cptlaw plan optimises for at most {MAX_PLAN_WEIGHTS:,} (each "
+                         "is a search of its own)")
     return seen
 
 
@@ -371,7 +265,7 @@ def _optimize_list(args):
             continue
         key = _OPT_ALIASES.get(key, key)
         if key not in _OPTIMIZE:
-            raise _usage(f"--optimize: unknown quantity {item.strip()!r}; expected some of {', '.join(_OPTIMIZE)}")
+            raise UsageError(f"--optimize: unknown quantity {item.strip()!r}; expected some of {', '.join(_OPTIMIZE)}")
         if key not in out:
             out.append(key)
     return out
@@ -393,47 +287,46 @@ def _optimum_json(o):
             "loss_pt": o.loss_pt, "loss_cpt": o.loss_cpt, "objective": o.objective, "plan": plan}
 
 
-@_guard
 def cmd_plan(args):
-    from . import planner
+    from .. import planner
 
-    cli = _cli()
     ws = _ws(args.w)
     quantities = _optimize_list(args)
     if args.peak_lr is not None and "peak_lr" in quantities:
-        raise _usage("--peak-lr: fixes the peak LR; drop it, or drop peak_lr from --optimize")
+        raise UsageError("--peak-lr: fixes the peak LR; drop it, or drop peak_lr from --optimize")
     for name in ("peak_lr", "max_lr", "cpt_lr", "start_lr"):
         v = getattr(args, name)
         if v is not None and not (math.isfinite(v) and (v > 0 if name in ("peak_lr", "max_lr") else v >= 0)):
             sign = "> 0" if name in ("peak_lr", "max_lr") else ">= 0"
-            raise _usage(f"--{name.replace('_', '-')}: must be a finite number {sign}, got {v:g}")
+            raise UsageError(f"--{name.replace('_', '-')}: must be a finite number {sign}, got {v:g}")
     for name in ("decay_frac", "min_lr_ratio", "replay"):
         v = getattr(args, name)
         if not 0 <= v <= 1:
-            raise _usage(f"--{name.replace('_', '-')}: must lie in [0, 1], got {v:g}")
+            raise UsageError(f"--{name.replace('_', '-')}: must lie in [0, 1], got {v:g}")
     if args.warmup < 0:
-        raise _usage(f"--warmup: must be >= 0, got {args.warmup}")
+        raise UsageError(f"--warmup: must be >= 0, got {args.warmup}")
     if "decay_fraction" in quantities and args.shape != "wsd":
-        raise _usage("--optimize decay_fraction: needs --shape wsd")
+        raise UsageError("--optimize decay_fraction: needs --shape wsd")
     steps_bounds = None
     if args.steps_bounds is not None:
         if "steps" not in quantities:
-            raise _usage("--steps-bounds: only used with --optimize steps")
-        steps_bounds = _bounds(args.steps_bounds, "--steps-bounds", integer=True)
+            raise UsageError("--steps-bounds: only used with --optimize steps")
+        steps_bounds = bounds_pair(args.steps_bounds, "--steps-bounds", integer=True)
         if steps_bounds[0] < max(1, args.warmup):
-            raise _usage(f"--steps-bounds: LOW must be >= {max(1, args.warmup)} (1 and the re-warmup)")
+            raise UsageError(f"--steps-bounds: LOW must be >= {max(1, args.warmup)} (1 and the re-warmup)")
 
-    with cli._Warnings() as warn:
+    with Warnings() as warn:
         law_pt, law_cpt, area, info = _read_laws(args)
         if (args.replay or "r_pt" in quantities) and not info["replay_laws"]:
             what = "--replay" if args.replay else "--optimize r_pt"
-            raise _usage(f"{what}: the fitted laws take no replay ratio (fit the replay laws: cptlaw fit --law replay)")
+            raise UsageError(f"{what}: the fitted laws take no replay ratio (fit the replay laws: "
+                             "cptlaw fit --law replay)")
         pt = _read_pt(args)
         cpt_steps = pt.steps if args.cpt_steps is None else args.cpt_steps
         if cpt_steps < 1:
-            raise _usage(f"--cpt-steps: must be >= 1, got {cpt_steps}")
+            raise UsageError(f"--cpt-steps: must be >= 1, got {cpt_steps}")
         if args.warmup > cpt_steps:
-            raise _usage(f"--warmup: must be <= the CPT steps ({cpt_steps}), got {args.warmup}")
+            raise UsageError(f"--warmup: must be <= the CPT steps ({cpt_steps}), got {args.warmup}")
         max_lr = pt.peak if args.max_lr is None else args.max_lr
         cpt_lr = pt.peak if args.cpt_lr is None else args.cpt_lr
         final_lr = float(pt.lr(pt.steps - 1))
@@ -496,10 +389,10 @@ def cmd_plan(args):
                     for r in results],
     }
     if args.json:
-        print(cli.dumps(out))
+        print(dumps(out))
     else:
         _print_plan(out, results, quantities)
-    cli._print_warnings(warn, args.quiet)
+    warn.print(args.quiet)
     return 0
 
 
@@ -603,14 +496,14 @@ _GRID_COLUMNS = ("shape", "peak_lr", "steps", "warmup", "start_lr", "decay_type"
 
 
 def add_grid_parser(sub, common):
-    from .grid import DECAY_TYPES, SHAPES
+    from ..grid import DECAY_TYPES, SHAPES
 
     p = sub.add_parser(
         "grid", parents=[common], help="evaluate the fitted laws over a grid of CPT schedules",
-        description=_wrap("Predict the final D_pt and D_cpt losses of every combination of CPT schedule "
+        description=wrap("Predict the final D_pt and D_cpt losses of every combination of CPT schedule "
                           "parameters (cptlaw.grid) after the PT checkpoint; print the best rows or write them all "
                           "to CSV."),
-        epilog=_wrap(GRID_EPILOG), formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=wrap(GRID_EPILOG), formatter_class=argparse.RawDescriptionHelpFormatter)
     _common_inputs(p)
     p.add_argument("--shape", default="cosine", metavar="S[,S...]",
                    help=f"CPT shapes among {', '.join(SHAPES)} (default cosine)")
@@ -629,7 +522,8 @@ def add_grid_parser(sub, common):
     p.add_argument("--replay", metavar="VALUES", help="replay ratios r_pt (replay laws only)")
     p.add_argument("--objective", choices=("loss", "loss_pt", "loss_cpt"),
                    help="the loss ranked (default: loss with --w, else loss_cpt)")
-    p.add_argument("--best", type=int, default=10, metavar="K", help="rows printed (per group; default 10)")
+    p.add_argument("--best", type=whole_type(1, 100_000), default=10, metavar="K",
+                   help="rows printed (per group; default 10)")
     p.add_argument("--by", metavar="COL[,COL...]",
                    help=f"best rows per group of these columns: {', '.join(_GRID_COLUMNS)}, w, replay "
                         "(or their cpt_ names)")
@@ -644,7 +538,7 @@ def _choices_arg(text, what, options):
     for item in str(text).split(","):
         item = item.strip()
         if item not in options:
-            raise _usage(f"{what}: unknown value {item!r}; expected some of {', '.join(options)}")
+            raise UsageError(f"{what}: unknown value {item!r}; expected some of {', '.join(options)}")
         if item not in out:
             out.append(item)
     return out
@@ -662,14 +556,12 @@ def _start_lrs(text):
     return out
 
 
-@_guard
 def cmd_grid(args):
     import pandas as pd
 
-    from .grid import DECAY_TYPES, SHAPES
-    from .grid import grid as run_grid
+    from ..grid import DECAY_TYPES, SHAPES
+    from ..grid import grid as run_grid
 
-    cli = _cli()
     shapes = _choices_arg(args.shape, "--shape", SHAPES)
     cpt = {
         "shape": shapes,
@@ -684,11 +576,15 @@ def cmd_grid(args):
         cpt["decay_type"] = _choices_arg(args.decay_type, "--decay-type", DECAY_TYPES)
     ws = None if args.w is None else parse_values(args.w, "--w", "frac")
     replay = None if args.replay is None else parse_values(args.replay, "--replay", "frac")
-    if args.best < 1:
-        raise _usage(f"--best: must be >= 1, got {args.best}")
     objective = args.objective or ("loss" if ws is not None else "loss_cpt")
     if objective == "loss" and ws is None:
-        raise _usage("--objective loss: the weighted loss needs --w")
+        raise UsageError("--objective loss: the weighted loss needs --w")
+    rows = math.prod(len(v) for v in cpt.values()) * len(ws or [0]) * len(replay or [0])
+    limit, what = (MAX_CSV_ROWS, "with --csv (every row is held in memory)") if args.csv else (MAX_GRID_ROWS, "")
+    if rows > limit:
+        raise UsageError(f"the grid has up to {rows:,} rows; cptlaw grid evaluates at most {limit:,} {what}".rstrip()
+                         + "; use fewer values in the ranges")
+    check_outputs({"--csv": args.csv}, {"--params": args.params, "--pt": args.pt})
 
     # the columns cptlaw.grid will have (for --by)
     cols = ["cpt_shape", "cpt_peak_lr", "cpt_steps", "cpt_warmup"]
@@ -699,13 +595,13 @@ def cmd_grid(args):
     if any(s != "constant" for s in shapes):
         cols.append("cpt_min_lr_ratio")
 
-    with cli._Warnings() as warn:
+    with Warnings() as warn:
         law_pt, law_cpt, area, info = _read_laws(args)
         if info["replay_laws"]:
             cols.append("replay")
         elif replay is not None:
-            raise _usage("--replay: the fitted laws take no replay ratio (fit the replay laws: "
-                         "cptlaw fit --law replay)")
+            raise UsageError("--replay: the fitted laws take no replay ratio (fit the replay laws: "
+                             "cptlaw fit --law replay)")
         if ws is not None:
             cols.append("w")
         by = []
@@ -713,8 +609,8 @@ def cmd_grid(args):
             name = item.strip()
             full = name if name in ("w", "replay") or name.startswith("cpt_") else f"cpt_{name}"
             if full not in cols:
-                raise _usage(f"--by: no column {name!r} in this grid; expected some of "
-                             f"{', '.join(c.removeprefix('cpt_') for c in cols)}")
+                raise UsageError(f"--by: no column {name!r} in this grid; expected some of "
+                                 f"{', '.join(c.removeprefix('cpt_') for c in cols)}")
             if full not in by:
                 by.append(full)
         if ws is not None and len(ws) > 1 and "w" not in by:
@@ -750,10 +646,10 @@ def cmd_grid(args):
            "rows_total": rows_total, "objective": objective, "by": by, "best": args.best, "columns": columns,
            "csv": args.csv, "rows": rows}
     if args.json:
-        print(cli.dumps(out))
+        print(dumps(out))
     else:
         _print_grid(out, cpt)
-    cli._print_warnings(warn, args.quiet)
+    warn.print(args.quiet)
     return 0
 
 
