@@ -36,7 +36,9 @@ _GRID_VALUES = {
     "E": np.geomspace(1.0, 1e4, 9),
     "beta": np.geomspace(0.02, 2.0, 7),
     "a1": np.array([0.01, 0.1, 1.0]),
-    "a2": np.array([0.5, 3.0, 10.0]),
+    # a2 takes either sign (a concave or a convex replay factor); 0 itself is left out: there
+    # the shift term vanishes and B is not determined.
+    "a2": np.array([-10.0, -3.0, -0.5, 0.5, 3.0, 10.0]),
     "g1": np.array([-0.2, 0.0, 0.2]),
     "g2": np.array([-0.2, 0.0, 0.2]),
     "g3": np.array([0.1, 0.3, 1.0]),
@@ -49,8 +51,10 @@ _GRID_VALUES = {
 # (B*(1-(1+E*x)**-beta) ~ B*beta*log(1+E*x) as beta -> 0, LAW.md section 6): with
 # noisy data the optimum can run off to beta -> 0, |B|, E -> inf, so the search is
 # kept inside the decades real fits occupy and a fit that ends on such a bound says so.
-# The replay shift factor has the same degeneracy in a2 (B*(1-exp(-a2*r)) ~ B*a2*r).
-_DEFAULT_BOUNDS = {"E": (0.0, 1e6), "beta": (1e-2, 10.0), "alpha": (0.0, 10.0), "a2": (1e-2, 100.0), "a1": (0.0, 100.0)}
+# The replay shift factor has the same degeneracy in a2 (B*(1-exp(-a2*r)) ~ B*a2*r); a2 takes
+# either sign (real replay runs want a2 < 0: a little replay removes most forgetting), and
+# |a2| <= 50 keeps exp(|a2|) and the B it pairs with inside double precision.
+_DEFAULT_BOUNDS = {"E": (0.0, 1e6), "beta": (1e-2, 10.0), "alpha": (0.0, 10.0), "a2": (-50.0, 50.0), "a1": (0.0, 100.0)}
 
 
 class FitResult(dict):
@@ -96,7 +100,8 @@ def _param_dict(value, name, law_cls):
 
 
 def _bounds(law_cls, bounds):
-    lo = np.array([-np.inf if n in law_cls.signed_params else _DEFAULT_BOUNDS.get(n, (0.0, 0))[0]
+    # a default bound wins over the sign rule (a2 is signed but boxed); else signed -> free
+    lo = np.array([_DEFAULT_BOUNDS[n][0] if n in _DEFAULT_BOUNDS else (-np.inf if n in law_cls.signed_params else 0.0)
                    for n in law_cls.param_names])
     hi = np.array([_DEFAULT_BOUNDS.get(n, (0, np.inf))[1] for n in law_cls.param_names])
     for key, pair in _param_dict(bounds, "bounds", law_cls).items():
@@ -327,7 +332,7 @@ def fit(
     bounds : dict, optional
         ``{name: (low, high)}``; defaults: ``(0, inf)``, signed parameters (B) free.
         Fix the sign of B with ``bounds={"B": (0, None)}``. E is kept in (0, 1e6], beta in
-        [0.01, 10], alpha in [0, 10], a1 in [0, 100] and a2 in [0.01, 100] unless you widen them; ``at_bound`` lists the
+        [0.01, 10], alpha in [0, 10], a1 in [0, 100] and a2 (either sign) in [-50, 50] unless you widen them; ``at_bound`` lists the
         parameters that end on a bound.
     fixed : dict, optional
         ``{name: value}`` held constant.

@@ -54,6 +54,9 @@ class Run:
         Replay ratio (fraction of PT data mixed into CPT), for the replay laws.
     name : str
         A label for reports.
+    group : hashable, optional
+        A label shared by related runs, e.g. the PT checkpoint a CPT run starts from;
+        :func:`cptlaw.compare` can hold out whole groups (``group_by="group"``).
     """
 
     lr_pt: object
@@ -62,6 +65,7 @@ class Run:
     lr_cpt: object = None
     r_pt: float = 0.0
     name: str = ""
+    group: object = None
     _lr_pt: np.ndarray = field(init=False, repr=False)
     _lr_cpt: np.ndarray = field(init=False, repr=False)
 
@@ -82,6 +86,11 @@ class Run:
             raise ValueError(f"steps: must lie in 1..{total} (updates covered by the learning rates)")
         self.steps = steps
         self.r_pt = _validate.real_scalar(self.r_pt, "r_pt", lo=0.0, hi=1.0)
+        if self.group is not None:
+            try:
+                hash(self.group)
+            except TypeError:
+                raise TypeError(f"group: expected a hashable label (a str or a number), got {type(self.group).__name__}") from None
 
     @property
     def peak_lr(self) -> float:
