@@ -8,9 +8,11 @@ from . import io, live, planner, plot, schedules
 from ._threads import get_num_threads, set_num_threads
 from .bootstrap import BootstrapResult, bootstrap
 from .fit import FitManyResult, FitResult, fit, fit_many
+from .fit import IdentifiabilityWarning
 from .grid import GridInterrupted, grid
 from .tracker import Tracker
 from .runs import ExtrapolationWarning, Run, fit_runs, predict_run
+from .extrapolation import ExtrapolationCheck, extrapolation_checks
 from .areas import Areas, CPTAreas, areas, cpt_areas
 from .live import BandWarning, LivePredictor
 from .laws import (

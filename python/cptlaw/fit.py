@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core, _validate
+from . import _core, _validate, _warnings
 from ._threads import get_num_threads
 from .laws import Law
 
@@ -63,7 +63,11 @@ class FitResult(dict):
     Fields: ``law`` (fitted law instance), ``params``, ``stderr`` (dicts by name),
     ``covariance`` (array in ``param_names`` order), ``x`` (parameter vector),
     ``objective``, ``r2`` (on the raw loss), ``mae``, ``mape`` (fractions), ``nfev``,
-    ``nit``, ``starts_tried``, ``status``, ``message``, ``success``, ``n_points``.
+    ``nit``, ``starts_tried``, ``status``, ``message``, ``success``, ``n_points``,
+    ``at_bound`` (names), ``unidentifiable`` ({name: reason} for the parameters the data do
+    not determine; their stderr is inf), ``residual_std`` (scale of the residuals, on the
+    log scale for the log objectives: ``residual_space`` is ``"log"`` or ``"loss"``) and
+    ``dof`` (points minus estimated parameters).
     """
 
     def __getattr__(self, name):
@@ -253,43 +257,192 @@ def _prepare(law, features, loss, weights, bounds, fixed, starts, grid, multista
     return law_cls, obj_code, y, cols, w, lo, hi, fixed_mask, linear_mask, start_rows, grid_rows
 
 
+# Identifiability (see _undetermined). The Jacobian is taken on the log scale (relative
+# change of the predicted loss), whatever the objective, times sqrt(weights).
+#: a parameter whose column changes the predicted loss by less than this RMS relative amount
+#: per unit of ``max(|value|, 1)`` is not determined by the data (in practice: an exact 0,
+#: e.g. B, E, beta when no observation is in a CPT phase)
+IDENTIFIABILITY_ATOL = 1e-10
+#: singular values of the column-normalised Jacobian below this fraction of the largest span
+#: directions the data do not determine (J'J is then singular to double precision: cond > 1e16)
+IDENTIFIABILITY_RTOL = 1e-8
+#: a parameter with more than this share (norm of its row in the null-space basis) of an
+#: undetermined direction is reported as undetermined
+_NULL_SHARE = 1e-4
+
+_INPUT_REASONS = {
+    "s1_cpt": "no CPT steps in the data: s1_cpt is 0 at every point",
+    "s2_pt": "no LR decay in the PT phase of the data: s2_pt is 0 at every point",
+    "s2_cpt": "no LR decay in the CPT phase of the data: s2_cpt is 0 at every point",
+    "s2": "the LR never decays in the data: s2 is 0 at every point",
+    "r_pt": "no replay in the data: r_pt is 0 at every point",
+}
+
+
+class IdentifiabilityWarning(UserWarning):
+    """The data do not determine some parameters of a fit (``result.unidentifiable`` says
+    which and why; their ``stderr`` is inf)."""
+
+
+def _undetermined(J, x, free):
+    """Which parameters the data do not determine, for a batch of fits.
+
+    ``J``: (K, n, P) log-scale Jacobians at the solutions (weighted), ``x``: (K, P), ``free``:
+    (P,) bool. A parameter is undetermined when its column is (nearly) zero
+    (:data:`IDENTIFIABILITY_ATOL`) or when it takes part in a direction along which the
+    column-normalised Jacobian's singular value is below :data:`IDENTIFIABILITY_RTOL` of the
+    largest (the SVD of the scaled Jacobian, so that E ~ 1e3 and alpha ~ 0.5 compare alike).
+    Returns ``(mask (K, P) bool, zero (K, P) bool, s (K, p), Vt (K, p, p))`` with ``p`` the
+    free parameters; fits with a non-finite Jacobian are left unflagged.
+    """
+    K, n, P = J.shape
+    mask = np.zeros((K, P), dtype=bool)
+    zero = np.zeros((K, P), dtype=bool)
+    fi = np.flatnonzero(free)
+    p = fi.size
+    s = np.zeros((K, p))
+    Vt = np.zeros((K, p, p))
+    if p == 0 or n == 0:
+        return mask, zero, s, Vt
+    Jf = J[:, :, fi]
+    ok = np.all(np.isfinite(Jf), axis=(1, 2)) & np.all(np.isfinite(x[:, fi]), axis=1)
+    Jf[~ok] = 0.0
+    # Screen with the normalised Gram matrix (one batched matmul + eigvalsh): its eigenvalues
+    # are the squared singular values, resolved down to ~1e-16 of the largest, so a smallest
+    # singular value above 1e-5 of the largest clears a fit; the others get the exact SVD.
+    G = np.matmul(Jf.transpose(0, 2, 1), Jf)
+    norms = np.sqrt(np.maximum(np.diagonal(G, axis1=1, axis2=2), 0.0))
+    scale = np.maximum(np.abs(np.where(ok[:, None], x[:, fi], 1.0)), 1.0)
+    z = (norms * scale / np.sqrt(n) <= IDENTIFIABILITY_ATOL) & ok[:, None]
+    d = np.where(z | (norms == 0), 1.0, norms)
+    Gn = G / d[:, :, None] / d[:, None, :]
+    # zero columns are settled: screen the others (a unit block in their place)
+    zz = z[:, :, None] | z[:, None, :]
+    Gn[zz] = 0.0
+    Gn[:, np.arange(p), np.arange(p)] += z
+    lam = np.linalg.eigvalsh(Gn)
+    clear = lam[:, 0] > 1e-10 * lam[:, -1]
+    mask[:, fi] = z
+    for k in np.flatnonzero(ok & ~clear):
+        Jn = Jf[k] / d[k]
+        Jn[:, z[k]] = 0.0
+        if n < p:  # fewer points than free parameters (possible in fit_many batches)
+            Jn = np.concatenate([Jn, np.zeros((p - n, p))])
+        _, s[k], Vt[k] = np.linalg.svd(Jn, full_matrices=False)
+        null = (s[k] < IDENTIFIABILITY_RTOL * s[k, 0]) | (s[k, 0] == 0)
+        share = np.sqrt(null.astype(float) @ Vt[k] ** 2)
+        mask[k, fi] |= share > _NULL_SHARE
+    zero[:, fi] = z
+    return mask, zero, s, Vt
+
+
+def _reasons(law_obj, cols, mask, zero, s, Vt, free):
+    """Why each undetermined parameter is: an input that is 0 everywhere (found by giving it a
+    value and seeing the column come alive), another parameter at 0, or the combination of
+    parameters the data leave open."""
+    law_cls = type(law_obj)
+    names = law_cls.param_names
+    inputs = dict(zip(law_cls.input_names, cols))
+    out = {}
+    zero_inputs = [k for k, c in inputs.items() if c.size and np.all(c == 0)]
+    x = law_obj.param_vector
+    for j in np.flatnonzero(zero[0]):
+        # parameters at exactly 0 can hide a column too (B = 0 hides E and beta): try the
+        # inputs with them at 1 as well
+        x_alt = np.where((x == 0) & (np.arange(x.size) != j), 1.0, x)
+        laws = (law_obj,) if np.array_equal(x_alt, x) else (law_obj, law_cls.from_vector(x_alt))
+        for k in zero_inputs:
+            trial = dict(inputs, **{k: np.ones_like(inputs[k])})
+            if any(np.any(lw.grad(**trial)[:, j] != 0) for lw in laws):
+                out.setdefault(names[j], []).append(_INPUT_REASONS.get(k, f"{k} is 0 at every point"))
+        if names[j] in out:
+            continue
+        for m in np.flatnonzero(x == 0):
+            if m == j:
+                continue
+            x2 = x.copy()
+            x2[m] = 1.0
+            if np.any(law_cls.from_vector(x2).grad(**inputs)[:, j] != 0):
+                out.setdefault(names[j], []).append(f"no effect on the loss while {names[m]} = 0")
+        if names[j] not in out:
+            out[names[j]] = ["the loss does not depend on it at the fitted parameters (zero Jacobian column)"]
+    fi = np.flatnonzero(free)
+    null = (s[0] < IDENTIFIABILITY_RTOL * s[0, :1]) | (s[0, :1] == 0)
+    live_cols = ~zero[0, fi]
+    Vn = Vt[0][null][:, live_cols] if null.any() else np.zeros((0, int(live_cols.sum())))
+    if Vn.size:
+        # the open directions among the non-zero columns (zero columns are settled above)
+        u, sv, vt = np.linalg.svd(Vn, full_matrices=False)
+        dirs = vt[sv > 0.5]
+        cols = fi[live_cols]
+        share = np.sqrt(np.sum(dirs**2, axis=0))
+        involved = [i for i in np.argsort(-share) if share[i] > _NULL_SHARE]
+        if dirs.shape[0] == 1:
+            v = dirs[0] / np.abs(dirs[0]).max()
+            combo = " ".join(f"{v[i]:+.2g}*{names[cols[i]]}" for i in involved[:5])
+            text = (f"only a combination of {', '.join(names[cols[i]] for i in involved)} is determined: the "
+                    f"fit does not change along the direction {combo} (scaled parameters)")
+        else:
+            text = (f"{', '.join(names[cols[i]] for i in involved)} are determined only up to "
+                    f"{dirs.shape[0]} directions that do not change the fit")
+        smallest = float(np.min(s[0][null]) / s[0, 0]) if s[0, 0] > 0 else 0.0
+        text += f" (scaled Jacobian: smallest singular value {smallest:.1e} of the largest)"
+        for i in involved:
+            out.setdefault(names[cols[i]], []).append(text)
+    return {n: "; ".join(dict.fromkeys(out[n])) for n in names if n in out and mask[0, names.index(n)]}
+
+
 def _quality(law_obj, cols, y, law_cls, obj_code, w, fixed_mask, on_bound):
-    """Prediction, R^2 and the curve_fit-style covariance ``inv(J'J) * RSS / dof``.
+    """Prediction, R^2, the curve_fit-style covariance ``inv(J'J) * RSS / dof``, the
+    undetermined parameters and the residual scale.
 
     Parameters on a bound are left out of J (their row/column is NaN), as fixed
-    ones are (0): the Gaussian approximation does not hold at a bound."""
+    ones are (0): the Gaussian approximation does not hold at a bound. Undetermined
+    parameters (:func:`_undetermined`) get NaN rows and columns too (stderr inf); the
+    covariance of the others is computed without them."""
     inputs = dict(zip(law_cls.input_names, cols))
     pred, grad = law_obj.value_and_grad(**inputs)
     resid = pred - y
     ss_tot = float(np.sum((y - y.mean()) ** 2))
     r2 = 1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else float("nan")
-    free = np.flatnonzero((fixed_mask == 0) & ~on_bound)
+    sw = None if w is None else np.sqrt(w)
+    Jlog = grad / pred[:, None]
+    if sw is not None:
+        Jlog = Jlog * sw[:, None]
+    free_all = fixed_mask == 0
+    mask, zero, s, Vt = _undetermined(Jlog[None], law_obj.param_vector[None], free_all)
+    unidentifiable = _reasons(law_obj, cols, mask, zero, s, Vt, free_all) if mask.any() else {}
+    free = np.flatnonzero(free_all & ~on_bound & ~mask[0])
     if obj_code == 0:
         J, r = grad[:, free], resid
     else:
         J, r = grad[:, free] / pred[:, None], np.log(pred) - np.log(y)
-    if w is not None:
-        sw = np.sqrt(w)
+    if sw is not None:
         J, r = J * sw[:, None], r * sw
     P = len(law_cls.param_names)
     cov = np.full((P, P), np.nan)
     dof = len(y) - len(free)
+    rss = float(r @ r)
     if dof > 0 and np.all(np.isfinite(J)) and free.size:
-        jtj = J.T @ J
         # Columns differ by many decades (E ~ 1e3, alpha ~ 0.5): judge and invert the
-        # normalised matrix, then scale back.
-        d = np.sqrt(np.diag(jtj))
+        # column-normalised J (by its SVD), then scale back.
+        d = np.linalg.norm(J, axis=0)
         if np.all(d > 0):
-            unit = jtj / np.outer(d, d)
             try:
-                if np.linalg.cond(unit) < 1e13:
-                    sub = np.linalg.inv(unit) / np.outer(d, d) * (float(r @ r) / dof)
+                _, sv, vt = np.linalg.svd(J / d, full_matrices=False)
+                if sv[-1] > 0 and (sv[0] / sv[-1]) ** 2 < 1e13:
+                    sub = (vt.T / sv**2) @ vt / np.outer(d, d) * (rss / dof)
                     cov[np.ix_(free, free)] = sub
             except np.linalg.LinAlgError:
                 pass
     cov[fixed_mask == 1, :] = 0.0
     cov[:, fixed_mask == 1] = 0.0
-    return pred, r2, cov
+    noise = {
+        "residual_std": float(np.sqrt(rss / dof)) if dof > 0 else float("nan"),
+        "residual_space": "loss" if obj_code == 0 else "log",
+        "dof": int(dof),
+    }
+    return pred, r2, cov, mask[0], unidentifiable, noise
 
 
 def fit(
@@ -374,12 +527,17 @@ def fit(
     law_obj = law_cls.from_vector(x)
     tol = 1e-9 * np.maximum(1.0, np.abs(x))
     on_bound = (fixed_mask == 0) & ((np.abs(x - lo) <= tol) | (np.abs(x - hi) <= tol))
-    pred, r2, cov = _quality(law_obj, cols, y, law_cls, obj_code, w, fixed_mask, on_bound)
+    pred, r2, cov, undetermined, unidentifiable, noise = _quality(
+        law_obj, cols, y, law_cls, obj_code, w, fixed_mask, on_bound)
     stderr = np.sqrt(np.diag(cov))
+    stderr[undetermined] = np.inf
     at_bound = [n for n, b in zip(law_cls.param_names, on_bound) if b]
     message = STATUS_MESSAGES.get(status, "unknown status")
     if at_bound:
         message += f"; at a bound: {', '.join(at_bound)} (see `bounds`)"
+    if unidentifiable:
+        message += f"; not determined by the data: {', '.join(unidentifiable)} (see `unidentifiable`)"
+        _warn_unidentifiable(unidentifiable)
     return FitResult(
         law=law_obj,
         params=law_obj.params,
@@ -397,8 +555,16 @@ def fit(
         message=message,
         success=bool(status > 0),
         at_bound=at_bound,
+        unidentifiable=unidentifiable,
         n_points=int(len(y)),
+        **noise,
     )
+
+
+def _warn_unidentifiable(unidentifiable):
+    lines = "; ".join(f"{n}: {why}" for n, why in unidentifiable.items())
+    _warnings.warn(f"fit: the data do not determine {', '.join(unidentifiable)} (stderr inf; "
+                   f"result.unidentifiable): {lines}", IdentifiabilityWarning)
 
 
 def _failed(law_cls, y, message, status=-3, nfev=0):
@@ -421,13 +587,19 @@ def _failed(law_cls, y, message, status=-3, nfev=0):
         message=message,
         success=False,
         at_bound=[],
+        unidentifiable={},
         n_points=int(len(y)),
+        residual_std=nan,
+        residual_space="log",
+        dof=0,
     )
 
 
 class FitManyResult(dict):
     """Result of :func:`fit_many`: ``params`` (n_fits, n_params) in ``param_names`` order,
-    per-fit ``objective``, ``success``, ``status``, ``nfev`` and ``message`` (list)."""
+    per-fit ``objective``, ``success``, ``status``, ``nfev`` and ``message`` (list), and
+    ``unidentifiable`` (n_fits, n_params) bool: the parameters each fit's data do not
+    determine (see :func:`fit`), with ``identified`` (n_fits,) = none of them."""
 
     __getattr__ = FitResult.__getattr__
 
@@ -478,6 +650,10 @@ def fit_many(
         "loss is constant: parameters not identifiable" if f else STATUS_MESSAGES.get(int(s), "unknown status")
         for f, s in zip(flat, status)
     ]
+    undetermined = _undetermined_many(law_cls, params, cols, w, fixed_mask, ~flat)
+    for k in np.flatnonzero(undetermined.any(axis=1)):
+        which = [n for n, u in zip(law_cls.param_names, undetermined[k]) if u]
+        messages[k] += f"; not determined by the data: {', '.join(which)}"
     return FitManyResult(
         params=params,
         param_names=law_cls.param_names,
@@ -486,4 +662,23 @@ def fit_many(
         success=status > 0,
         nfev=nfev,
         message=messages,
+        unidentifiable=undetermined,
+        identified=~undetermined.any(axis=1),
     )
+
+
+def _undetermined_many(law_cls, params, cols, w, fixed_mask, use):
+    """:func:`_undetermined` for every fit of a batch: one compiled Jacobian per fit (no
+    input checks: the batch was validated), one batched SVD."""
+    K, n = cols[0].shape
+    P = len(law_cls.param_names)
+    J = np.zeros((K, n, P))
+    use = use & np.all(np.isfinite(params), axis=1)
+    fn = _core.law_eval[law_cls._core_name]
+    for k in np.flatnonzero(use):
+        pred, grad = fn(params[k], [np.ascontiguousarray(c[k]) for c in cols], n, True, 1, None)
+        J[k] = grad.reshape(n, P) / pred[:, None]
+    if w is not None:
+        J *= np.sqrt(w)[:, :, None]
+    mask = _undetermined(J, np.where(use[:, None], params, 0.0), fixed_mask == 0)[0]
+    return mask & use[:, None]
