@@ -38,7 +38,7 @@ _GRID_VALUES = {
     "a1": np.array([0.01, 0.1, 1.0]),
     # a2 takes either sign (a concave or a convex replay factor); 0 itself is left out: there
     # the shift term vanishes and B is not determined.
-    "a2": np.array([-10.0, -3.0, -0.5, 0.5, 3.0, 10.0]),
+    "a2": np.array([-8.0, -1.0, 1.0, 8.0]),
     "g1": np.array([-0.2, 0.0, 0.2]),
     "g2": np.array([-0.2, 0.0, 0.2]),
     "g3": np.array([0.1, 0.3, 1.0]),
