@@ -13,6 +13,9 @@ from .grid import GridInterrupted, grid
 from .tracker import Tracker
 from .runs import ExtrapolationWarning, Run, fit_runs, predict_run
 from .extrapolation import ExtrapolationCheck, extrapolation_checks
+from .compare import CompareResult, compare
+from .intervals import Interval, predict_interval
+from . import intervals
 from .areas import Areas, CPTAreas, areas, cpt_areas
 from .live import BandWarning, LivePredictor
 from .laws import (
@@ -36,6 +39,7 @@ __all__ = [
     "Areas",
     "BandWarning",
     "BootstrapResult",
+    "CompareResult",
     "FitManyResult",
     "FitResult",
     "GridInterrupted",
@@ -56,6 +60,7 @@ __all__ = [
     "Tracker",
     "areas",
     "bootstrap",
+    "compare",
     "cpt_areas",
     "extrapolation_checks",
     "fit",
@@ -64,6 +69,9 @@ __all__ = [
     "get_num_threads",
     "grid",
     "predict_run",
+    "Interval",
+    "intervals",
+    "predict_interval",
     "io",
     "live",
     "planner",
