@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import math
-from typing import Callable
 
 import numpy as np
 

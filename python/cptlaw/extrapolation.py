@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-import numpy as np
 
 #: a peak LR is inside when within this factor of the fitted range
 PEAK_LR_FACTOR = 1.5
