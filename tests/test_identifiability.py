@@ -187,3 +187,24 @@ def test_quiet_silences_only_the_current_thread():
         assert [r for r in rec if issubclass(r.category, cptlaw.IdentifiabilityWarning)]
     assert res.unidentifiable  # still recorded in the result
     assert other == [0]
+
+
+def test_one_model_size_leaves_the_size_exponents_open_and_says_why():
+    """ModelSizeLaw on runs of one model size: N**g is a constant, so g1, g2, F, g3 mix with
+    C1, C2 and L0; the reason names the input that would tell them apart."""
+    pt = np.r_[np.full(8000, 2e-4), np.linspace(2e-4, 2e-5, 2000)]
+    t = np.arange(6000)
+    parts = []
+    for cpt in (np.full(6000, 2e-4), 1e-4 * (1 + np.cos(np.pi * t / 6000))):
+        a = cptlaw.cpt_areas(pt, cpt)
+        idx = np.arange(499, 16000, 250)
+        parts.append({k: getattr(a, k)[idx] for k in ("s1_pt", "s2_pt", "s1_cpt", "s2_cpt")})
+    feats = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    feats["N"] = np.full(feats["s1_pt"].size, 106.0)
+    law = cptlaw.ModelSizeLaw(L0=3.0, A=0.4, alpha=0.6, C1=0.3, C2=0.3, g1=0.0, g2=0.0, B=-0.6, E=500.0,
+                              beta=0.2, F=0.1, g3=0.3)
+    y = law(**feats) * (1 + 0.002 * np.random.default_rng(0).standard_normal(feats["N"].size))
+    with pytest.warns(cptlaw.IdentifiabilityWarning, match="N = 106 at every point"):
+        res = cptlaw.fit(cptlaw.ModelSizeLaw, feats, y)
+    assert {"g1", "g2", "g3", "F"} <= set(res.unidentifiable)
+    assert {"A", "alpha", "B", "E", "beta"}.isdisjoint(res.unidentifiable)

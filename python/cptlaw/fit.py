@@ -387,9 +387,26 @@ def _reasons(law_obj, cols, mask, zero, s, Vt, free):
                     f"{dirs.shape[0]} directions that do not change the fit")
         smallest = float(np.min(s[0][null]) / s[0, 0]) if s[0, 0] > 0 else 0.0
         text += f" (scaled Jacobian: smallest singular value {smallest:.1e} of the largest)"
+        text += _constant_input_hint(law_obj, inputs, [cols[i] for i in involved], free)
         for i in involved:
             out.setdefault(names[cols[i]], []).append(text)
     return {n: "; ".join(dict.fromkeys(out[n])) for n in names if n in out and mask[0, names.index(n)]}
+
+
+def _constant_input_hint(law_obj, inputs, involved, free):
+    """Name the inputs that are one nonzero constant over the data when letting them vary
+    would determine some of the ``involved`` parameters (e.g. one model size N for
+    ModelSizeLaw's exponents)."""
+    hints = []
+    for k, c in inputs.items():
+        if c.size < 2 or np.ptp(c) != 0 or c.flat[0] == 0:
+            continue
+        trial = dict(inputs, **{k: c * np.linspace(0.5, 1.5, c.size)})
+        pred, grad = law_obj.value_and_grad(**trial)
+        mask = _undetermined((grad / pred[:, None])[None], law_obj.param_vector[None], free)[0][0]
+        if not mask[involved].all():
+            hints.append(f"{k} = {c.flat[0]:.6g} at every point")
+    return f"; the data vary too little: {', '.join(hints)}" if hints else ""
 
 
 def _quality(law_obj, cols, y, law_cls, obj_code, w, fixed_mask, on_bound):
