@@ -12,11 +12,9 @@ counterpart).
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from . import _validate
+from . import _validate, _warnings
 from .fit import FitResult, _features, fit_many
 from .intervals import _check_level, make_interval
 
@@ -38,9 +36,9 @@ class BootstrapResult(dict):
 
     def __getitem__(self, key):
         if key == "prediction" and not dict.__contains__(self, "prediction"):
-            warnings.warn("BootstrapResult.prediction is deprecated: it is the confidence band of the fitted "
-                          "curve, now `confidence_band`; use `prediction_interval` for the loss you will observe",
-                          DeprecationWarning, stacklevel=3)
+            _warnings.warn("BootstrapResult.prediction is deprecated: it is the confidence band of the fitted "
+                           "curve, now `confidence_band`; use `prediction_interval` for the loss you will observe",
+                           DeprecationWarning)
             return dict.__getitem__(self, "confidence_band")
         return dict.__getitem__(self, key)
 
