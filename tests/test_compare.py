@@ -191,3 +191,17 @@ def test_bad_input():
         cptlaw.compare(["cpt"], twins)
     with pytest.raises(ValueError, match="^threads"):
         cptlaw.compare(["cpt"], runs + _runs(("cpt_wsd",)), threads=0)
+
+
+def test_runs_with_one_loss_array_and_a_function_for_groups():
+    runs = [cptlaw.Run(r._lr_pt, r.steps, r.losses("cpt"), lr_cpt=r._lr_cpt, name=r.name)
+            for r in _runs(PT + ("cpt_const", "cpt_cos", "cpt_ann_cos", "cpt_ann_rewarm_cos"))]
+    res = cptlaw.compare(["cpt"], runs, group_by=lambda r: "annealed" if "ann" in r.name else "plain",
+                         **AREA_OPTIONS)
+    assert set(res.table.valset.map(repr)) == {"None"}
+    assert res.folds == {"plain": ["cpt_const", "cpt_cos"], "annealed": ["cpt_ann_cos", "cpt_ann_rewarm_cos"]}
+    assert res.recommendation.startswith("CPTLaw: mean held-out MAE ") and "over 2 groups" in res.recommendation
+    assert res.group_by == "custom"
+    by_dict = cptlaw.compare(["cpt"], runs, group_by={"cpt_const": 1, "cpt_cos": 1, "cpt_ann_cos": 2,
+                                                      "cpt_ann_rewarm_cos": 2}, **AREA_OPTIONS)
+    assert [r["mae"] for r in by_dict.rows] == [r["mae"] for r in res.rows]
