@@ -8,7 +8,7 @@ from . import io, live, planner, plot, schedules
 from ._threads import get_num_threads, set_num_threads
 from .bootstrap import BootstrapResult, bootstrap
 from .fit import FitManyResult, FitResult, fit, fit_many
-from .fit import IdentifiabilityWarning
+from .identifiability import IdentifiabilityWarning
 from .grid import GridInterrupted, grid
 from .tracker import Tracker
 from .runs import ExtrapolationWarning, Run, fit_runs, predict_run
