@@ -15,6 +15,7 @@ import numpy as np
 
 from . import _core, _validate
 from ._threads import get_num_threads
+from .identifiability import _reasons, _undetermined, _undetermined_many, _warn_unidentifiable
 from .laws import Law
 
 OBJECTIVES = {"least_squares": 0, "log_least_squares": 1, "huber_log": 2}
@@ -36,7 +37,9 @@ _GRID_VALUES = {
     "E": np.geomspace(1.0, 1e4, 9),
     "beta": np.geomspace(0.02, 2.0, 7),
     "a1": np.array([0.01, 0.1, 1.0]),
-    "a2": np.array([0.5, 3.0, 10.0]),
+    # a2 takes either sign (a concave or a convex replay factor); 0 itself is left out: there
+    # the shift term vanishes and B is not determined.
+    "a2": np.array([-8.0, -1.0, 1.0, 8.0]),
     "g1": np.array([-0.2, 0.0, 0.2]),
     "g2": np.array([-0.2, 0.0, 0.2]),
     "g3": np.array([0.1, 0.3, 1.0]),
@@ -49,8 +52,10 @@ _GRID_VALUES = {
 # (B*(1-(1+E*x)**-beta) ~ B*beta*log(1+E*x) as beta -> 0, LAW.md section 6): with
 # noisy data the optimum can run off to beta -> 0, |B|, E -> inf, so the search is
 # kept inside the decades real fits occupy and a fit that ends on such a bound says so.
-# The replay shift factor has the same degeneracy in a2 (B*(1-exp(-a2*r)) ~ B*a2*r).
-_DEFAULT_BOUNDS = {"E": (0.0, 1e6), "beta": (1e-2, 10.0), "alpha": (0.0, 10.0), "a2": (1e-2, 100.0), "a1": (0.0, 100.0)}
+# The replay shift factor has the same degeneracy in a2 (B*(1-exp(-a2*r)) ~ B*a2*r); a2 takes
+# either sign (real replay runs want a2 < 0: a little replay removes most forgetting), and
+# |a2| <= 50 keeps exp(|a2|) and the B it pairs with inside double precision.
+_DEFAULT_BOUNDS = {"E": (0.0, 1e6), "beta": (1e-2, 10.0), "alpha": (0.0, 10.0), "a2": (-50.0, 50.0), "a1": (0.0, 100.0)}
 
 
 class FitResult(dict):
@@ -59,7 +64,11 @@ class FitResult(dict):
     Fields: ``law`` (fitted law instance), ``params``, ``stderr`` (dicts by name),
     ``covariance`` (array in ``param_names`` order), ``x`` (parameter vector),
     ``objective``, ``r2`` (on the raw loss), ``mae``, ``mape`` (fractions), ``nfev``,
-    ``nit``, ``starts_tried``, ``status``, ``message``, ``success``, ``n_points``.
+    ``nit``, ``starts_tried``, ``status``, ``message``, ``success``, ``n_points``,
+    ``at_bound`` (names), ``unidentifiable`` ({name: reason} for the parameters the data do
+    not determine; their stderr is inf), ``residual_std`` (scale of the residuals, on the
+    log scale for the log objectives: ``residual_space`` is ``"log"`` or ``"loss"``) and
+    ``dof`` (points minus estimated parameters).
     """
 
     def __getattr__(self, name):
@@ -96,7 +105,8 @@ def _param_dict(value, name, law_cls):
 
 
 def _bounds(law_cls, bounds):
-    lo = np.array([-np.inf if n in law_cls.signed_params else _DEFAULT_BOUNDS.get(n, (0.0, 0))[0]
+    # a default bound wins over the sign rule (a2 is signed but boxed); else signed -> free
+    lo = np.array([_DEFAULT_BOUNDS[n][0] if n in _DEFAULT_BOUNDS else (-np.inf if n in law_cls.signed_params else 0.0)
                    for n in law_cls.param_names])
     hi = np.array([_DEFAULT_BOUNDS.get(n, (0, np.inf))[1] for n in law_cls.param_names])
     for key, pair in _param_dict(bounds, "bounds", law_cls).items():
@@ -249,42 +259,56 @@ def _prepare(law, features, loss, weights, bounds, fixed, starts, grid, multista
 
 
 def _quality(law_obj, cols, y, law_cls, obj_code, w, fixed_mask, on_bound):
-    """Prediction, R^2 and the curve_fit-style covariance ``inv(J'J) * RSS / dof``.
+    """Prediction, R^2, the curve_fit-style covariance ``inv(J'J) * RSS / dof``, the
+    undetermined parameters and the residual scale.
 
     Parameters on a bound are left out of J (their row/column is NaN), as fixed
-    ones are (0): the Gaussian approximation does not hold at a bound."""
+    ones are (0): the Gaussian approximation does not hold at a bound. Undetermined
+    parameters (:func:`_undetermined`) get NaN rows and columns too (stderr inf); the
+    covariance of the others is computed without them."""
     inputs = dict(zip(law_cls.input_names, cols))
     pred, grad = law_obj.value_and_grad(**inputs)
     resid = pred - y
     ss_tot = float(np.sum((y - y.mean()) ** 2))
     r2 = 1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else float("nan")
-    free = np.flatnonzero((fixed_mask == 0) & ~on_bound)
+    sw = None if w is None else np.sqrt(w)
+    Jlog = grad / pred[:, None]
+    if sw is not None:
+        Jlog = Jlog * sw[:, None]
+    free_all = fixed_mask == 0
+    mask, zero, s, Vt = _undetermined(Jlog[None], law_obj.param_vector[None], free_all)
+    unidentifiable = _reasons(law_obj, cols, mask, zero, s, Vt, free_all) if mask.any() else {}
+    free = np.flatnonzero(free_all & ~on_bound & ~mask[0])
     if obj_code == 0:
         J, r = grad[:, free], resid
     else:
         J, r = grad[:, free] / pred[:, None], np.log(pred) - np.log(y)
-    if w is not None:
-        sw = np.sqrt(w)
+    if sw is not None:
         J, r = J * sw[:, None], r * sw
     P = len(law_cls.param_names)
     cov = np.full((P, P), np.nan)
     dof = len(y) - len(free)
+    rss = float(r @ r)
     if dof > 0 and np.all(np.isfinite(J)) and free.size:
-        jtj = J.T @ J
         # Columns differ by many decades (E ~ 1e3, alpha ~ 0.5): judge and invert the
-        # normalised matrix, then scale back.
-        d = np.sqrt(np.diag(jtj))
+        # column-normalised J (by its SVD), then scale back.
+        d = np.linalg.norm(J, axis=0)
         if np.all(d > 0):
-            unit = jtj / np.outer(d, d)
             try:
-                if np.linalg.cond(unit) < 1e13:
-                    sub = np.linalg.inv(unit) / np.outer(d, d) * (float(r @ r) / dof)
+                _, sv, vt = np.linalg.svd(J / d, full_matrices=False)
+                if sv[-1] > 0 and (sv[0] / sv[-1]) ** 2 < 1e13:
+                    sub = (vt.T / sv**2) @ vt / np.outer(d, d) * (rss / dof)
                     cov[np.ix_(free, free)] = sub
             except np.linalg.LinAlgError:
                 pass
     cov[fixed_mask == 1, :] = 0.0
     cov[:, fixed_mask == 1] = 0.0
-    return pred, r2, cov
+    noise = {
+        "residual_std": float(np.sqrt(rss / dof)) if dof > 0 else float("nan"),
+        "residual_space": "loss" if obj_code == 0 else "log",
+        "dof": int(dof),
+    }
+    return pred, r2, cov, mask[0], unidentifiable, noise
 
 
 def fit(
@@ -327,7 +351,7 @@ def fit(
     bounds : dict, optional
         ``{name: (low, high)}``; defaults: ``(0, inf)``, signed parameters (B) free.
         Fix the sign of B with ``bounds={"B": (0, None)}``. E is kept in (0, 1e6], beta in
-        [0.01, 10], alpha in [0, 10], a1 in [0, 100] and a2 in [0.01, 100] unless you widen them; ``at_bound`` lists the
+        [0.01, 10], alpha in [0, 10], a1 in [0, 100] and a2 (either sign) in [-50, 50] unless you widen them; ``at_bound`` lists the
         parameters that end on a bound.
     fixed : dict, optional
         ``{name: value}`` held constant.
@@ -369,12 +393,17 @@ def fit(
     law_obj = law_cls.from_vector(x)
     tol = 1e-9 * np.maximum(1.0, np.abs(x))
     on_bound = (fixed_mask == 0) & ((np.abs(x - lo) <= tol) | (np.abs(x - hi) <= tol))
-    pred, r2, cov = _quality(law_obj, cols, y, law_cls, obj_code, w, fixed_mask, on_bound)
+    pred, r2, cov, undetermined, unidentifiable, noise = _quality(
+        law_obj, cols, y, law_cls, obj_code, w, fixed_mask, on_bound)
     stderr = np.sqrt(np.diag(cov))
+    stderr[undetermined] = np.inf
     at_bound = [n for n, b in zip(law_cls.param_names, on_bound) if b]
     message = STATUS_MESSAGES.get(status, "unknown status")
     if at_bound:
         message += f"; at a bound: {', '.join(at_bound)} (see `bounds`)"
+    if unidentifiable:
+        message += f"; not determined by the data: {', '.join(unidentifiable)} (see `unidentifiable`)"
+        _warn_unidentifiable(unidentifiable)
     return FitResult(
         law=law_obj,
         params=law_obj.params,
@@ -392,7 +421,9 @@ def fit(
         message=message,
         success=bool(status > 0),
         at_bound=at_bound,
+        unidentifiable=unidentifiable,
         n_points=int(len(y)),
+        **noise,
     )
 
 
@@ -416,15 +447,46 @@ def _failed(law_cls, y, message, status=-3, nfev=0):
         message=message,
         success=False,
         at_bound=[],
+        unidentifiable={},
         n_points=int(len(y)),
+        residual_std=nan,
+        residual_space="log",
+        dof=0,
     )
 
 
 class FitManyResult(dict):
     """Result of :func:`fit_many`: ``params`` (n_fits, n_params) in ``param_names`` order,
-    per-fit ``objective``, ``success``, ``status``, ``nfev`` and ``message`` (list)."""
+    per-fit ``objective``, ``success``, ``status``, ``nfev`` and ``message`` (list), and
+    ``unidentifiable`` (n_fits, n_params) bool: the parameters each fit's data do not
+    determine (see :func:`fit`), with ``identified`` (n_fits,) = none of them.
+
+    The identifiability flags (and the messages' note on them) are computed on first access
+    of ``unidentifiable``, ``identified`` or ``message``, in one batched pass (a compiled
+    Jacobian per fit, then one batched screen; ~10-20 us per fit), so that batches that do
+    not ask keep their full speed.
+    """
 
     __getattr__ = FitResult.__getattr__
+    _LAZY = ("unidentifiable", "identified", "message")
+
+    def __getitem__(self, key):
+        if key in self._LAZY and "_pending" in self:
+            self._settle()
+        return dict.__getitem__(self, key)
+
+    def _settle(self):
+        law_cls, cols, w, fixed_mask, use = dict.pop(self, "_pending")
+        undetermined = _undetermined_many(law_cls, dict.__getitem__(self, "params"), cols, w, fixed_mask, use)
+        messages = list(dict.__getitem__(self, "message"))
+        for k in np.flatnonzero(undetermined.any(axis=1)):
+            which = [n for n, u in zip(law_cls.param_names, undetermined[k]) if u]
+            messages[k] += f"; not determined by the data: {', '.join(which)}"
+        self.update(message=messages, unidentifiable=undetermined, identified=~undetermined.any(axis=1))
+
+    def __repr__(self) -> str:
+        shown = {k: v for k, v in self.items() if k != "_pending"}
+        return f"FitManyResult({shown!r})"
 
 
 def fit_many(
@@ -481,4 +543,5 @@ def fit_many(
         success=status > 0,
         nfev=nfev,
         message=messages,
+        _pending=(law_cls, cols, w, fixed_mask, ~flat),
     )

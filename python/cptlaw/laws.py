@@ -165,11 +165,15 @@ class ReplayPTLaw(Law):
     """P1 Eq. 8, the D_pt validation loss with replay ratio ``r_pt`` of PT data in CPT.
 
     ``... - C2*s2_cpt*exp(a1*r_pt) + B*(1-(1+E*s1_cpt)**-beta)*(1-exp(-a2*r_cpt))``, r_cpt = 1 - r_pt.
+
+    ``a2`` takes either sign: ``a2 > 0`` is P1's concave replay factor, ``a2 < 0`` a convex one
+    (a little replay removes most of the forgetting, as real runs can show; B then changes sign
+    with it). The factor is finite and continuous through ``a2 = 0``, where it is 0.
     """
 
     param_names = ("L0", "A", "alpha", "C1", "C2", "a1", "B", "E", "beta", "a2")
     input_names = ("s1_pt", "s2_pt", "s1_cpt", "s2_cpt", "r_pt")
-    signed_params = ("B",)
+    signed_params = ("B", "a2")
     linear_params = ("L0", "A", "C1", "C2", "B")
     _core_name = "replay_pt"
 

@@ -87,7 +87,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from . import _validate
+from . import _validate, _warnings
 from .areas import SPLITS, cpt_areas
 from .fit import FitResult, fit, fit_many
 from .laws import CPTLaw, Law
@@ -719,7 +719,8 @@ class LivePredictor:
         )
         res = None
         if not full:
-            res = fit(law_cls, feats, y, starts=prev, multistart=False, fixed=fixed, **opts)
+            with _warnings.quiet():  # what the data cannot tell is the band's business here
+                res = fit(law_cls, feats, y, starts=prev, multistart=False, fixed=fixed, **opts)
             st.n_fits += 1
             # A warm fit fails when the solver fails, or when it stops at the iteration limit
             # although the previous fit converged (when that one stopped too, typically with a
@@ -727,7 +728,8 @@ class LivePredictor:
             if res.law is None or res.status < 0 or (res.status == 0 and st.result.get("status", 1) > 0):
                 full = True
         if full:
-            res_full = fit(law_cls, feats, y, starts=prev, multistart=True, fixed=fixed, **opts)
+            with _warnings.quiet():
+                res_full = fit(law_cls, feats, y, starts=prev, multistart=True, fixed=fixed, **opts)
             st.n_fits += 1
             st.n_full_fits += 1
             st.full_n = n_info
