@@ -9,7 +9,8 @@ import numpy as np
 from . import _core, _validate
 from ._threads import get_num_threads
 
-SPLITS = ("by_source", "by_time", "restart")
+#: S2 split modes at the PT/CPT transfer, in the compiled core's code order.
+SPLITS = tuple(_core.splits)
 
 
 class Areas(NamedTuple):
