@@ -59,11 +59,12 @@ py::tuple cpt_areas(const f64array& lr_pt, const f64array& lr_cpt, double decay,
 }
 
 // The transfer rule of a split mode (areas.hpp), for the Python Tracker.
-py::dict cpt_transfer(int split, double momentum_pt, double lr_pt) {
-  const cptlaw::Transfer t = cptlaw::transfer(split_mode(split), momentum_pt, lr_pt);
+py::dict cpt_transfer(int split, double momentum_pt, double lr_pt, double s2_pt) {
+  const cptlaw::Transfer t = cptlaw::transfer(split_mode(split), momentum_pt, lr_pt, s2_pt);
   py::dict d;
   d["momentum_cpt"] = t.cpt_m;
   d["prev_lr"] = t.prev_lr;
+  d["s2_cpt"] = t.cpt_s2;
   d["pt_continues"] = t.pt_continues;
   d["momentum_pt"] = t.pt_m;
   return d;
@@ -76,7 +77,8 @@ void bind_areas(py::module_& m) {
         py::arg("threads"), py::arg("out_s1") = py::none(), py::arg("out_s2") = py::none());
   m.def("cpt_areas", &cpt_areas, py::arg("lr_pt"), py::arg("lr_cpt"), py::arg("decay"), py::arg("split"),
         py::arg("warmup_as_peak"), py::arg("s2_lr_exponent"), py::arg("threads"));
-  m.def("cpt_transfer", &cpt_transfer, py::arg("split"), py::arg("momentum_pt"), py::arg("lr_pt"));
+  m.def("cpt_transfer", &cpt_transfer, py::arg("split"), py::arg("momentum_pt"), py::arg("lr_pt"),
+        py::arg("s2_pt") = 0.0);
   // Split mode names by code (enum cptlaw::Split).
   m.attr("splits") = py::make_tuple("by_source", "by_time", "restart");
 }

@@ -832,6 +832,72 @@ void test_errors() {
 
 }  // namespace
 
+// Cancellation keeps finished work: materialize flags the schedules it completed (their rows
+// equal an uninterrupted run's), reduce hands in the reduction over the rows it evaluated.
+void test_cancel() {
+  Fixture f;
+  f.pt.push_back(pt_wsd(3000, 200, 600, 2e-4, 1e-5));
+  std::vector<double> peaks;
+  for (int i = 0; i < 2000; ++i) peaks.push_back(1e-5 * (1 + i));
+  // 1-sqrt decays have no closed form: each schedule costs ~its 200K decay steps.
+  f.block({0}, {{gr::shape_wsd}, {gr::decay_sqrt}, peaks, {400000}, {0}, {gr::kStartHF}, {0.5}, {0.0}});
+  f.laws = {all_laws()[1]};
+  f.steps = {1, 1000, 400000};
+  const gr::Spec spec = f.spec();
+  const gr::Grid g(spec);
+  const std::int64_t S = g.schedules(), rps = g.rows_per_schedule();
+  // The poll stops the call at its second check (~60 ms in): long before 2000 schedules.
+  int polls = 0;
+  auto stop_second = [](void* ctx) { return ++*static_cast<int*>(ctx) >= 2; };
+  {
+    Rows part(g.outputs(), S * rps);
+    std::vector<std::uint8_t> done(static_cast<std::size_t>(S), 0);
+    bool stopped = false;
+    try {
+      cptlaw::CancelScope scope(stop_second, &polls);
+      g.materialize(0, S, part.ptrs.data(), part.codes.data(), part.start.data(), 2, done.data());
+    } catch (const cptlaw::Cancelled&) {
+      stopped = true;
+    }
+    check(stopped, "cancel: materialize stops");
+    std::int64_t n_done = 0;
+    bool rows_ok = true;
+    for (std::int64_t s = 0; s < S; ++s) {
+      if (!done[static_cast<std::size_t>(s)]) continue;
+      ++n_done;
+      const Rows one = materialize(g, s, s + 1, 1);
+      Rows mine(g.outputs(), rps);
+      for (std::int64_t c = 0; c < g.outputs(); ++c)
+        for (std::int64_t r = 0; r < rps; ++r) mine.vals[c][r] = part.v(c, s * rps + r);
+      for (int a = 0; a < gr::kAxes; ++a)
+        for (std::int64_t r = 0; r < rps; ++r) mine.codes[a * rps + r] = part.code(a, s * rps + r);
+      for (std::int64_t r = 0; r < rps; ++r) mine.start[r] = part.start[s * rps + r];
+      rows_ok = rows_ok && same_rows(one, 0, mine);
+    }
+    check(n_done < S, "cancel: not every schedule done");
+    check(rows_ok, "cancel: the rows of finished schedules are complete and exact");
+  }
+  {
+    polls = 0;
+    gr::Reduction red;
+    red.objective = 0;
+    red.k = 3;
+    gr::TopK top;
+    std::int64_t seen = -1;
+    bool stopped = false;
+    try {
+      cptlaw::CancelScope scope(stop_second, &polls);
+      g.reduce(0, S, red, top, 2, &seen);
+    } catch (const cptlaw::Cancelled&) {
+      stopped = true;
+    }
+    check(stopped, "cancel: reduce stops");
+    check(seen >= 0 && seen < S * rps, "cancel: reduce counts the rows it saw");
+    std::int64_t kept = top.counts()[0];
+    check(kept == std::min<std::int64_t>(3, seen), "cancel: the reduction holds the rows seen");
+  }
+}
+
 int run_grid_tests() {
   g_failures = 0;
   const int before = cptlaw_test::passed();
@@ -845,6 +911,7 @@ int run_grid_tests() {
   test_single(Split::by_time);
   test_edges();
   test_errors();
+  test_cancel();
   std::printf("grid tests: %s (%d passed, %d failures)\n", g_failures == 0 ? "ok" : "FAILED",
               cptlaw_test::passed() - before, g_failures);
   return g_failures;

@@ -17,9 +17,9 @@ def areas(
 def cpt_areas(
     lr_pt: F64, lr_cpt: F64, decay: float, split: int, warmup_as_peak: int, s2_lr_exponent: float, threads: int
 ) -> tuple[F64, F64, F64, F64]: ...
-# The transfer rule of split mode `split` from the PT momentum and last PT LR:
-# {"momentum_cpt", "prev_lr", "pt_continues", "momentum_pt"}.
-def cpt_transfer(split: int, momentum_pt: float, lr_pt: float) -> dict: ...
+# The transfer rule of split mode `split` from the PT momentum, last PT LR and S2_pt:
+# {"momentum_cpt", "prev_lr", "s2_cpt", "pt_continues", "momentum_pt"}.
+def cpt_transfer(split: int, momentum_pt: float, lr_pt: float, s2_pt: float = 0.0) -> dict: ...
 # Split mode names by code.
 splits: tuple[str, ...]
 

@@ -194,9 +194,10 @@ class Tracker:
         self._cpt = True
         self._T = self._n
         # The split mode's transfer rule, from the compiled core (the one definition).
-        t = _core.cpt_transfer(SPLITS.index(self._split), self._mp, self._prev)
+        t = _core.cpt_transfer(SPLITS.index(self._split), self._mp, self._prev, self._s2p)
         self._mc = t["momentum_cpt"]
         self._prev = t["prev_lr"]
+        self._s2c = t["s2_cpt"]
         self._pt_continues = t["pt_continues"]
         self._mp = t["momentum_pt"]
 

@@ -30,21 +30,25 @@ struct AreaOptions {
 };
 
 // The PT/CPT transfer (LAW.md section 3): what each split mode carries from the state after
-// the last PT step (its momentum m and LR x) into CPT. The CPT areas start at 0 with previous
-// LR x; the CPT momentum starts at m (by_time: one momentum over the whole timeline) or at 0
-// (by_source, restart). by_source keeps decaying the PT momentum after the transfer and adds
-// its area to S2_pt; the other modes freeze S2_pt. The one place these rules live: the
-// recurrences below, the closed forms (schedule.hpp), the grid and the Python Tracker use it.
+// the last PT step (its S2, momentum m and LR x) into CPT. The CPT areas start at 0 with
+// previous LR x; the CPT momentum starts at m (by_time: one momentum over the whole timeline)
+// or at 0 (by_source, restart). by_source keeps decaying the PT momentum after the transfer
+// and adds its area to S2_pt; the other modes freeze S2_pt. by_time's S2_cpt is the part of
+// the one S2 after T, S2(t) - S2(T-1): it starts at S2_pt - S2_pt, 0 unless S2_pt is NaN or
+// infinite (LR-weighted S2 with LRs of 0). The one place these rules live: the recurrences
+// below, the closed forms (schedule.hpp), the grid and the Python Tracker use it.
 struct Transfer {
   double cpt_m = 0.0;         // CPT momentum before the first CPT step
   double prev_lr = 0.0;       // LR before the first CPT step
+  double cpt_s2 = 0.0;        // S2_cpt before the first CPT step
   bool pt_continues = false;  // S2_pt keeps growing by the decaying PT momentum (by_source)
   double pt_m = 0.0;          // that PT momentum (0 when S2_pt is frozen)
 };
-inline Transfer transfer(Split split, double pt_m, double pt_lr) {
+inline Transfer transfer(Split split, double pt_m, double pt_lr, double pt_s2 = 0.0) {
   Transfer t;
   t.cpt_m = split == Split::by_time ? pt_m : 0.0;
   t.prev_lr = pt_lr;
+  t.cpt_s2 = split == Split::by_time ? pt_s2 - pt_s2 : 0.0;
   t.pt_continues = split == Split::by_source;
   t.pt_m = t.pt_continues ? pt_m : 0.0;
   return t;
@@ -219,8 +223,8 @@ inline void cpt_areas_row(const double* x_pt, std::int64_t n_pt, const double* x
     if ((i & 65535) == 65535) CPTLAW_CHECKPOINT();
   }
   // CPT phase. m_pt: momentum attributed to PT drops; m_cpt: to CPT drops.
-  const Transfer t = transfer(split, m, prev);
-  double m_pt = t.pt_m, m_cpt = t.cpt_m, b1 = 0.0, b2 = 0.0;
+  const Transfer t = transfer(split, m, prev, a2);
+  double m_pt = t.pt_m, m_cpt = t.cpt_m, b1 = 0.0, b2 = t.cpt_s2;
   prev = t.prev_lr;
   for (std::int64_t j = 0; j < n_cpt; ++j) {
     const double xi = x_cpt[j];

@@ -449,7 +449,7 @@ class Grid {
       return;
     }
     const double* f = c.pt;
-    const Transfer tr = transfer(s_.split, f[2], f[3]);
+    const Transfer tr = transfer(s_.split, f[2], f[3], f[1]);
     auto write = [&](std::int64_t q, std::int64_t k, const sched::State& st) {
       s1p[q] = f[0];
       s2p[q] = f[1];
@@ -474,6 +474,7 @@ class Grid {
     sched::State entry;
     entry.m = tr.cpt_m;
     entry.x = tr.prev_lr;
+    entry.s2 = tr.cpt_s2;
     if (!s_.steps) {  // the final step
       for (int i = 0; i < np; ++i) sched::advance(entry, pc[i], seg[i].len, dc_, nullptr);
       write(0, c.n, entry);

@@ -61,14 +61,15 @@ struct Tabulate {
 };
 }  // namespace detail
 
-// The registry as a table indexed by kind code.
+// The registry as a table indexed by kind code. Never destroyed: a call still running in
+// another thread while the process exits may read it.
 inline const std::vector<Entry>& registry() {
-  static const std::vector<Entry> table = [] {
-    std::vector<Entry> v;
-    for_each_law(detail::Tabulate{&v});
+  static const std::vector<Entry>* table = [] {
+    auto* v = new std::vector<Entry>();
+    for_each_law(detail::Tabulate{v});
     return v;
   }();
-  return table;
+  return *table;
 }
 
 }  // namespace laws

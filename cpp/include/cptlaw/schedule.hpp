@@ -746,10 +746,11 @@ class CPTPair {
              Split split) {
     pt_ = &pt;
     const State& f = pt.final_state();
-    tr_ = transfer(split, f.m, f.x);
+    tr_ = transfer(split, f.m, f.x, f.s2);
     State init;
     init.x = tr_.prev_lr;
     init.m = tr_.cpt_m;
+    init.s2 = tr_.cpt_s2;
     cpt_.build(cpt_rows, cpt_nseg, cpt_data, pt.decay(), &init);
   }
   void areas_at(const std::int64_t* steps, std::int64_t n, double* s1p, double* s2p, double* s1c,
