@@ -395,3 +395,11 @@ def test_bindings_take_keyword_arguments():
         linear=np.array([1, 1, 0, 1], np.uint8), starts=law.param_vector[None], grid=np.zeros((0, 4)), objective=1,
         delta=1e-3, max_iter=50, ftol=1e-12, xtol=1e-12, gtol=1e-12, keep=1)
     assert status > 0 and x == pytest.approx(law.param_vector)
+
+
+@pytest.mark.parametrize("warm", [2**62, 2**63, 2**70])
+def test_huge_warmup_as_peak_means_every_step(warm):
+    lr = [1e-3, 2e-3, 1e-3]
+    np.testing.assert_array_equal(cptlaw.areas(lr, warmup_as_peak=warm).s1, cptlaw.areas(lr, warmup_as_peak=3).s1)
+    a = cptlaw.cpt_areas(lr, [1e-4], warmup_as_peak=warm)
+    np.testing.assert_array_equal(a.s2_cpt, cptlaw.cpt_areas(lr, [1e-4], warmup_as_peak=3).s2_cpt)

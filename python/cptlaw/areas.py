@@ -37,7 +37,8 @@ def _warmup_option(value) -> int:
         return -1
     if value is False or value is None:
         return 0
-    return _validate.integer(value, "warmup_as_peak", lo=0)
+    # Any W beyond the row length lifts every step: cap it to what the core's int64 holds.
+    return min(_validate.integer(value, "warmup_as_peak", lo=0), 2**62)
 
 
 def _exponent_option(value) -> float:

@@ -354,7 +354,8 @@ class _Plan:
 
         # crossed axes
         if replay is not None and not has_replay:
-            raise ValueError("replay: none of the laws takes a replay ratio (use ReplayPTLaw / ReplayCPTLaw)")
+            takers = " / ".join(c.__name__ for c in LAWS if "r_pt" in c.input_names)
+            raise ValueError(f"replay: none of the laws takes a replay ratio (use {takers})")
         self.has_replay = has_replay
         self.replay = np.array(_reals(0.0 if replay is None else replay, "replay", lo=0.0, hi=1.0))
         self.w = None if w is None else np.array(_reals(w, "w", lo=0.0, hi=1.0))
@@ -759,7 +760,7 @@ def grid(
         ``loss_<name>`` columns. Any law whose inputs the grid has: the CPT laws on
         ``s1_pt, s2_pt, s1_cpt, s2_cpt`` (the replay laws also on ``r_pt`` from ``replay``),
         OpenSourceLaw on ``s1_cpt, s2_cpt`` only (``pt`` may then be None: a PT LR that ended
-        at 0), and one-run laws (AnnealingLaw) on ``s1_pt + s1_cpt, s2_pt + s2_cpt``.
+        at 0), and one-run laws (inputs ``s1, s2``) on ``s1_pt + s1_cpt, s2_pt + s2_cpt``.
     cpt : mapping, or sequence of mappings
         The CPT schedule family: each key maps to one value or a sequence of values, and the
         grid is their Cartesian product (a sequence of mappings: the concatenation of their
