@@ -252,7 +252,8 @@ class _Problem(NamedTuple):
             return a if s == 1.0 else np.where(lin, a * s, a)
 
         return dict(
-            inputs=[np.ascontiguousarray(c) for c in self.cols], y=np.ascontiguousarray(self.y * s),
+            inputs=[np.ascontiguousarray(c) for c in self.cols],
+            y=np.ascontiguousarray(self.y if s == 1.0 else self.y * s),
             w=None if self.weights is None else np.ascontiguousarray(self.weights, dtype=float),
             lo=scaled(self.lo), hi=scaled(self.hi), fixed=self.fixed_mask, linear=self.linear_mask,
             starts=np.ascontiguousarray(scaled(self.starts)), grid=np.ascontiguousarray(scaled(self.grid)),
@@ -357,17 +358,23 @@ def _prepare(law, features, loss, weights, bounds, fixed, starts, grid, multista
                     scale=scale, **options)
 
 
-def _unfittable(y, w=None):
-    """Why the losses (one curve) cannot be fitted, or None."""
-    top = float(np.abs(y).max()) if y.size else 0.0
-    if np.ptp(y) <= 1e-12 * top:
-        return "loss is constant: the law's parameters are not identifiable from a flat curve"
-    if not _LOSS_RANGE[0] <= top <= _LOSS_RANGE[1]:
-        return (f"loss: values of magnitude {top:.3g} lie outside the range the fitter works in "
-                f"({_LOSS_RANGE[0]:g} to {_LOSS_RANGE[1]:g})")
-    if w is not None and not np.any(w > 0):
-        return "weights: all zero, so no point constrains the fit"
-    return None
+def _unfittable(y, w=None) -> list:
+    """Per curve (rows of a 2-D ``y``; one curve if 1-D): why it cannot be fitted, or None."""
+    y2 = np.atleast_2d(y)
+    top = np.abs(y2).max(axis=1) if y2.shape[1] else np.zeros(y2.shape[0])
+    flat = np.ptp(y2, axis=1) <= 1e-12 * top
+    scale = ~((top >= _LOSS_RANGE[0]) & (top <= _LOSS_RANGE[1]))
+    unweighted = np.zeros(y2.shape[0], dtype=bool) if w is None else ~np.any(np.atleast_2d(w) > 0, axis=1)
+    why = [None] * y2.shape[0]
+    for i in np.flatnonzero(flat | scale | unweighted):
+        if flat[i]:
+            why[i] = "loss is constant: the law's parameters are not identifiable from a flat curve"
+        elif scale[i]:
+            why[i] = (f"loss: values of magnitude {top[i]:.3g} lie outside the range the fitter works in "
+                      f"({_LOSS_RANGE[0]:g} to {_LOSS_RANGE[1]:g})")
+        else:
+            why[i] = "weights: all zero, so no point constrains the fit"
+    return why
 
 
 def _quality(law_obj, cols, y, law_cls, obj_code, w, fixed_mask, on_bound):
@@ -474,7 +481,7 @@ def fit(
                   batch=False, delta=delta, max_iter=max_iter, ftol=ftol, xtol=xtol, gtol=gtol, keep=keep)
     law_cls, obj_code, y, cols, w = pb.law_cls, pb.objective, pb.y, pb.cols, pb.weights
     lo, hi, fixed_mask = pb.lo, pb.hi, pb.fixed_mask
-    why = _unfittable(y, w)
+    why = _unfittable(y, w)[0]
     if why is not None:
         return _failed(law_cls, y, why)
     x, objv, status, nfev, nit, tried = _core.fit_one[law_cls._core_name](**pb.core_args())
@@ -576,7 +583,7 @@ def fit_many(
     law_cls, y, w = pb.law_cls, pb.y, pb.weights
     params, objv, status, nfev = _core.fit_many[law_cls._core_name](**pb.core_args(), threads=get_num_threads())
     params, objv = pb.unscale(params, objv)
-    why = [_unfittable(y[i], None if w is None else w[i]) for i in range(y.shape[0])]
+    why = _unfittable(y, w)
     lost = (status > 0) & ~np.all(np.isfinite(params), axis=1)  # never "converged" without parameters
     status = np.where(lost, _NON_FINITE, status)
     status = np.where([m is not None for m in why], _BAD_DATA, status).astype(status.dtype)
