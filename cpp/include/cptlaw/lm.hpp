@@ -309,7 +309,7 @@ class Problem {
     double mu = opt_.mu0 * (dmax > 0 ? dmax : 1.0), nu = 2.0;
     res.status = max_iterations;
     for (int it = 0; it < opt_.max_iter; ++it) {
-      CPTLAW_CHECKPOINT();
+      if (n_ >= 4096 || (it & 15) == 15) CPTLAW_CHECKPOINT();  // small fits: every ~16 iterations
       res.iterations = it + 1;
       // Scaled gradient test (zero-gradient along an active bound counts as zero).
       double gmax = 0.0;
