@@ -24,8 +24,7 @@ import cptlaw
 from _tinycpt import AREA_OPTIONS, CPT_FROM_ANNEAL, CPT_FROM_CONST, PT, REPLAY, tiny_runs
 
 NO_REPLAY = PT + CPT_FROM_CONST + CPT_FROM_ANNEAL
-SHARED = getattr(cptlaw, "CPTSharedCLaw", None)
-needs_shared = pytest.mark.skipif(SHARED is None, reason="CPTSharedCLaw is not in this build yet (issue 10, item 1)")
+SHARED = cptlaw.CPTSharedCLaw
 
 
 def _runs(names=NO_REPLAY):
@@ -40,7 +39,6 @@ def _mean(res, law, valset, runs=None, fold=None):
 
 
 # -- the two pictures of set A (CPTLaw vs CPTSharedCLaw) ------------------------------------------
-@needs_shared
 def test_leave_one_run_out_cpt_and_shared_c_tie_on_set_a():
     res = cptlaw.compare([cptlaw.CPTLaw, SHARED], _runs(), **AREA_OPTIONS)
     print("\n" + res.table.pivot_table(index="run", columns=["law", "valset"], values="mae").round(3).to_string())
@@ -56,7 +54,6 @@ def test_leave_one_run_out_cpt_and_shared_c_tie_on_set_a():
     assert res.best in names
 
 
-@needs_shared
 def test_leave_one_checkpoint_out_shared_c_wins_on_the_annealed_checkpoint():
     res = cptlaw.compare(["cpt", SHARED], _runs(), group_by="group", **AREA_OPTIONS)
     print("\n" + res.table.pivot_table(index=["fold", "run"], columns=["law", "valset"], values="mae").round(3).to_string())

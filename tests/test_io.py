@@ -464,7 +464,8 @@ def test_fit_file_roundtrip(tmp_path):
     from cptlaw.io import fitfile
 
     runs = io.read_runs(tiny_csv("pt_const"), schedule=tiny_schedule("pt_const"), loss_columns={"loss_pt": None})
-    res = cptlaw.fit_runs(cptlaw.AnnealingLaw, runs, warmup_as_peak=200)
+    with pytest.warns(cptlaw.IdentifiabilityWarning, match="C"):  # constant-LR runs: no decay to fit C on
+        res = cptlaw.fit_runs(cptlaw.AnnealingLaw, runs, warmup_as_peak=200)
     area = {"decay": 0.999, "split": "by_source", "warmup_as_peak": 200}
     rec = fitfile.fit_record(res, cptlaw.AnnealingLaw, None, runs, area, {runs[0].name: 0.01})
     doc = fitfile.fit_document({None: rec}, area, note="x")
