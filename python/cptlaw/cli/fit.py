@@ -15,6 +15,7 @@ import numpy as np
 from .. import io
 from ..io import MAX_STEPS
 from ..io.fitfile import fit_document, fit_record, write_fit
+from ..identifiability import IdentifiabilityWarning
 from ..laws import law_class, law_names
 from ._common import (
     EXIT_DATA,
@@ -29,6 +30,7 @@ from ._common import (
     whole,
     whole_type,
 )
+from .runs_input import add_run_arguments, area_options, input_paths, read_input_runs, valsets_of
 
 #: The inputs :meth:`cptlaw.Run.features` computes from learning rates: laws taking only these can
 #: be fitted to runs read from files.
@@ -89,15 +91,6 @@ def law_for(name, runs, valset):
 # ======================================================================================
 
 
-def _area_options(args):
-    wap = bool(args.warmup_as_peak)
-    if args.warmup_steps is not None:
-        if args.warmup_as_peak:
-            raise UsageError("--warmup-as-peak and --warmup-steps: give one of them")
-        wap = args.warmup_steps
-    return {"decay": args.decay, "split": args.split, "warmup_as_peak": wap}
-
-
 def _name_value(items, what):
     out = {}
     for item in items or []:
@@ -106,25 +99,6 @@ def _name_value(items, what):
         k, v = item.split("=", 1)
         out[k.strip()] = v.strip()
     return out
-
-
-def _valsets_of(runs, wanted):
-    first = runs[0]
-    keys = list(first.loss) if isinstance(first.loss, dict) else [None]
-    for r in runs[1:]:
-        k = list(r.loss) if isinstance(r.loss, dict) else [None]
-        if set(k) != set(keys):
-            def show(ks):
-                return ", ".join("loss" if x is None else x for x in ks)
-            raise UsageError(f"runs {first.name!r} and {r.name!r} have different validation sets "
-                             f"({show(keys)} vs {show(k)}); pick one with --valset or --loss-column")
-    if wanted is not None:
-        if keys == [None]:
-            raise UsageError(f"--valset {wanted!r}: the runs have a single loss column (drop --valset)")
-        if wanted not in keys:
-            raise UsageError(f"--valset {wanted!r}: not among the runs' validation sets ({', '.join(keys)})")
-        return [wanted]
-    return keys
 
 
 def per_run_mae(res, runs, valset) -> dict:
@@ -170,12 +144,15 @@ def print_fit(fj, file=None):
     print(f"  {'run':<{width}} {'points':>6} {'MAE':>8}", file=file)
     for r in fj["runs"]:
         print(f"  {r['name']:<{width}} {r['n_points']:>6} {_fmt(r['mae'], '8.4f')}", file=file)
+    if fj.get("unidentifiable"):
+        print(f"  not determined by the data (predictions that depend on them are not backed by the data): "
+              f"{_by_reason(fj['unidentifiable'])}", file=file)
 
 
 def cmd_fit(args):
     from ..runs import fit_runs
 
-    area = _area_options(args)
+    area = area_options(args)
     if args.law is not None:
         law_for(args.law, [], "pt")  # a bad --law fails before any file is read
     fixed = {k: finite(v, f"--fix {k}") for k, v in _name_value(args.fix, "--fix").items()}
@@ -186,27 +163,12 @@ def cmd_fit(args):
         lo, hi = v.split(":", 1)
         bounds[k] = (None if not lo.strip() else finite(lo, f"--bound {k}"),
                      None if not hi.strip() else finite(hi, f"--bound {k}"))
-    check_outputs({"-o/--output": args.output, "--plot": args.plot},
-                  {"FILE": args.files, "--schedule": args.schedule, "--base": args.base})
+    check_outputs({"-o/--output": args.output, "--plot": args.plot}, input_paths(args))
     if args.plot:
         need_matplotlib("--plot")
     with Warnings() as w:
-        schedule = io.read_schedule(args.schedule) if args.schedule else None
-        runs = io.read_runs(
-            args.files, schedule=schedule, loss_columns=args.loss_column or None, step_column=args.step_column,
-            lr_column=args.lr_column, step_offset=args.step_offset, lr_shift=args.lr_shift, pt_steps=args.pt_steps,
-            r_pt=args.replay, min_step=args.min_step, base=args.base,
-        )
-        if schedule is not None:
-            names = {r.name for r in runs}
-            unknown = [k for k in schedule if k is not None and k not in names]
-            if unknown:
-                raise UsageError(f"--schedule: run {unknown[0]!r} of the spec is not among the inputs "
-                                 f"({', '.join(sorted(names))})")
-        dropped = 0
-        if not args.keep_duplicates:
-            runs, dropped = io.drop_shared_history(runs)
-        valsets = _valsets_of(runs, args.valset)
+        runs, dropped = read_input_runs(args)
+        valsets = valsets_of(runs, args.valset)
         fits, results = {}, {}
         for vs in valsets:
             law_cls = law_for(args.law, runs, vs)
@@ -215,7 +177,9 @@ def cmd_fit(args):
                 opts["fixed"] = fixed
             if bounds:
                 opts["bounds"] = bounds
-            res = fit_runs(law_cls, runs, valset=vs, **area, **opts)
+            with warnings.catch_warnings():  # said in the output, per validation set
+                warnings.simplefilter("ignore", IdentifiabilityWarning)
+                res = fit_runs(law_cls, runs, valset=vs, **area, **opts)
             results[vs] = res
             fits[vs] = fit_record(res, law_cls, vs, runs, area, per_run_mae(res, runs, vs))
         if args.plot:
@@ -239,12 +203,29 @@ def cmd_fit(args):
         for path in (args.output, args.plot):
             if path:
                 print(f"wrote {path}")
+    if args.json:  # the text output says it per validation set; with --json, say it on stderr
+        for fj in fits.values():
+            if fj["unidentifiable"]:
+                w.add(_unidentifiable_line(fj))
     w.print(args.quiet)
     failed = [fj for fj in fits.values() if not fj["success"]]
     if failed:
         print(f"cptlaw: error: the fit failed: {' '.join(str(failed[0]['message']).split())}", file=sys.stderr)
         return EXIT_DATA
     return 0
+
+
+def _by_reason(unidentifiable):
+    """``B, E, beta (no CPT steps ...); C2 (...)``: parameters with the same reason together."""
+    groups = {}
+    for k, why in unidentifiable.items():
+        groups.setdefault(why, []).append(k)
+    return "; ".join(f"{', '.join(ks)} ({why})" for why, ks in groups.items())
+
+
+def _unidentifiable_line(fj):
+    where = f"validation set {fj['valset']!r}: " if fj["valset"] is not None else ""
+    return f"{where}not determined by the data: {_by_reason(fj['unidentifiable'])}"
 
 
 def _transfers(runs):
@@ -503,47 +484,18 @@ def add_fit_parser(sub, common):
     f = sub.add_parser("fit", parents=[common], help="fit a law to runs read from files",
                        description="Fit a law jointly to the runs in FILE... (CSV: step,lr,loss or long format "
                                    "run,phase,step,lr,loss_pt,loss_cpt; W&B history JSON).")
-    f.add_argument("files", nargs="+", metavar="FILE")
+    add_run_arguments(f, "the validation set to fit (default: each one)")
     f.add_argument("--law", metavar="NAME",
                    help=f"one of {', '.join(choices)} ('-' for '_' accepted; "
                         + ", ".join(f"{fam}: {fam}_pt / {fam}_cpt by validation set" for fam in
                                     _families(law_names()) if fam in choices)
                         + "; default: cpt if a run has a CPT phase, else annealing)")
-    f.add_argument("--valset", help="the validation set to fit (default: each one)")
     f.add_argument("--json", action="store_true", help="print the result as JSON (input of `cptlaw predict`)")
     f.add_argument("-o", "--output", metavar="FIT.json", help="also write the JSON result to this file")
     f.add_argument("--plot", metavar="FILE.png",
                    help="draw the observed losses and the fitted law per run and validation set (PNG)")
-    f.add_argument("--schedule", metavar="SPEC", help="schedule spec (JSON/YAML) giving the per-step LRs")
-    f.add_argument("--decay", type=number_type(0.0, 1.0), default=0.999,
-                   help="momentum factor lambda of S2 (default 0.999)")
-    f.add_argument("--split", choices=("by_source", "by_time", "restart"), default="by_source",
-                   help="how S2 is split at the transfer (default by_source)")
-    f.add_argument("--warmup-as-peak", action="store_true",
-                   help="count the PT warmup (the steps before the first peak) at the peak LR (P2's convention)")
-    f.add_argument("--warmup-steps", type=whole_type(0, MAX_STEPS), metavar="N",
-                   help="like --warmup-as-peak, for the first N steps")
-    f.add_argument("--min-step", type=whole_type(-MAX_STEPS, MAX_STEPS), default=1,
-                   help="ignore observations before this step (default 1)")
-    f.add_argument("--step-offset", type=whole_type(-MAX_STEPS, MAX_STEPS), default=0,
-                   help="added to every logged step to get the updates done (1 if steps are 0-based indices)")
-    f.add_argument("--lr-shift", type=whole_type(-MAX_STEPS, MAX_STEPS), default=0,
-                   help="the LR logged at step s is that of update s + LR_SHIFT (1 if logged after scheduler.step())")
-    f.add_argument("--pt-steps", type=whole_type(1, MAX_STEPS),
-                   help="updates of the PT phase, for files without a phase column")
-    f.add_argument("--loss-column", action="append", metavar="NAME", help="loss column / W&B key (repeatable)")
-    f.add_argument("--lr-column", metavar="NAME", help="learning-rate column / W&B key")
-    f.add_argument("--step-column", metavar="NAME", help="step column / W&B key")
-    f.add_argument("--replay", type=number_type(0.0, 1.0), default=None,
-                   help="replay ratio r_pt of runs without an r_pt column")
-    f.add_argument("--base", metavar="FILE", help="W&B history of the run a resumed run started from")
-    f.add_argument("--objective", choices=("huber_log", "log_least_squares", "least_squares"), default="huber_log")
-    f.add_argument("--delta", type=number_type(0.0, strict_lo=True), default=1e-3,
-                   help="Huber threshold on log residuals (default 1e-3)")
     f.add_argument("--fix", action="append", metavar="NAME=VALUE", help="hold a parameter fixed (repeatable)")
     f.add_argument("--bound", action="append", metavar="NAME=LOW:HIGH", help="bounds of a parameter (repeatable)")
-    f.add_argument("--keep-duplicates", action="store_true",
-                   help="keep the PT points of CPT runs that repeat a PT run among the inputs")
     f.set_defaults(func=cmd_fit)
     return f
 
