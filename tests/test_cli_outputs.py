@@ -18,7 +18,8 @@ from _data import DATA, tiny_csv
 
 import cptlaw
 from cptlaw.cli import build_parser, main
-from cptlaw.cli.fit import RUN_INPUTS, fittable_laws, parse_steps
+from cptlaw.cli.fit import RUN_INPUTS, fittable_laws
+from cptlaw.cli.predict import parse_steps
 from cptlaw.laws import law_class, law_names
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

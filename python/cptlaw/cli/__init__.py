@@ -7,8 +7,8 @@ shows the Python traceback instead. Run it as ``cptlaw``, ``python -m cptlaw`` o
 ``python -m cptlaw.cli``.
 
 Modules: ``_common`` (exit codes, argument types, value ranges, output checks, warnings),
-``runs_input`` (the run-reading options of fit and compare), ``fit`` (fit, predict),
-``compare`` (compare), ``plan`` (plan, grid), ``demo`` (demo, reproduce).
+``runs_input`` (the run-reading options of fit and compare), ``fit``, ``predict``,
+``compare``, ``plan`` (plan, grid), ``demo`` (demo, reproduce).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ def build_parser():
     from .. import __version__
     from .compare import add_compare_parser
     from .demo import add_demo_parser, add_reproduce_parser
-    from .fit import add_fit_parser, add_predict_parser
+    from .fit import add_fit_parser
+    from .predict import add_predict_parser
     from .plan import add_grid_parser, add_plan_parser
 
     p = Parser(prog="cptlaw", description="Fit and use the continual pre-training (CPT) scaling law.")
