@@ -23,8 +23,8 @@ __all__ = ["BAND_ALPHA", "LOSS_LABEL", "PALETTE", "STEP_LABEL", "draw_band", "fi
            "mark_transfer", "pareto_front", "plot_fit", "plot_heatmap", "plot_prediction", "plot_tradeoff",
            "run_style"]
 
-#: Okabe and Ito's colour-blind-safe palette (yellow last: it is faint on white)
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+#: Okabe and Ito's colour-blind-safe palette, its yellow (faint on white) replaced by Tol's wine
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#882255")
 _LINESTYLES = ("-", "--", "-.", ":")
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h")
 #: opacity of interval bands (their edges are drawn as thin lines too)
@@ -189,7 +189,8 @@ def _transfers(runs):
 
 
 def plot_fit(result_or_law, runs, valset=None, ax=None, bands=None, *, fitted=None, area_options=None,
-             level=0.95, points=400, legend=True, colors=None, styles=None, interval=None, transfer=True):
+             level=0.95, points=400, legend=True, colors=None, styles=None, interval=None, transfer=True,
+             band_label=None):
     """Observed losses (markers) and the law's curve (a line) for each run.
 
     Parameters
@@ -232,6 +233,8 @@ def plot_fit(result_or_law, runs, valset=None, ax=None, bands=None, *, fitted=No
         observe (observation noise included), "confidence" the mean curve.
     transfer : bool
         Mark the PT -> CPT transfer of the runs with a labelled line ("CPT starts").
+    band_label : str, optional
+        What ``bands`` given as a dict are, for the legend (e.g. "95% prediction interval").
 
     Returns
     -------
@@ -257,7 +260,7 @@ def plot_fit(result_or_law, runs, valset=None, ax=None, bands=None, *, fitted=No
     if bands is not None and not (isinstance(bands, dict) and "samples" not in bands):
         samples = bands["samples"] if isinstance(bands, dict) else bands
     sty = _styles(len(runs), styles, colors)
-    band_label = None
+    key_label = None  # what the bands drawn are
     any_held = False
     span = [np.inf, -np.inf]  # y range of the markers and lines (bands may not stretch the axis)
     for i, run in enumerate(runs):
@@ -282,17 +285,17 @@ def plot_fit(result_or_law, runs, valset=None, ax=None, bands=None, *, fitted=No
             span = [min(span[0], vals.min()), max(span[1], vals.max())]
         if samples is not None:
             blo, bhi = _band_from_samples(law, samples, feats, level)
-            band_label = f"{level:.0%} confidence band (bootstrap)"
+            key_label = band_label or f"{level:.0%} confidence band (bootstrap)"
             draw_band(ax, dense, blo, bhi, st["color"])
         elif isinstance(bands, dict) and run.name in bands:
             blo, bhi = (np.asarray(b, dtype=np.float64) for b in bands[run.name])
             if blo.shape != steps.shape or bhi.shape != steps.shape:
                 raise ValueError(f"bands[{run.name!r}]: low and high must have one value per step of the run")
-            band_label = band_label or "band"
+            key_label = band_label or "band"
             draw_band(ax, steps, blo, bhi, st["color"])
         if interval is not None and (not is_fit or fitted_names is None):
             blo, bhi = _interval_band(result_or_law, feats, interval, level)
-            band_label = f"{level:.0%} {_INTERVAL_NAMES[interval]}"
+            key_label = f"{level:.0%} {_INTERVAL_NAMES[interval]}"
             draw_band(ax, dense, blo, bhi, st["color"])
     if (bands is not None or interval is not None) and np.isfinite(span).all() and span[1] > span[0]:
         pad = 0.05 * (span[1] - span[0])
@@ -307,8 +310,8 @@ def plot_fit(result_or_law, runs, valset=None, ax=None, bands=None, *, fitted=No
     if any_held:
         keys.append(Line2D([], [], color="0.3", marker="o", mfc="none", ls="none", ms=4,
                            label="observed, held-out run (hollow)"))
-    if band_label is not None:
-        keys.append(Patch(facecolor="0.3", alpha=BAND_ALPHA, edgecolor="0.3", label=band_label))
+    if key_label is not None:
+        keys.append(Patch(facecolor="0.3", alpha=BAND_ALPHA, edgecolor="0.3", label=key_label))
     ax._cptlaw_keys = keys  # finish_figure's extra legend entries, for figures of several panels
     if legend:
         handles, labels = ax.get_legend_handles_labels()
