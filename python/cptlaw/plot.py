@@ -469,7 +469,7 @@ def plot_tradeoff(loss_pt, loss_cpt, ax=None, *, labels=None, c=None, cmap="viri
             ax.annotate(str(lab), (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.set_xlabel("D_pt validation loss: general (nats)")
     ax.set_ylabel("D_cpt validation loss: domain (nats)")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0.0, 1.01), borderaxespad=0, frameon=False, ncol=2)
     return ax
 
 

@@ -264,11 +264,8 @@ def _columns(valsets, kind):
 
 
 def print_predictions(results, fits, kind, level):
-    if kind is not None:
-        lo, hi, what = INTERVALS[kind]
-        print(f"{lo}, {hi}: the {level:.0%} {what} of {INTERVAL_MEANING[kind]}")
     for i, (name, res) in enumerate(results.items()):
-        if i or kind is not None:
+        if i:
             print()
         if name is not None:
             print(f"run {name}")
@@ -278,6 +275,9 @@ def print_predictions(results, fits, kind, level):
             print(f"{int(s):>8} {res['phase'][j]:>5} {res['lr'][j]:>11.4g} "
                   + " ".join(f"{res[key][vs][j]:>10.5f}" for key, vs, _ in cols))
         _print_checks(res["extrapolation"])
+    if kind is not None:
+        lo, hi, what = INTERVALS[kind]
+        print(f"\n{lo}, {hi}: the {level:.0%} {what} of {INTERVAL_MEANING[kind]}")
 
 
 def _print_checks(checks):
