@@ -45,8 +45,9 @@ def _laws_arg(text):
         raise UsageError("--laws: expected law names separated by commas, e.g. cpt,cpt_power_s2")
     concrete = [n for n in fittable_laws() if n in law_names()]
     out = []
+    classes = {law_class(n).__name__: n for n in law_names()}
     for name in names:
-        key = _law_key(name)
+        key = classes.get(name, _law_key(name))  # a short name or a class name (CPTLaw)
         if key in _families(law_names()):
             raise UsageError(f"--laws: {key} is a family ({key}_pt for D_pt, {key}_cpt for D_cpt); compare fits one "
                              f"law on every validation set: name {key}_pt or {key}_cpt (with --valset)")
@@ -204,7 +205,8 @@ def add_compare_parser(sub, common):
         epilog=wrap(COMPARE_EPILOG), formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_arguments(c, "compare on this validation set only (default: each one)")
     c.add_argument("--laws", required=True, metavar="NAME[,NAME...]",
-                   help=f"laws to compare, separated by commas, among {', '.join(choices)} ('-' for '_' accepted)")
+                   help=f"laws to compare, separated by commas, among {', '.join(choices)} ('-' for '_' and class "
+                        "names such as CPTLaw accepted)")
     c.add_argument("--group-by", metavar="run|checkpoint|COLUMN",
                    help="the folds: run (default: leave one CPT run out), checkpoint (leave out the CPT runs of one "
                         "PT checkpoint together) or a column of the CSV files giving each run's group (e.g. source)")
