@@ -91,7 +91,10 @@ def finish_figure(fig, title=None, *, extra=(), ncol=6):
         except (ValueError, TypeError):  # matplotlib < 3.7: no "outside" placement
             fig.legend(handles=handles, loc="lower center", fontsize=8, ncol=ncol)
     if title:
-        fig.suptitle(title, fontsize=11)
+        import textwrap
+
+        width = max(40, int(fig.get_figwidth() * 12))  # characters that fit across the figure at 11 pt
+        fig.suptitle(textwrap.fill(title, width), fontsize=11)
     return fig
 
 
@@ -332,8 +335,9 @@ def plot_prediction(result_or_law, runs, valset=None, ax=None, *, lr_ax=None, ar
     on it. With ``lr_ax`` (another Axes, e.g. below ``ax``), the runs' learning rates are
     drawn there in the same styles. A labelled line marks each PT -> CPT transfer
     ("CPT starts"). ``interval`` ("prediction" or "confidence", needs a fit result) draws that
-    interval as a band. The y axis spans the curves after the first 2% of the steps (the laws
-    diverge at step 0). Other arguments as in :func:`plot_fit`. Returns ``ax``.
+    interval as a band. The y axis spans the curves after the first 2% of the steps and after
+    the PT warmup (the laws diverge at step 0). Other arguments as in :func:`plot_fit`.
+    Returns ``ax``.
     """
     from matplotlib.patches import Patch
 
@@ -366,7 +370,9 @@ def plot_prediction(result_or_law, runs, valset=None, ax=None, *, lr_ax=None, ar
         name = run.name or f"run {i + 1}"
         ax.plot(dense, pred, ls=st["ls"], color=st["color"], lw=1.6, zorder=3, label=name, marker=st["marker"],
                 markevery=list(np.searchsorted(dense, steps)), ms=4)
-        late = (dense >= 0.02 * total) & np.isfinite(pred)
+        # the laws diverge at step 0 and are steep during a warmup: the y range starts after both
+        peak_at = int(np.argmax(lr_pt >= 0.999 * lr_pt.max())) + 1 if lr_pt.size and lr_pt.max() > 0 else 0
+        late = (dense >= max(0.02 * total, peak_at)) & np.isfinite(pred)
         if late.any():
             span = [min(span[0], pred[late].min()), max(span[1], pred[late].max())]
         if interval is not None:
