@@ -1,9 +1,8 @@
-"""``cptlaw fit`` (a law fitted to runs read from files) and ``cptlaw predict`` (losses of a
-schedule from a fit file), with their text, JSON, CSV and plot outputs."""
+"""``cptlaw fit``: a law fitted to runs read from files, with its text, JSON and plot outputs, and
+the ``--law`` names (from the law classes) that ``compare`` shares."""
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import re
@@ -13,7 +12,6 @@ import warnings
 import numpy as np
 
 from .. import io
-from ..io import MAX_STEPS
 from ..io.fitfile import fit_document, fit_record, write_fit
 from ..identifiability import IdentifiabilityWarning
 from ..laws import law_class, law_names
@@ -25,10 +23,6 @@ from ._common import (
     dumps,
     finite,
     need_matplotlib,
-    number_type,
-    parse_values,
-    whole,
-    whole_type,
 )
 from .runs_input import add_run_arguments, area_options, input_paths, read_input_runs, valsets_of
 
