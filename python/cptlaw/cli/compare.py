@@ -203,7 +203,6 @@ def add_compare_parser(sub, common):
                          "them. Prints the held-out MAE per law, run and validation set, the joint fit's "
                          "objective, R^2, AIC and BIC, and a one-line recommendation."),
         epilog=wrap(COMPARE_EPILOG), formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_run_arguments(c, "compare on this validation set only (default: each one)")
     c.add_argument("--laws", required=True, metavar="NAME[,NAME...]",
                    help=f"laws to compare, separated by commas, among {', '.join(choices)} ('-' for '_' and class "
                         "names such as CPTLaw accepted)")
@@ -212,6 +211,7 @@ def add_compare_parser(sub, common):
                         "PT checkpoint together) or a column of the CSV files giving each run's group (e.g. source)")
     c.add_argument("--json", action="store_true", help="print the result as JSON (see below)")
     c.add_argument("-o", "--output", metavar="OUT.json", help="also write the JSON result to this file")
+    add_run_arguments(c, "compare on this validation set only (default: each one)")
     c.set_defaults(func=cmd_compare)
     return c
 
