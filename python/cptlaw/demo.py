@@ -273,9 +273,9 @@ def _plot(summary, runs, png, fits, bands):
                  band_label=f"{LEVEL:.0%} prediction interval: where an observed loss should fall",
                  transfer=False)
         cov = fj["coverage"]
-        bottom.set_title(f"{fj['description']}: held-out runs predicted (MAE "
-                         + ", ".join(f"{fj['prediction_mae'][n]:.3f}" for n in HELD_OUT)
-                         + f");\n{LEVEL:.0%} prediction intervals hold {cov['held_out_points']:.0%} of the observations",
+        bottom.set_title(f"{fj['description']}: held-out runs, predicted\nMAE "
+                         + ", ".join(f"{n} {fj['prediction_mae'][n]:.3f}" for n in HELD_OUT)
+                         + f"\n{LEVEL:.0%} prediction intervals hold {cov['held_out_points']:.0%} of the observations",
                          fontsize=10)
     finish_figure(fig, f"cptlaw demo: {summary['law']} (chosen by cross-validation) fitted on real tinycpt runs "
                        "(top), held-out CPT runs predicted (bottom)", ncol=4)
