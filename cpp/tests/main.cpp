@@ -9,6 +9,7 @@ int run_schedule_tests();
 int run_lm_tests();
 int run_grid_tests();
 int run_simd_math_tests();
+int run_parallel_tests();
 
 int main() {
   int failures = 0;
@@ -18,6 +19,7 @@ int main() {
   failures += run_lm_tests();
   failures += run_grid_tests();
   failures += run_simd_math_tests();
+  failures += run_parallel_tests();
   std::printf("%d passed, %d failed\n", cptlaw_test::passed(), failures);
   return failures == 0 ? 0 : 1;
 }

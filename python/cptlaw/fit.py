@@ -11,6 +11,8 @@ plus any starts you give. The objective is LAW.md section 6:
 
 from __future__ import annotations
 
+from typing import NamedTuple, Optional
+
 import numpy as np
 
 from . import _core, _validate
@@ -18,18 +20,21 @@ from ._threads import get_num_threads
 from .identifiability import _reasons, _undetermined, _undetermined_many, _warn_unidentifiable
 from .laws import Law
 
-OBJECTIVES = {"least_squares": 0, "log_least_squares": 1, "huber_log": 2}
+#: Objective names -> the compiled core's codes.
+OBJECTIVES = {name: code for code, name in enumerate(_core.fit_objectives)}
 NAN_POLICIES = ("raise", "omit")
 
-STATUS_MESSAGES = {
-    1: "converged: relative decrease of the objective below ftol",
-    2: "converged: relative step below xtol",
-    3: "converged: scaled gradient below gtol",
-    0: "stopped: iteration limit reached before convergence",
-    -1: "failed: the normal equations stayed singular at every damping",
-    -2: "failed: the model is NaN or infinite at every start",
-    -3: "failed: the data cannot be fitted (see message)",
-}
+#: Status code -> message, as the compiled fitter defines them (> 0 converged, 0 iteration
+#: limit, < 0 failed).
+STATUS_MESSAGES = dict(_core.fit_statuses)
+_NON_FINITE = -2  # "the model is NaN or infinite at every start"
+_BAD_DATA = -3  # "the data cannot be fitted"
+_INT32_MAX = 2**31 - 1
+# The fitter's tolerances and damping floors are tuned for losses of order 1-100 (nats).
+# Losses far outside [2**-4, 2**10] are scaled by a power of two (exact) before fitting;
+# every law is linear in its linear parameters jointly, so those scale back exactly.
+_UNSCALED = (2.0**-4, 2.0**10)
+_LOSS_RANGE = (1e-100, 1e100)  # beyond, the covariance's J'J over- or underflows
 
 # Default start values of the nonlinear parameters: the decades where real fits land.
 _GRID_VALUES = {
@@ -118,7 +123,9 @@ def _bounds(law_cls, bounds):
         lo[i] = -np.inf if a is None else _bound_value(a, key)
         hi[i] = np.inf if b is None else _bound_value(b, key)
         if lo[i] > hi[i]:
-            raise ValueError(f"bounds: low > high for {key!r}")
+            raise ValueError(f"bounds: low > high for {key!r} ({lo[i]} > {hi[i]})")
+        if lo[i] == np.inf or hi[i] == -np.inf:
+            raise ValueError(f"bounds: {key!r} has no finite value in ({lo[i]}, {hi[i]})")
     return lo, hi
 
 
@@ -179,33 +186,124 @@ def default_grid(law_cls, features=None, fixed=None, coarse=False) -> np.ndarray
 
 
 def _starts(law_cls, starts, start_law, fixed):
+    """Start rows (k, n_params) from dicts, law instances or rows of n_params numbers."""
+    names = law_cls.param_names
+    P = len(names)
     rows = []
     if start_law is not None:
         rows.append(start_law.param_vector)
     if starts is not None:
         if isinstance(starts, (dict, Law)):
             starts = [starts]
-        for s in starts:
+        elif isinstance(starts, np.ndarray) or (
+            isinstance(starts, (list, tuple)) and starts and not isinstance(starts[0], (dict, Law))
+        ):
+            arr = _validate.as_float_array(starts, "starts", min_ndim=1)
+            if arr.ndim > 2 or arr.shape[-1] != P:
+                raise ValueError(f"starts: expected rows of {P} values ({', '.join(names)}), got shape {arr.shape}")
+            starts = list(arr.reshape(-1, P))
+        elif not isinstance(starts, (list, tuple)):
+            raise TypeError(f"starts: expected a dict, a law instance, rows of {P} values or a list of them, "
+                            f"got {type(starts).__name__}")
+        for i, s in enumerate(starts):
+            where = f"starts[{i}]"
             if isinstance(s, Law):
+                if s.param_names != names:
+                    raise ValueError(f"{where}: a {type(s).__name__} cannot start a {law_cls.__name__} fit "
+                                     f"(parameters {', '.join(names)})")
                 rows.append(s.param_vector)
                 continue
-            s = _param_dict(s, "starts", law_cls)
-            missing = [n for n in law_cls.param_names if n not in s and n not in fixed]
+            if isinstance(s, np.ndarray):
+                if s.shape != (P,):
+                    raise ValueError(f"{where}: expected {P} values ({', '.join(names)}), got shape {s.shape}")
+                rows.append(s)
+                continue
+            s = _param_dict(s, where, law_cls)
+            missing = [n for n in names if n not in s and n not in fixed]
             if missing:
-                raise ValueError(f"starts: a start lacks {', '.join(missing)}")
-            rows.append(np.array([float(s.get(n, fixed.get(n, 0.0))) for n in law_cls.param_names]))
-    arr = np.array(rows, dtype=float).reshape(-1, len(law_cls.param_names))
+                raise ValueError(f"{where}: lacks {', '.join(missing)}")
+            rows.append(np.array([_validate.real_scalar(s[n], f"{where}[{n!r}]") if n in s else fixed.get(n, 0.0)
+                                  for n in names]))
+    arr = np.array(rows, dtype=float).reshape(-1, P)
+    _validate.check_finite(arr, "starts")
     for name, v in fixed.items():
-        arr[:, law_cls.param_names.index(name)] = v
+        arr[:, names.index(name)] = v
     return arr
 
 
-def _prepare(law, features, loss, weights, bounds, fixed, starts, grid, multistart, objective, nan_policy, batch):
+class _Problem(NamedTuple):
+    """A validated fitting problem, as the compiled fitter takes it."""
+
+    law_cls: type
+    objective: int
+    y: np.ndarray  # (n,) or (n_fits, n)
+    cols: list  # the law's inputs, each shaped like y
+    weights: Optional[np.ndarray]
+    lo: np.ndarray
+    hi: np.ndarray
+    fixed_mask: np.ndarray  # uint8 per parameter
+    linear_mask: np.ndarray  # uint8 per parameter
+    starts: np.ndarray  # (k, n_params)
+    grid: np.ndarray  # (m, n_params)
+    delta: float
+    max_iter: int
+    ftol: float
+    xtol: float
+    gtol: float
+    keep: int
+    scale: float  # the core fits y * scale (a power of two)
+
+    def core_args(self) -> dict:
+        """Keyword arguments of ``_core.fit_one`` / ``_core.fit_many`` (but ``threads``)."""
+        lin = self.linear_mask == 1
+        s = self.scale
+
+        def scaled(a):  # parameter values: the linear ones scale with the losses
+            return a if s == 1.0 else np.where(lin, a * s, a)
+
+        return dict(
+            inputs=[np.ascontiguousarray(c) for c in self.cols],
+            y=np.ascontiguousarray(self.y if s == 1.0 else self.y * s),
+            w=None if self.weights is None else np.ascontiguousarray(self.weights, dtype=float),
+            lo=scaled(self.lo), hi=scaled(self.hi), fixed=self.fixed_mask, linear=self.linear_mask,
+            starts=np.ascontiguousarray(scaled(self.starts)), grid=np.ascontiguousarray(scaled(self.grid)),
+            objective=self.objective, delta=self.delta, max_iter=self.max_iter, ftol=self.ftol, xtol=self.xtol,
+            gtol=self.gtol, keep=self.keep,
+        )
+
+    def unscale(self, params, objective):
+        """The core's parameters and objective for the losses as given."""
+        if self.scale == 1.0:
+            return params, objective
+        params = np.where(self.linear_mask == 1, params / self.scale, params)
+        if self.objective == OBJECTIVES["least_squares"]:
+            objective = objective / self.scale / self.scale
+        return params, objective
+
+
+def _tolerance(value, name):
+    return _validate.real_scalar(value, name, lo=0.0)
+
+
+def _count(value, name):
+    v = _validate.integer(value, name, lo=1)
+    if v > _INT32_MAX:
+        raise ValueError(f"{name}: must be <= {_INT32_MAX}, got {v}")
+    return v
+
+
+def _prepare(law, features, loss, weights, bounds, fixed, starts, grid, multistart, objective, nan_policy, batch,
+             *, delta=1e-3, max_iter=500, ftol=1e-10, xtol=1e-10, gtol=1e-10, keep=1) -> _Problem:
     law_cls, start_law = _law_class(law)
     obj_code = OBJECTIVES.get(objective) if isinstance(objective, str) else None
     if obj_code is None:
         raise ValueError(f"objective: unknown option {objective!r}; expected one of {', '.join(OBJECTIVES)}")
     _validate.choice(nan_policy, "nan_policy", NAN_POLICIES)
+    delta = _validate.real_scalar(delta, "delta", lo=0.0)
+    if delta == 0.0:
+        raise ValueError("delta: must be > 0 (the Huber threshold on log residuals)")
+    options = dict(delta=delta, max_iter=_count(max_iter, "max_iter"), ftol=_tolerance(ftol, "ftol"),
+                   xtol=_tolerance(xtol, "xtol"), gtol=_tolerance(gtol, "gtol"), keep=_count(keep, "keep"))
     y = _validate.as_float_array(loss, "losses" if batch else "loss", min_ndim=1)
     if batch:
         if y.ndim != 2:
@@ -235,27 +333,58 @@ def _prepare(law, features, loss, weights, bounds, fixed, starts, grid, multista
         y = y[keep]
         cols = [c[keep] for c in cols]
         w = None if w is None else w[keep]
-    if obj_code != 0 and (y <= 0).any():
+    if obj_code != OBJECTIVES["least_squares"] and (y <= 0).any():
         raise ValueError("loss: must be > 0 for a log objective")
     fixed = _param_dict(fixed, "fixed", law_cls)
     for k, v in fixed.items():
         fixed[k] = _validate.real_scalar(v, f"fixed[{k!r}]")
     lo, hi = _bounds(law_cls, bounds)
+    for k, v in fixed.items():
+        i = law_cls.param_names.index(k)
+        if not lo[i] <= v <= hi[i]:
+            raise ValueError(f"fixed[{k!r}]: {v} lies outside its bounds [{lo[i]}, {hi[i]}] (widen them with bounds=)")
     n_free = len(law_cls.param_names) - len(fixed)
     if y.shape[-1] < n_free:
         raise ValueError(f"loss: {y.shape[-1]} points cannot determine {n_free} free parameters")
+    if w is not None and not batch and np.count_nonzero(w) < n_free:
+        raise ValueError(f"weights: only {np.count_nonzero(w)} points have a weight > 0; {n_free} free parameters "
+                         "need at least as many")
     start_rows = _starts(law_cls, starts, start_law, fixed)
     if grid is None:
         grid_rows = default_grid(law_cls, cols, fixed, coarse=batch) if multistart else np.zeros((0, len(lo)))
     else:
         grid_rows = _validate.as_float_array(grid, "grid", min_ndim=2)
-        if grid_rows.shape[1] != len(lo):
+        if grid_rows.ndim != 2 or grid_rows.shape[1] != len(lo):
             raise ValueError(f"grid: rows must have {len(lo)} values ({', '.join(law_cls.param_names)})")
     if len(start_rows) + len(grid_rows) == 0:
         raise ValueError("starts: multistart=False needs at least one start (starts=... or a law instance)")
     fixed_mask = np.array([n in fixed for n in law_cls.param_names], dtype=np.uint8)
     linear_mask = np.array([n in law_cls.linear_params for n in law_cls.param_names], dtype=np.uint8)
-    return law_cls, obj_code, y, cols, w, lo, hi, fixed_mask, linear_mask, start_rows, grid_rows
+    top = float(np.abs(y).max()) if y.size else 0.0
+    scale = 1.0
+    if top > 0.0 and not _UNSCALED[0] <= top <= _UNSCALED[1] and _LOSS_RANGE[0] <= top <= _LOSS_RANGE[1]:
+        scale = float(2.0 ** -np.frexp(top)[1])  # top * scale in [0.5, 1)
+    return _Problem(law_cls, obj_code, y, cols, w, lo, hi, fixed_mask, linear_mask, start_rows, grid_rows,
+                    scale=scale, **options)
+
+
+def _unfittable(y, w=None) -> list:
+    """Per curve (rows of a 2-D ``y``; one curve if 1-D): why it cannot be fitted, or None."""
+    y2 = np.atleast_2d(y)
+    top = np.abs(y2).max(axis=1) if y2.shape[1] else np.zeros(y2.shape[0])
+    flat = np.ptp(y2, axis=1) <= 1e-12 * top
+    scale = ~((top >= _LOSS_RANGE[0]) & (top <= _LOSS_RANGE[1]))
+    unweighted = np.zeros(y2.shape[0], dtype=bool) if w is None else ~np.any(np.atleast_2d(w) > 0, axis=1)
+    why = [None] * y2.shape[0]
+    for i in np.flatnonzero(flat | scale | unweighted):
+        if flat[i]:
+            why[i] = "loss is constant: the law's parameters are not identifiable from a flat curve"
+        elif scale[i]:
+            why[i] = (f"loss: values of magnitude {top[i]:.3g} lie outside the range the fitter works in "
+                      f"({_LOSS_RANGE[0]:g} to {_LOSS_RANGE[1]:g})")
+        else:
+            why[i] = "weights: all zero, so no point constrains the fit"
+    return why
 
 
 def _quality(law_obj, cols, y, law_cls, obj_code, w, fixed_mask, on_bound):
@@ -372,26 +501,21 @@ def fit(
     FitResult
         A failed fit has ``success=False`` and a ``message``; it never raises.
     """
-    law_cls, obj_code, y, cols, w, lo, hi, fixed_mask, linear_mask, start_rows, grid_rows = _prepare(
-        law, features, loss, weights, bounds, fixed, starts, grid, multistart, objective, nan_policy, batch=False
-    )
-    delta = _validate.real_scalar(delta, "delta", lo=0.0)
-    keep = _validate.integer(keep, "keep", lo=1)
-    max_iter = _validate.integer(max_iter, "max_iter", lo=1)
-    spread = float(np.ptp(y))
-    if spread <= 1e-12 * max(1.0, float(np.abs(y).max())):
-        return _failed(law_cls, y, "loss is constant: the law's parameters are not identifiable from a flat curve")
-    fn = _core.fit_one[law_cls._core_name]
-    x, objv, status, nfev, nit, tried = fn(
-        [np.ascontiguousarray(c) for c in cols], np.ascontiguousarray(y),
-        None if w is None else np.ascontiguousarray(w, dtype=float),
-        lo, hi, fixed_mask, linear_mask, start_rows, np.ascontiguousarray(grid_rows),
-        obj_code, delta, max_iter, float(ftol), float(xtol), float(gtol), keep,
-    )
+    pb = _prepare(law, features, loss, weights, bounds, fixed, starts, grid, multistart, objective, nan_policy,
+                  batch=False, delta=delta, max_iter=max_iter, ftol=ftol, xtol=xtol, gtol=gtol, keep=keep)
+    law_cls, obj_code, y, cols, w = pb.law_cls, pb.objective, pb.y, pb.cols, pb.weights
+    lo, hi, fixed_mask = pb.lo, pb.hi, pb.fixed_mask
+    why = _unfittable(y, w)[0]
+    if why is not None:
+        return _failed(law_cls, y, why)
+    x, objv, status, nfev, nit, tried = _core.fit_one[law_cls._core_name](**pb.core_args())
+    x, objv = pb.unscale(x, objv)
     if not np.all(np.isfinite(x)):
+        status = status if status <= 0 else _NON_FINITE  # never "converged" without parameters
         return _failed(law_cls, y, STATUS_MESSAGES.get(status, "failed"), status=status, nfev=nfev)
     law_obj = law_cls.from_vector(x)
-    tol = 1e-9 * np.maximum(1.0, np.abs(x))
+    # Linear parameters scale with the losses: judge them on that scale.
+    tol = 1e-9 * np.maximum(np.where(pb.linear_mask == 1, np.abs(y).max(), 1.0), np.abs(x))
     on_bound = (fixed_mask == 0) & ((np.abs(x - lo) <= tol) | (np.abs(x - hi) <= tol))
     pred, r2, cov, undetermined, unidentifiable, noise = _quality(
         law_obj, cols, y, law_cls, obj_code, w, fixed_mask, on_bound)
@@ -516,25 +640,16 @@ def fit_many(
     is coarser and only the best grid candidate is refined (``keep=1``): independent
     smooth curves rarely need more, and batches are about throughput.
     """
-    law_cls, obj_code, y, cols, w, lo, hi, fixed_mask, linear_mask, start_rows, grid_rows = _prepare(
-        law, features, losses, weights, bounds, fixed, starts, grid, multistart, objective, "raise", batch=True
-    )
-    delta = _validate.real_scalar(delta, "delta", lo=0.0)
-    keep = _validate.integer(keep, "keep", lo=1)
-    max_iter = _validate.integer(max_iter, "max_iter", lo=1)
-    fn = _core.fit_many[law_cls._core_name]
-    params, objv, status, nfev = fn(
-        [np.ascontiguousarray(c) for c in cols], np.ascontiguousarray(y),
-        None if w is None else np.ascontiguousarray(w, dtype=float),
-        lo, hi, fixed_mask, linear_mask, start_rows, np.ascontiguousarray(grid_rows),
-        obj_code, delta, max_iter, float(ftol), float(xtol), float(gtol), keep, get_num_threads(),
-    )
-    flat = np.ptp(y, axis=1) <= 1e-12 * np.maximum(1.0, np.abs(y).max(axis=1))
-    status = np.where(flat, -3, status)
-    messages = [
-        "loss is constant: parameters not identifiable" if f else STATUS_MESSAGES.get(int(s), "unknown status")
-        for f, s in zip(flat, status)
-    ]
+    pb = _prepare(law, features, losses, weights, bounds, fixed, starts, grid, multistart, objective, "raise",
+                  batch=True, delta=delta, max_iter=max_iter, ftol=ftol, xtol=xtol, gtol=gtol, keep=keep)
+    law_cls, y, w = pb.law_cls, pb.y, pb.weights
+    params, objv, status, nfev = _core.fit_many[law_cls._core_name](**pb.core_args(), threads=get_num_threads())
+    params, objv = pb.unscale(params, objv)
+    why = _unfittable(y, w)
+    lost = (status > 0) & ~np.all(np.isfinite(params), axis=1)  # never "converged" without parameters
+    status = np.where(lost, _NON_FINITE, status)
+    status = np.where([m is not None for m in why], _BAD_DATA, status).astype(status.dtype)
+    messages = [m if m is not None else STATUS_MESSAGES.get(int(s), "unknown status") for m, s in zip(why, status)]
     return FitManyResult(
         params=params,
         param_names=law_cls.param_names,

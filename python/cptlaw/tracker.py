@@ -29,7 +29,7 @@ import warnings
 
 import numpy as np
 
-from . import _validate
+from . import _core, _validate
 from .areas import SPLITS, cpt_areas
 
 __all__ = ["Tracker"]
@@ -94,7 +94,7 @@ class Tracker:
     __slots__ = (
         "_lam",
         "_split",
-        "_by_source",
+        "_pt_continues",
         "_warm",
         "_peak",
         "_slow",
@@ -120,7 +120,7 @@ class Tracker:
             raise TypeError(f"record: expected a bool, got {type(record).__name__}")
         self._lam = lam
         self._split = split
-        self._by_source = split == "by_source"
+        self._pt_continues = False  # set at the transfer (start_cpt)
         self._warm = warm
         self._peak = peak
         self._slow = _BIG if warm else 1
@@ -149,7 +149,7 @@ class Tracker:
             prev = self._prev
             self._prev = lr
             self._s1c += lr
-            if self._by_source:  # PT momentum keeps decaying, its area still goes to S2_pt
+            if self._pt_continues:  # by_source: PT momentum keeps decaying into S2_pt
                 mp = lam * self._mp
                 self._mp = mp
                 self._s2p += mp
@@ -193,9 +193,13 @@ class Tracker:
             raise RuntimeError("start_cpt: no PT step recorded yet; call step(lr) for the PT steps first")
         self._cpt = True
         self._T = self._n
-        # by_time continues the one momentum over the whole timeline; by_source and
-        # restart start the CPT momentum at 0 (previous LR: the last PT step's).
-        self._mc = self._mp if self._split == "by_time" else 0.0
+        # The split mode's transfer rule, from the compiled core (the one definition).
+        t = _core.cpt_transfer(SPLITS.index(self._split), self._mp, self._prev, self._s2p)
+        self._mc = t["momentum_cpt"]
+        self._prev = t["prev_lr"]
+        self._s2c = t["s2_cpt"]
+        self._pt_continues = t["pt_continues"]
+        self._mp = t["momentum_pt"]
 
     # -- read-only views ---------------------------------------------------------------
     @property
@@ -313,7 +317,8 @@ class Tracker:
         s = _checked_state(state_dict)
         self._lam = s["decay"]
         self._split = s["split"]
-        self._by_source = s["split"] == "by_source"
+        self._pt_continues = s["phase"] == "cpt" and _core.cpt_transfer(SPLITS.index(s["split"]), 0.0, 0.0)[
+            "pt_continues"]
         self._warm = s["warmup_as_peak"]
         self._peak = s["peak_lr"]
         self._slow = _BIG if self._warm else 1

@@ -30,7 +30,8 @@
 #include <vector>
 
 #include "cptlaw/areas.hpp"
-#include "cptlaw/laws.hpp"
+#include "cptlaw/cancel.hpp"
+#include "cptlaw/law_registry.hpp"
 #include "cptlaw/parallel.hpp"
 #include "cptlaw/schedule.hpp"
 
@@ -61,33 +62,8 @@ enum DecayCode : int { decay_linear = 0, decay_cosine = 1, decay_sqrt = 2 };
 // start_lr levels: Hugging Face's own start (0, or min_lr for WSD) / the PT checkpoint's final LR.
 constexpr double kStartHF = -1.0, kStartPT = -2.0;
 
-enum LawKind : int {
-  law_annealing = 0,     // inputs (s1_pt + s1_cpt, s2_pt + s2_cpt)
-  law_cpt = 1,           // (s1_pt, s2_pt, s1_cpt, s2_cpt)
-  law_replay_pt = 2,     // (s1_pt, s2_pt, s1_cpt, s2_cpt, r_pt)
-  law_replay_cpt = 3,    // idem
-  law_cpt_power_s2 = 4,  // (s1_pt, s2_pt, s1_cpt, s2_cpt)
-  law_open_source = 5,   // (s1_cpt, s2_cpt)
-  kLawKinds = 6,
-};
-
-inline int law_param_count(int kind) {
-  switch (kind) {
-    case law_annealing:
-      return laws::Annealing::n_params;
-    case law_cpt:
-      return laws::CPT::n_params;
-    case law_replay_pt:
-    case law_replay_cpt:
-      return laws::Replay<false>::n_params;
-    case law_cpt_power_s2:
-      return laws::CPTPowerS2::n_params;
-    case law_open_source:
-      return laws::OpenSource::n_params;
-    default:
-      return -1;
-  }
-}
+// Laws are given by their kind code: the index in the law registry (law_registry.hpp),
+// which also says how each reads the rows' areas.
 
 // Everything a grid needs, as flat arrays (the caller keeps them alive).
 struct Spec {
@@ -115,7 +91,7 @@ struct Spec {
   // Areas.
   double lam = 0.999;
   Split split = Split::by_source;
-  // Laws: kinds, parameters law_params[param_off[l] .. param_off[l+1]).
+  // Laws: registry kind codes, parameters law_params[param_off[l] .. param_off[l+1]).
   std::int64_t n_laws = 0;
   const std::int32_t* law_kind = nullptr;
   const double* law_params = nullptr;
@@ -222,10 +198,12 @@ class Grid {
       bad("the final step is one step");
     }
     if (s.n_laws < 1) bad("no law");
+    const auto& reg = laws::registry();
     for (std::int64_t l = 0; l < s.n_laws; ++l) {
       const int kind = s.law_kind[l];
-      if (kind < 0 || kind >= kLawKinds) bad("unknown law kind");
-      if (s.law_param_off[l + 1] - s.law_param_off[l] != law_param_count(kind)) bad("wrong parameter count");
+      if (kind < 0 || kind >= static_cast<int>(reg.size()) || reg[kind].grid == laws::GridInputs::none)
+        bad("unknown law kind");
+      if (s.law_param_off[l + 1] - s.law_param_off[l] != reg[kind].n_params) bad("wrong parameter count");
     }
     if (s.w && (s.w_law_a < 0 || s.w_law_a >= s.n_laws || s.w_law_b < 0 || s.w_law_b >= s.n_laws))
       bad("weighted laws out of range");
@@ -247,7 +225,7 @@ class Grid {
       starts_[static_cast<std::size_t>(b) + 1] = starts_[static_cast<std::size_t>(b)] + count;
     }
     // by_source: S2_pt after k CPT steps is S2_pt(T) + m_pt * sum_{r=1..k} lam^r; the factor
-    // lam (1 + lam g_{k-1}) depends on k only (as CPTPair::areas_at writes it).
+    // depends on k only (sched::pt_momentum_area, as CPTPair::areas_at).
     if (s.steps) {
       pt_decay_.resize(static_cast<std::size_t>(s.n_steps));
       for (std::int64_t q = 0; q < s.n_steps; ++q) pt_decay_[static_cast<std::size_t>(q)] = pt_decay(s.steps[q]);
@@ -263,34 +241,59 @@ class Grid {
 
   // Rows of schedules [s0, s1): out[c][r] for each output column c (laws, then the weighted
   // loss), codes[a * nrows + r] the level code of every axis, start[r] the re-warmup start LR
-  // (NaN without warmup); r = row - s0 * rows_per_schedule().
+  // (NaN without warmup); r = row - s0 * rows_per_schedule(). With `done` (s1 - s0 flags),
+  // done[s - s0] = 1 once schedule s is written: after Cancelled, those rows are complete.
   void materialize(std::int64_t s0, std::int64_t s1, double* const* out, std::int32_t* codes, double* start,
-                   int threads) const {
+                   int threads, std::uint8_t* done = nullptr) const {
     check_range(s0, s1);
     const std::int64_t nrows = (s1 - s0) * rows_per_schedule_;
     const std::int64_t row0 = s0 * rows_per_schedule_;
     Writer sink{this, out, codes, start, nrows};
-    for_blocks(s0, s1, threads, [&](std::int64_t b, std::int64_t e) { run_schedules(b, e, row0, sink); });
+    for_blocks(s0, s1, threads, [&](std::int64_t b, std::int64_t e) {
+      run_schedules(b, e, row0, sink);
+      if (done) std::fill(done + (b - s0), done + (e - s0), std::uint8_t{1});
+    });
   }
 
   // Best-k reduction of the rows of schedules [s0, s1) into `result` (groups x k; finished).
-  void reduce(std::int64_t s0, std::int64_t s1, const Reduction& red, TopK& result, int threads) const {
+  // `rows_seen` (optional) counts the rows fed to it. After Cancelled, `result` holds the
+  // (finished) reduction over those rows.
+  void reduce(std::int64_t s0, std::int64_t s1, const Reduction& red, TopK& result, int threads,
+              std::int64_t* rows_seen = nullptr) const {
     check_range(s0, s1);
     if (red.objective < 0 || red.objective >= outputs_) throw std::invalid_argument("grid: objective out of range");
     if (red.k < 1 || red.groups < 1) throw std::invalid_argument("grid: k and groups must be >= 1");
     result = TopK(red.groups, red.k);
     std::mutex mu;
-    threads = std::max(threads, 1);
+    std::int64_t seen = 0;
     std::atomic<std::int64_t> next{s0};
     const std::int64_t block = block_size(s1 - s0, threads);
-    // One task per thread, each with its own best-k, pulling small blocks of schedules.
-    parallel_for(threads, threads, 1, [&](std::int64_t, std::int64_t) {
-      Reducer sink{this, &red, TopK(red.groups, red.k)};
-      for (std::int64_t b; (b = next.fetch_add(block)) < s1;) run_schedules(b, std::min(s1, b + block), 0, sink);
-      std::lock_guard<std::mutex> lock(mu);
-      result.merge(sink.top);
-    });
+    const std::int64_t tasks = tasks_for(s1 - s0, block, threads);
+    // One task per thread, each with its own best-k, pulling small blocks of schedules; a
+    // task that stops early still hands in what it has.
+    try {
+      parallel_for(tasks, static_cast<int>(tasks), 1, [&](std::int64_t, std::int64_t) {
+        Reducer sink{this, &red, TopK(red.groups, red.k)};
+        auto hand_in = [&] {
+          std::lock_guard<std::mutex> lock(mu);
+          result.merge(sink.top);
+          seen += sink.rows;
+        };
+        try {
+          for (std::int64_t b; (b = next.fetch_add(block)) < s1;) run_schedules(b, std::min(s1, b + block), 0, sink);
+        } catch (...) {
+          hand_in();
+          throw;
+        }
+        hand_in();
+      });
+    } catch (...) {
+      result.finish();
+      if (rows_seen) *rows_seen = seen;
+      throw;
+    }
     result.finish();
+    if (rows_seen) *rows_seen = seen;
   }
 
   // The given rows (any order, repeats allowed): out[c][q], codes[a * n + q], start[q].
@@ -301,6 +304,11 @@ class Grid {
       if (rows[q] < 0 || rows[q] >= total) throw std::out_of_range("grid: row index out of range");
     Writer sink{this, out, codes, start, n};
     parallel_for(n, threads, 256, [&](std::int64_t b, std::int64_t e) { run_rows(rows, b, e, sink); });
+  }
+
+  // Threads worth starting for n schedules in blocks of `block`: no more than blocks.
+  static std::int64_t tasks_for(std::int64_t n, std::int64_t block, int threads) {
+    return std::max<std::int64_t>(1, std::min<std::int64_t>(std::max(threads, 1), (n + block - 1) / block));
   }
 
  private:
@@ -315,10 +323,10 @@ class Grid {
   template <class Fn>
   void for_blocks(std::int64_t s0, std::int64_t s1, int threads, Fn&& fn) const {
     if (s1 <= s0) return;
-    threads = std::max(threads, 1);
     std::atomic<std::int64_t> next{s0};
     const std::int64_t block = block_size(s1 - s0, threads);
-    parallel_for(threads, threads, 1, [&](std::int64_t, std::int64_t) {
+    const std::int64_t tasks = tasks_for(s1 - s0, block, threads);
+    parallel_for(tasks, static_cast<int>(tasks), 1, [&](std::int64_t, std::int64_t) {
       for (std::int64_t b; (b = next.fetch_add(block)) < s1;) fn(b, std::min(s1, b + block));
     });
   }
@@ -441,6 +449,7 @@ class Grid {
       return;
     }
     const double* f = c.pt;
+    const Transfer tr = transfer(s_.split, f[2], f[3], f[1]);
     auto write = [&](std::int64_t q, std::int64_t k, const sched::State& st) {
       s1p[q] = f[0];
       s2p[q] = f[1];
@@ -449,8 +458,8 @@ class Grid {
         s2c[q] = 0.0;
         return;
       }
-      // PT momentum keeps decaying into S2_pt (by_source).
-      if (s_.split == Split::by_source) s2p[q] += (s_.steps ? pt_decay_[static_cast<std::size_t>(q)] : pt_decay(k)) * f[2];
+      if (tr.pt_continues)
+        s2p[q] += (s_.steps ? pt_decay_[static_cast<std::size_t>(q)] : pt_decay(k)) * tr.pt_m;
       s1c[q] = st.s1;
       s2c[q] = st.s2;
     };
@@ -463,8 +472,9 @@ class Grid {
       start += seg[i].len;
     }
     sched::State entry;
-    entry.m = s_.split == Split::by_time ? f[2] : 0.0;
-    entry.x = f[3];
+    entry.m = tr.cpt_m;
+    entry.x = tr.prev_lr;
+    entry.s2 = tr.cpt_s2;
     if (!s_.steps) {  // the final step
       for (int i = 0; i < np; ++i) sched::advance(entry, pc[i], seg[i].len, dc_, nullptr);
       write(0, c.n, entry);
@@ -540,37 +550,30 @@ class Grid {
   void eval_laws(Buffer& buf) const {
     const std::int64_t n = buf.n;
     const double* x[5] = {buf.x[0].data(), buf.x[1].data(), buf.x[2].data(), buf.x[3].data(), buf.x[4].data()};
+    const auto& reg = laws::registry();
     for (std::int64_t l = 0; l < s_.n_laws; ++l) {
       const double* p = s_.law_params + s_.law_param_off[l];
       double* out = buf.loss[static_cast<std::size_t>(l)].data();
-      switch (s_.law_kind[l]) {
-        case law_annealing: {
+      const laws::Entry& law = reg[s_.law_kind[l]];
+      switch (law.grid) {
+        case laws::GridInputs::whole: {
           for (std::int64_t i = 0; i < n; ++i) {
             buf.sum1[i] = x[0][i] + x[2][i];
             buf.sum2[i] = x[1][i] + x[3][i];
           }
           const double* in[2] = {buf.sum1.data(), buf.sum2.data()};
-          laws::eval_dense<laws::Annealing>(p, in, n, out);
+          law.eval_dense(p, in, n, out);
           break;
         }
-        case law_cpt:
-          laws::eval_dense<laws::CPT>(p, x, n, out);
+        case laws::GridInputs::leading:
+          law.eval_dense(p, x, n, out);
           break;
-        case law_replay_pt:
-          laws::eval_dense<laws::Replay<false>>(p, x, n, out);
-          break;
-        case law_replay_cpt:
-          laws::eval_dense<laws::Replay<true>>(p, x, n, out);
-          break;
-        case law_cpt_power_s2:
-          laws::eval_dense<laws::CPTPowerS2>(p, x, n, out);
-          break;
-        case law_open_source: {
+        case laws::GridInputs::cpt_only: {
           const double* in[2] = {x[2], x[3]};
-          laws::eval_dense<laws::OpenSource>(p, in, n, out);
+          law.eval_dense(p, in, n, out);
           break;
         }
-        default:
+        case laws::GridInputs::none:
           break;
       }
     }
@@ -618,7 +621,9 @@ class Grid {
     const Grid* g;
     const Reduction* red;
     TopK top;
+    std::int64_t rows = 0;  // rows fed
     void operator()(const Buffer& buf, std::int64_t i, const RowInfo& r, std::int32_t wi) {
+      ++rows;
       double v = g->value(buf, i, red->objective, wi);
       if (std::isnan(v)) return;
       if (red->maximize) v = -v;
@@ -680,6 +685,7 @@ class Grid {
     std::vector<double> a(static_cast<std::size_t>(4 * s_.n_steps));
     Cursor cur = locate(s0);
     for (std::int64_t s = s0; s < s1; ++s) {
+      if (((s - s0) & 15) == 15) CPTLAW_CHECKPOINT();
       push_schedule(resolve(cur), s, row0, buf, sink, a);
       next(cur);
     }
@@ -692,6 +698,7 @@ class Grid {
     std::vector<double> a(static_cast<std::size_t>(4 * s_.n_steps));
     const std::int64_t ns = s_.n_steps;
     for (std::int64_t q = b; q < e; ++q) {
+      if (((q - b) & 15) == 15) CPTLAW_CHECKPOINT();
       const std::int64_t row = rows[q];
       const std::int64_t sched = row / rows_per_schedule_;
       std::int64_t rem = row % rows_per_schedule_;
@@ -707,7 +714,7 @@ class Grid {
     flush(buf, sink);
   }
 
-  double pt_decay(std::int64_t k) const { return dc_.lam * (1.0 + dc_.lam * dc_.geo(k - 1, false).g); }
+  double pt_decay(std::int64_t k) const { return sched::pt_momentum_area(dc_, k); }
 
   Spec s_;
   sched::Decay dc_;
