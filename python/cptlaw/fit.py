@@ -658,5 +658,5 @@ def fit_many(
         success=status > 0,
         nfev=nfev,
         message=messages,
-        _pending=(law_cls, cols, w, fixed_mask, ~flat),
+        _pending=(law_cls, pb.cols, w, pb.fixed_mask, np.array([m is None for m in why], dtype=bool)),
     )

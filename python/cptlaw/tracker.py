@@ -470,13 +470,17 @@ def _check_phase(s) -> None:
         for key in ("s2_pt", "momentum_pt"):
             if s[key] != 0.0:
                 raise ValueError(f"{_field(key)}: must be 0.0 during the warmup_as_peak steps, got {s[key]!r}")
-    if cpt and n == t:  # start_cpt: by_time carries the PT momentum on, the other splits start at 0
-        want = s["momentum_pt"] if s["split"] == "by_time" else 0.0
-        if s["momentum_cpt"] != want:
-            raise ValueError(
-                f"{_field('momentum_cpt')}: must be {want!r} at the transfer with split={s['split']!r}, "
-                f"got {s['momentum_cpt']!r}"
-            )
+    if cpt:
+        # The transfer rule (the core's one definition) says which momenta the split zeroes:
+        # a frozen S2_pt keeps no PT momentum; a fresh CPT recursion starts from none.
+        probe = _core.cpt_transfer(SPLITS.index(s["split"]), 1.0, 0.0, 0.0)
+        zeroed = [] if probe["momentum_pt"] else ["momentum_pt"]
+        if n == t and not probe["momentum_cpt"]:
+            zeroed.append("momentum_cpt")
+        for key in zeroed:
+            if s[key] != 0.0:
+                where = "at the transfer" if key == "momentum_cpt" else "in the CPT phase"
+                raise ValueError(f"{_field(key)}: must be 0.0 {where} with split={s['split']!r}, got {s[key]!r}")
 
 
 def _check_history(hist, s) -> list:
@@ -523,9 +527,10 @@ def _check_history(hist, s) -> list:
         scale2 = float(np.abs(m).sum())
         _close(s, key, float(s2[-1]), rtol * scale2)
         if key == "s2_pt":
-            # by_source keeps decaying the PT momentum in CPT; the other splits freeze it
-            at = n if (not cpt or s["split"] == "by_source") else t
-            _close(s, mkey, float(m[at - 1]), rtol * scale2)
+            # by_source keeps decaying the PT momentum in CPT; the other splits freeze S2_pt and
+            # keep no PT momentum (checked in _check_phase)
+            if not cpt or s["split"] == "by_source":
+                _close(s, mkey, float(m[n - 1]), rtol * scale2)
         elif cpt and n > t:
             _close(s, mkey, float(m[-1]), rtol * scale2)
     return lr.tolist()
