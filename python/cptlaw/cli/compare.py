@@ -42,7 +42,7 @@ def _laws_arg(text):
     """--laws a,b -> law classes (names from the law registry; families such as replay refused)."""
     names = [s.strip() for s in str(text).split(",") if s.strip()]
     if not names:
-        raise UsageError("--laws: expected law names separated by commas, e.g. cpt,cpt_power_s2")
+        raise UsageError("--laws: expected law names separated by commas, e.g. cpt,cpt_shared_c")
     concrete = [n for n in fittable_laws() if n in law_names()]
     out = []
     classes = {law_class(n).__name__: n for n in law_names()}
