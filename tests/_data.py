@@ -8,7 +8,7 @@ made after ``s`` updates uses ``lr[:s]`` (``cptlaw.Run``'s ``steps`` convention)
 Imported by the test files as ``from _data import ...``: pytest puts the test folder on the
 module search path (its default ``prepend`` import mode; see ``conftest.py``).
 
-The six tinycpt runs that ``cptlaw demo`` uses are stored once, with the package
+The eight tinycpt runs that ``cptlaw demo`` uses are stored once, with the package
 (``cptlaw/data/tinycpt``, :data:`cptlaw.demo.DATA_DIR`); the other tinycpt runs are in
 ``tests/data/tinycpt``. :func:`tiny_dir` finds a run in either.
 """

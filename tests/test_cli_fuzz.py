@@ -206,6 +206,18 @@ def _arg_cases():
         ("predict-csv-over-spec", ["predict", "--params", "fit.json", "--schedule", "spec.json", "--csv",
                                    "spec.json"], "is the input"),
         ("demo-n-boot", ["demo", "--n-boot", "1e30", "--out", "d"], "--n-boot"),
+        ("predict-level-nan", ["predict", "--params", "fit.json", "--schedule", "spec.json", "--level", "nan"],
+         "--level"),
+        ("predict-level-1", ["predict", "--params", "fit.json", "--schedule", "spec.json", "--level", "1"],
+         "--level"),
+        ("predict-interval-bad", ["predict", "--params", "fit.json", "--schedule", "spec.json", "--interval", "x"],
+         "--interval"),
+        ("compare-one-run", ["compare", "run.csv", "--laws", "cpt"], "at least two runs"),
+        ("compare-laws-huge", ["compare", "run.csv", "run.csv", "--laws", "cpt," * 10000], "--laws"),
+        ("compare-laws-nul", ["compare", "run.csv", "--laws", "cpt\x00"], "--laws"),
+        ("compare-group-empty", ["compare", "run.csv", "--laws", "cpt", "--group-by", " "], "--group-by"),
+        ("compare-decay-inf", ["compare", "run.csv", "--laws", "cpt", "--decay", "inf"], "--decay"),
+        ("compare-over-input", ["compare", "run.csv", "--laws", "cpt", "-o", "run.csv"], "is the input"),
     ]
 
 

@@ -18,7 +18,8 @@ from _data import DATA, tiny_csv
 
 import cptlaw
 from cptlaw.cli import build_parser, main
-from cptlaw.cli.fit import RUN_INPUTS, fittable_laws, parse_steps
+from cptlaw.cli.fit import RUN_INPUTS, fittable_laws
+from cptlaw.cli.predict import parse_steps
 from cptlaw.laws import law_class, law_names
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -49,7 +50,7 @@ def test_python_m_cptlaw_and_cptlaw_cli():
     assert p.returncode == 0 and p.stderr == ""
     listed = [line.split()[0] for line in p.stdout.split("COMMAND\n", 1)[1].splitlines() if line.startswith("    ")
               and not line.startswith("      ")]
-    assert listed == ["demo", "fit", "predict", "reproduce", "plan", "grid"]
+    assert listed == ["demo", "fit", "predict", "compare", "reproduce", "plan", "grid"]
     q = subprocess.run([sys.executable, "-m", "cptlaw.cli", "--version"], capture_output=True, text=True, env=env,
                        timeout=120)
     assert q.returncode == 0 and q.stdout.strip() == f"cptlaw {cptlaw.__version__}"
@@ -91,7 +92,8 @@ def test_predict_csv_and_plot(tiny_fit, tmp_path):
     want = json.loads(j.stdout)["runs"]
     with open(out_csv, newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0]) == ["run", "step", "phase", "lr", "loss_pt", "loss_cpt"]
+    assert list(rows[0]) == ["run", "step", "phase", "lr", "loss_pt", "pi_lo_pt", "pi_hi_pt", "loss_cpt", "pi_lo_cpt",
+                             "pi_hi_cpt"]
     assert len(rows) == 10
     for r in rows:
         run = want[r["run"]]
@@ -100,6 +102,8 @@ def test_predict_csv_and_plot(tiny_fit, tmp_path):
         assert float(r["lr"]) == run["lr"][k]
         for vs in ("pt", "cpt"):
             assert float(r[f"loss_{vs}"]) == pytest.approx(run["loss"][vs][k], rel=1e-15)
+            for col in ("pi_lo", "pi_hi"):
+                assert float(r[f"{col}_{vs}"]) == pytest.approx(run[col][vs][k], rel=1e-15)
     if os.path.exists(png):
         assert png.read_bytes()[:8] == PNG_MAGIC
     else:  # no matplotlib here: then the command must have said so and failed
@@ -123,7 +127,8 @@ def test_predict_warns_about_losses_that_are_not_finite(tmp_path):
     fit = tmp_path / "fit.json"
     fit.write_text(json.dumps({"law": "AnnealingLaw", "params": {"L0": 2.0, "A": 1.0, "alpha": 0.5, "C": 0.3}}))
     np.save(tmp_path / "lr.npy", np.concatenate([[0.0], np.full(99, 1e-3)]))
-    p = run_cli("predict", "--params", fit, "--lr", tmp_path / "lr.npy", "--steps", "1,50,100", "--json")
+    p = run_cli("predict", "--params", fit, "--lr", tmp_path / "lr.npy", "--steps", "1,50,100", "--json",
+                "--interval", "none")
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     assert out["loss"][0] is None and all(math.isfinite(x) for x in out["loss"][1:])

@@ -107,13 +107,32 @@ def test_plan_json_matches_planner(files):
 
 def test_plan_text(files):
     p = run_cli("plan", "--params", files["fit"], "--pt", files["pt"], "--w", "0.1:0.9:3")
-    assert p.returncode == 0 and p.stderr == "", p.stderr
+    assert p.returncode == 0, p.stderr
     for s in ("loss potential", "critical point (D_pt)", "turning length (D_pt)", "post-critical", "infinite",
               "peak LR searched in [3e-05, 0.003]", "peak_lr"):
         assert s in p.stdout, (s, p.stdout)
     rows = [ln.split() for ln in p.stdout.splitlines() if ln.split()[:2] in (["0.1", "peak_lr"], ["0.5", "peak_lr"],
                                                                                   ["0.9", "peak_lr"])]
     assert len(rows) == 3
+    # what was judged about extrapolation: the PT checkpoint once, then each plan's CPT schedule
+    text = p.stdout.split("extrapolation judged against the fitted runs", 1)[1].splitlines()[1:]
+    assert text[0].split()[:4] == ["PT", "checkpoint", "peak", "LR"]
+    plans = [ln for ln in text if ln.split()[:1] == ["w"]]
+    assert len(plans) == 3 and all("CPT peak LR" in ln and "loss potential" in ln for ln in plans)
+    out = run_json("plan", "--params", files["fit"], "--pt", files["pt"], "--w", "0.1:0.9:3")
+    flagged = 0
+    for r, line in zip(out["results"], plans):
+        checks = r["optima"]["peak_lr"]["extrapolation"]
+        assert set(checks) == {"pt", "cpt"}
+        cpt = {c["quantity"]: c for c in checks["pt"] if c["phase"] == "cpt"}
+        assert cpt["peak LR"]["value"] == pytest.approx(r["optima"]["peak_lr"]["value"])
+        assert cpt["length"]["value"] == out["plan"]["steps"]
+        assert ("OUTSIDE" in line) == (not all(c["inside"] for c in checks["pt"]))
+        flagged += "OUTSIDE" in line
+    # one warning line for all the plans judged outside (none when none is)
+    assert p.stderr.count("cptlaw: warning:") == (1 if flagged else 0)
+    if flagged:
+        assert f"{flagged} of 3 plans lie outside the runs the laws were fitted on" in p.stderr
 
 
 def test_plan_on_demo_summary_and_fixed_peak(files):

@@ -118,17 +118,30 @@ def extrapolation_checks(fitted, run) -> list:
     domain = fitted.get("domain") if isinstance(fitted, dict) else None
     if not domain:
         return []
-    name = run.name
+    if "pt" not in domain:  # judged on the peak over both phases and the total length
+        return phase_checks(fitted, {"pt": {"peak_lr": run.peak_lr, "steps": int(run.steps.max())}}, run.name)
+    return phase_checks(fitted, _phases(run), run.name)
+
+
+def phase_checks(fitted, seen, name="") -> list:
+    """:func:`extrapolation_checks` of a run described by its phases alone: ``seen`` is
+    ``{"pt": {"peak_lr", "steps"}, "cpt": {"peak_lr", "steps", "loss_potential"}}`` (no
+    ``"cpt"`` for a PT run; the steps the prediction reaches in each phase), e.g. a planned
+    schedule too long to spell out step by step."""
+    domain = fitted.get("domain") if isinstance(fitted, dict) else None
+    if not domain:
+        return []
     if "pt" not in domain:  # an older fit file: the peak over both phases and the total length
         lo, hi = domain["peak_lr"]
+        peak = max(p["peak_lr"] for p in seen.values())
+        length = sum(p["steps"] for p in seen.values())
         return [
-            _check(name, "pt", "peak LR", run.peak_lr, (lo, hi), (lo / PEAK_LR_FACTOR, hi * PEAK_LR_FACTOR),
+            _check(name, "pt", "peak LR", peak, (lo, hi), (lo / PEAK_LR_FACTOR, hi * PEAK_LR_FACTOR),
                    ".3g", "the law extrapolates poorly in peak LR"),
-            _check(name, "pt", "length", int(run.steps.max()), (1, domain["max_step"]),
+            _check(name, "pt", "length", int(length), (1, domain["max_step"]),
                    (0, LENGTH_FACTOR * domain["max_step"]), ".6g",
                    f"over {LENGTH_FACTOR:g}x the longest fitted run"),
         ]
-    seen = _phases(run)
     pt_dom = domain["pt"]
     out = [
         _check(name, "pt", "peak LR", seen["pt"]["peak_lr"], pt_dom["peak_lr"],
@@ -160,4 +173,4 @@ def extrapolation_checks(fitted, run) -> list:
     return out
 
 
-__all__ = ["ExtrapolationCheck", "ExtrapolationWarning", "extrapolation_checks", "run_domain"]
+__all__ = ["ExtrapolationCheck", "ExtrapolationWarning", "extrapolation_checks", "phase_checks", "run_domain"]

@@ -1,4 +1,4 @@
-"""The ``cptlaw`` command line: ``demo``, ``fit``, ``predict``, ``plan``, ``grid``, ``reproduce``.
+"""The ``cptlaw`` command line: ``demo``, ``fit``, ``predict``, ``compare``, ``plan``, ``grid``, ``reproduce``.
 
 Exit status 0 on success; on any failure exactly one line on stderr (``file:line:column: error:
 what is wrong`` for bad input files, ``cptlaw: error: ...`` otherwise) and status 1 (2 for bad
@@ -7,7 +7,8 @@ shows the Python traceback instead. Run it as ``cptlaw``, ``python -m cptlaw`` o
 ``python -m cptlaw.cli``.
 
 Modules: ``_common`` (exit codes, argument types, value ranges, output checks, warnings),
-``fit`` (fit, predict), ``plan`` (plan, grid), ``demo`` (demo, reproduce).
+``runs_input`` (the run-reading options of fit and compare), ``fit``, ``predict``,
+``compare``, ``plan`` (plan, grid), ``demo`` (demo, reproduce).
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ __all__ = ["EXIT_DATA", "EXIT_USAGE", "UsageError", "build_parser", "dumps", "ma
 def build_parser():
     """The argparse parser of every command (the documentation's CLI reference is made from it)."""
     from .. import __version__
+    from .compare import add_compare_parser
     from .demo import add_demo_parser, add_reproduce_parser
-    from .fit import add_fit_parser, add_predict_parser
+    from .fit import add_fit_parser
+    from .predict import add_predict_parser
     from .plan import add_grid_parser, add_plan_parser
 
     p = Parser(prog="cptlaw", description="Fit and use the continual pre-training (CPT) scaling law.")
@@ -38,6 +41,7 @@ def build_parser():
     add_demo_parser(sub, common)
     add_fit_parser(sub, common)
     add_predict_parser(sub, common)
+    add_compare_parser(sub, common)
     add_reproduce_parser(sub, common)
     add_plan_parser(sub, common)
     add_grid_parser(sub, common)

@@ -316,7 +316,8 @@ class Warnings:
             out.insert(0, f"learning rates of {len(interp)} runs ({', '.join(names)}) were logged only every few "
                           "updates: per-step LRs interpolated linearly between the logged values (give the "
                           "schedule with --schedule for exact areas)")
-        return [" ".join(m.split()) for m in self.extra] + out
+        extra = list(dict.fromkeys(" ".join(m.split()) for m in self.extra))  # each once
+        return extra + out
 
     def print(self, quiet):
         if quiet:

@@ -23,13 +23,17 @@ def cmd_reproduce(args):
 
 
 def add_demo_parser(sub, common):
-    d = sub.add_parser("demo", parents=[common], help="fit the CPT law on bundled real runs, predict held-out ones",
-                       description="Fit the CPT law on the bundled tinycpt runs for both validation sets, predict "
-                                   "held-out CPT schedules, write OUT/summary.json and OUT/demo.png.")
+    d = sub.add_parser("demo", parents=[common], help="choose and fit a CPT law on bundled real runs, predict "
+                                                      "held-out ones",
+                       description="Choose the CPT law by cross-validation (cptlaw compare), fit it on the bundled "
+                                   "tinycpt runs for both validation sets, predict held-out CPT runs with 95%% "
+                                   "prediction intervals (where an observed loss should fall), write "
+                                   "OUT/summary.json and OUT/demo.png.")
     d.add_argument("--out", default="cptlaw-demo", help="output folder (created; default: ./cptlaw-demo)")
     d.add_argument("--no-plot", action="store_true", help="skip demo.png")
-    d.add_argument("--n-boot", type=whole_type(0, 100_000), default=200,
-                   help="bootstrap resamples for the 95%% prediction bands (0: none; default 200)")
+    d.add_argument("--n-boot", type=whole_type(0, 100_000), default=0,
+                   help="prediction intervals from this many pairs-bootstrap resamples (with resampled residual "
+                        "noise) instead of the delta method (default 0: the delta method)")
     d.set_defaults(func=cmd_demo)
     return d
 

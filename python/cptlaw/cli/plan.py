@@ -110,8 +110,14 @@ def _read_laws(args):
     area.update(opts["pt"])
     replay = [r for r, law in laws.items() if "r_pt" in law.input_names]
     info = {"file": path, "valsets": dict(picked), "laws": {r: type(l).__name__ for r, l in laws.items()},
-            "area_options": area, "domain": _domain(domains["pt"], domains["cpt"]), "replay_laws": bool(replay)}
+            "area_options": area, "domain": _domain(domains["pt"], domains["cpt"]), "replay_laws": bool(replay),
+            "_fits": {role: fits[vs] for role, vs in picked.items()}}
     return laws["pt"], laws["cpt"], area, info
+
+
+def _public(info):
+    """The fit information as the JSON output shows it."""
+    return {k: v for k, v in info.items() if k != "replay_laws" and not k.startswith("_")}
 
 
 def _domain(a, b):
@@ -174,7 +180,13 @@ LR of the other optimisations is --peak-lr, else the optimal peak LR of that w (
 optimised too), else --max-lr. Bounds: peak_lr [--max-lr / 100, --max-lr]; steps --steps-bounds
 (default [max(1, warmup), 10 x PT steps]); warmup [0, steps / 2]; decay_fraction, min_lr_ratio,
 r_pt (the replay ratio; replay laws only) [0, 1]. An optimum on a bound (bound low/high)
-means the law wants to go further (LAW.md 6).
+means the law wants to go further (the laws reward ever larger LRs and extra steps: see "Limits
+of the laws" in the documentation).
+
+Extrapolation: the PT checkpoint (peak LR, length) and each plan's CPT schedule (peak LR,
+length, the checkpoint's loss potential) are judged against the runs each law was fitted on
+(cptlaw.extrapolation_checks), printed after the table, and in JSON as "extrapolation" {pt: [...],
+cpt: [...]} (judged against the D_pt and the D_cpt fit) in each optimum (or result).
 With --peak-lr and no --optimize: the losses of that fixed plan.
 
 --json prints one object: pt_schedule {schedule, steps, peak_lr, final_lr}; fits {file,
@@ -287,6 +299,43 @@ def _optimum_json(o):
             "loss_pt": o.loss_pt, "loss_cpt": o.loss_cpt, "objective": o.objective, "plan": plan}
 
 
+def _judge(info, checkpoint, lpot, plan, name):
+    """Extrapolation checks of the PT checkpoint and a planned CPT schedule (``plan``: the keyword
+    arguments of planner.cpt_schedule) against each fit's runs: {role: [check dicts]}."""
+    from ..extrapolation import phase_checks
+
+    # the largest CPT LR: the peak, or the LR a re-warmup starts from when that is higher
+    peak = max(plan["peak_lr"], plan.get("start_lr", 0.0) if plan.get("warmup", 0) > 0 else 0.0)
+    seen = {"pt": checkpoint, "cpt": {"peak_lr": float(peak), "steps": int(plan["steps"]),
+                                      "loss_potential": float(lpot)}}
+    return {role: [c.as_dict() for c in phase_checks(res, seen, name)] for role, res in info["_fits"].items()}
+
+
+def _outside_warning(results):
+    """One line: how many plans lie outside the fitted runs, and in what."""
+    plans = [r["_checks"][q] for r in results if "optima" in r for q in r["optima"]] + \
+            [r["_checks"] for r in results if "optima" not in r]
+    what, bad = {}, 0
+    for checks in plans:
+        outside = {f"{c['phase'].upper()} {c['quantity']}" for cs in checks.values() for c in cs if not c["inside"]}
+        bad += bool(outside)
+        for q in outside:
+            what[q] = what.get(q, 0) + 1
+    if not bad:
+        return None
+    return (f"{bad} of {len(plans)} plans lie outside the runs the laws were fitted on ("
+            + ", ".join(f"{q}: {k}" for q, k in what.items()) + "): the laws extrapolate there (see 'extrapolation')")
+
+
+def _result_json(r):
+    out = {k: v for k, v in r.items() if not k.startswith("_")}
+    if "optima" in r:
+        out["optima"] = {q: dict(_optimum_json(o), extrapolation=r["_checks"][q]) for q, o in r["optima"].items()}
+    else:
+        out["extrapolation"] = r["_checks"]
+    return out
+
+
 def cmd_plan(args):
     from .. import planner
 
@@ -371,9 +420,21 @@ def cmd_plan(args):
             entry["optima"] = optima
             results.append(entry)
 
+        checkpoint = {"peak_lr": float(pt.peak), "steps": int(pt.steps)}
+        for r in results:
+            if "optima" in r:
+                for q, o in r["optima"].items():
+                    r.setdefault("_checks", {})[q] = _judge(info, checkpoint, lpot, o.plan, f"w={r['w']:g} {q}")
+            else:
+                r["_checks"] = _judge(info, checkpoint, lpot, dict(plan, peak_lr=args.peak_lr, steps=cpt_steps),
+                                      f"w={r['w']:g}")
+        line = _outside_warning(results)
+        if line:
+            warn.add(line)
+
     out = {
         "pt_schedule": _pt_json(pt),
-        "fits": {k: v for k, v in info.items() if k != "replay_laws"},
+        "fits": _public(info),
         "loss_potential": lpot,
         "loss_at_transfer": {"pt": cp.loss_at_transfer, "cpt": transfer_cpt},
         "critical_point": {"level": cp.level, "loss_at_transfer": cp.loss_at_transfer,
@@ -385,15 +446,50 @@ def cmd_plan(args):
                      r_pt=args.replay),
         "optimize": quantities,
         "peak_lr_bounds": [max_lr / 100.0, max_lr] if "peak_lr" in quantities else None,
-        "results": [dict(r, optima={q: _optimum_json(o) for q, o in r["optima"].items()}) if "optima" in r else r
-                    for r in results],
+        "results": [_result_json(r) for r in results],
     }
     if args.json:
         print(dumps(out))
     else:
         _print_plan(out, results, quantities)
+        _print_extrapolation(results)
     warn.print(args.quiet)
     return 0
+
+
+def _brief(c):
+    fmt = ".0f" if c["quantity"] == "length" else ".3g"
+    if c["fitted"] is None:
+        return f"{c['quantity']}: OUTSIDE (no fitted run has this phase)"
+    lo, hi = c["fitted"]
+    return (f"{c['quantity']} {format(c['value'], fmt)} [fitted {format(lo, fmt)}..{format(hi, fmt)}] "
+            + ("inside" if c["inside"] else "OUTSIDE"))
+
+
+def _print_extrapolation(results):
+    """What was judged about extrapolation: the PT checkpoint once, then each plan's CPT schedule."""
+    entries = []
+    for r in results:
+        if "optima" in r:
+            entries += [(f"w {r['w']:.3g} {q}", r["_checks"][q]) for q in r["optima"]]
+        else:
+            entries.append((f"w {r['w']:.3g}", r["_checks"]))
+    if not entries or not any(entries[0][1].values()):
+        print("extrapolation: not judged (the fit file records no fitted domain)")
+        return
+    print()
+    print("extrapolation judged against the fitted runs (the PT checkpoint, and each plan's CPT schedule):")
+    roles = list(entries[0][1])
+    same = all(checks[roles[0]] == checks[r] for _, checks in entries for r in roles)
+    for i, (label, checks) in enumerate(entries):
+        for role in (roles[:1] if same else roles):
+            tag = "" if same else f" (D_{role} fit)"
+            cs = checks[role]
+            if i == 0:
+                pt = [c for c in cs if c["phase"] == "pt"]
+                print(f"  {'PT checkpoint' + tag:<24} " + "; ".join(_brief(c) for c in pt))
+            cpt = [c for c in cs if c["phase"] == "cpt"]
+            print(f"  {label + tag:<24} CPT " + "; ".join(_brief(c) for c in cpt))
 
 
 def _print_plan(out, results, quantities):
@@ -455,8 +551,8 @@ def _print_plan(out, results, quantities):
                   f"{o.objective:>9.5f}{tail}")
     if any_bound:
         dom = fits["domain"]
-        note = ("bound low/high: the optimum lies on that bound of the search; the law wants to go further "
-                "(LAW.md 6)")
+        note = ("bound low/high: the optimum lies on that bound of the search; the law wants to go further (the "
+                "laws reward ever larger LRs and extra steps)")
         if dom:
             note += (f"; the laws were fitted on peak LRs {_g(dom['peak_lr'][0])}..{_g(dom['peak_lr'][1])} "
                      f"and up to {dom['max_step']} steps")
@@ -642,7 +738,7 @@ def cmd_grid(args):
                 v = None
             r[k] = v
         rows.append(r)
-    out = {"pt_schedule": _pt_json(pt), "fits": {k: v for k, v in info.items() if k != "replay_laws"},
+    out = {"pt_schedule": _pt_json(pt), "fits": _public(info),
            "rows_total": rows_total, "objective": objective, "by": by, "best": args.best, "columns": columns,
            "csv": args.csv, "rows": rows}
     if args.json:

@@ -77,11 +77,18 @@ class _RunRows:
         self.loss = []  # dict per row
         self.r_pt = math.nan
         self.source = None
+        self.group = None
         self.table = None
 
 
-def parse_table(table, *, step_column=None, lr_column=None, loss_columns=None, step_offset=0, run_name=None):
+def parse_table(table, *, step_column=None, lr_column=None, loss_columns=None, step_offset=0, run_name=None,
+                group_column=None):
     names = table.names
+    group_col = None
+    if group_column is not None:  # a label per run (cptlaw.Run.group), e.g. the checkpoint it starts from
+        group_col = table.find((group_column.lower(),))
+        if group_col is None:
+            raise DataError(f"no group column {group_column!r}; the columns are {', '.join(names)}", table.path, 1, 1)
     step_col = None
     if step_column is not None:
         step_col = table.find((step_column.lower(),))
@@ -99,7 +106,7 @@ def parse_table(table, *, step_column=None, lr_column=None, loss_columns=None, s
                             table.path, 1, 1)
     else:
         lr_col = table.find(LR_COLUMNS)
-    losses = loss_columns_of([n for n in names if n not in (step_col, lr_col)], loss_columns, table.path)
+    losses = loss_columns_of([n for n in names if n not in (step_col, lr_col, group_col)], loss_columns, table.path)
     run_col = table.find(_RUN_COLS)
     phase_col = table.find(("phase",))
     source_col = table.find(_SOURCE_COLS)
@@ -135,6 +142,12 @@ def parse_table(table, *, step_column=None, lr_column=None, loss_columns=None, s
                 if r.source is not None and src != r.source:
                     raise table.error(i, source_col, f"source run changes within run {name!r}")
                 r.source = src
+        if group_col:
+            g = table.text(i, group_col)
+            if g:
+                if r.group is not None and g != r.group:
+                    raise table.error(i, group_col, f"group changes within run {name!r} ({r.group!r} -> {g!r})")
+                r.group = g
     return list(runs.values()), list(losses.values()), lr_col is not None
 
 
@@ -299,7 +312,7 @@ def _finish_run(r, steps, t_pt, sched, has_lr, lr_shift, r_pt, min_step, check_l
         loss = {v: np.array([obs[s].get(v, math.nan) for s in keep]) for v in valsets}
     rp = r.r_pt if not math.isnan(r.r_pt) else (0.0 if r_pt is None else float(r_pt))
     run = Run(lr_pt=lr_pt, steps=keep_arr, loss=loss, lr_cpt=lr_cpt if lr_cpt is None or len(lr_cpt) else None,
-              r_pt=rp, name=r.name)
+              r_pt=rp, name=r.name, group=r.group)
     return run, (None if lr_cpt is None else len(lr_pt))
 
 

@@ -3,8 +3,13 @@ writes and :func:`read_fit` reads back, in one place.
 
 A fit file holds one fit (``law``, ``params``, ``area_options``, ``domain``, statistics) or
 several under ``"valsets": {name: fit}``. Reading validates every field the predictions use:
-the law and its parameters (finite numbers), the area options (with the API's own validators)
-and the fitted domain; errors are located at the offending key.
+the law and its parameters (finite numbers), the area options (with the API's own validators),
+the fitted domain (per phase: PT and CPT peak LRs, lengths and the checkpoints' loss
+potentials, which :func:`cptlaw.extrapolation_checks` judges predictions against), the
+parameters the data did not determine (``unidentifiable``) and what intervals need
+(``covariance``, ``residual_std``, ``residual_space``, ``dof``); errors are located at the
+offending key. Files of earlier versions (a domain of ``peak_lr`` and ``max_step`` only, no
+covariance) are still read.
 """
 
 from __future__ import annotations
@@ -57,10 +62,22 @@ def dumps(obj) -> str:
     return _FLAT_LIST.sub(lambda m: "[" + re.sub(r",\n\s*", ", ", m.group(1)) + "]", text)
 
 
+def _domain_record(dom) -> dict | None:
+    if not dom:
+        return None
+    out = {"peak_lr": list(dom["peak_lr"]), "max_step": dom["max_step"]}
+    for phase in ("pt", "cpt"):
+        if phase in dom:
+            out[phase] = None if dom[phase] is None else {
+                k: [int(x) for x in v] if k == "steps" else list(v) for k, v in dom[phase].items()}
+    return out
+
+
 def fit_record(res, law_cls, valset, runs, area_options, per_run_mae) -> dict:
     """The fit file's record of one fit (:func:`cptlaw.fit_runs` result ``res``) of ``law_cls``
     on ``runs`` for validation set ``valset``; ``per_run_mae``: {run name: MAE}."""
     dom = res.get("domain") or {}
+    cov = res.get("covariance")
     return {
         "law": law_cls.__name__,
         "valset": valset,
@@ -75,8 +92,13 @@ def fit_record(res, law_cls, valset, runs, area_options, per_run_mae) -> dict:
         "status": res["status"],
         "message": res["message"],
         "at_bound": res.get("at_bound", []),
+        "unidentifiable": dict(res.get("unidentifiable") or {}),
         "area_options": area_options,
-        "domain": {"peak_lr": list(dom["peak_lr"]), "max_step": dom["max_step"]} if dom else None,
+        "domain": _domain_record(dom),
+        "covariance": None if cov is None else np.asarray(cov, dtype=np.float64),
+        "residual_std": res.get("residual_std"),
+        "residual_space": res.get("residual_space"),
+        "dof": res.get("dof"),
         "runs": [{"name": r.name, "n_points": int(np.sum(np.isfinite(r.losses(valset)))), "mae": per_run_mae[r.name]}
                  for r in runs],
     }
@@ -140,12 +162,55 @@ def _area_options(opts, doc, p):
     return area
 
 
-def _domain(dom, doc, p):
-    if not isinstance(dom, dict):
-        raise doc.error("\"domain\" must be an object with peak_lr and max_step, or null", p)
-    extra = [k for k in dom if k not in ("peak_lr", "max_step")]
+def _span(v, doc, where, what, *, positive=False, integer=False, lo=None):
+    if v == [None, None] and not positive and not integer:  # e.g. the loss potential of PT LRs all 0
+        return (float("nan"), float("nan"))
+    ok = isinstance(v, list) and len(v) == 2 and all(_is_number(x) and math.isfinite(x) for x in v)
+    if ok:
+        ok = v[0] <= v[1] and (not positive or v[0] > 0) and (lo is None or v[0] >= lo)
+        ok = ok and (not integer or all(x == int(x) and x <= MAX_STEPS for x in v))
+    if not ok:
+        kind = "learning rates > 0" if positive else ("whole numbers of steps" if integer else "finite numbers")
+        raise doc.error(f"{what} must be [low, high]: two {kind}, low <= high", where)
+    return (int(v[0]), int(v[1])) if integer else (float(v[0]), float(v[1]))
+
+
+#: the fitted domain of each phase: key -> (positive, integer, lowest value)
+_PHASE_KEYS = {
+    "pt": {"peak_lr": (True, False, None), "steps": (False, True, 0)},
+    "cpt": {"peak_lr": (True, False, None), "steps": (False, True, 0), "loss_potential": (False, False, 0.0)},
+}
+
+
+def _phase_domain(phase, d, doc, p):
+    keys = _PHASE_KEYS[phase]
+    if d is None and phase == "cpt":
+        return None
+    if not isinstance(d, dict):
+        raise doc.error(f"domain.{phase} must be an object with {', '.join(keys)}"
+                        + (" (or null: no fitted run has a CPT phase)" if phase == "cpt" else ""), p)
+    extra = [k for k in d if k not in keys]
     if extra:
-        raise doc.error(f"unknown key {extra[0]!r} in \"domain\" (expected peak_lr, max_step)", p + (extra[0],), True)
+        raise doc.error(f"unknown key {extra[0]!r} in domain.{phase} (expected {', '.join(keys)})", p + (extra[0],),
+                        True)
+    out = {}
+    for k, (positive, integer, lo) in keys.items():
+        if k not in d:
+            raise doc.error(f"domain.{phase} lacks {k!r}", p)
+        out[k] = _span(d[k], doc, p + (k,), f"domain.{phase}.{k}", positive=positive, integer=integer, lo=lo)
+    return out
+
+
+def _domain(dom, doc, p):
+    """The fitted domain: ``peak_lr`` / ``max_step`` over both phases (all versions) and per phase
+    ``pt`` / ``cpt`` (written since the extrapolation checks judge the phases apart)."""
+    allowed = ("peak_lr", "max_step", "pt", "cpt")
+    if not isinstance(dom, dict):
+        raise doc.error("\"domain\" must be an object with peak_lr and max_step (and pt, cpt), or null", p)
+    extra = [k for k in dom if k not in allowed]
+    if extra:
+        raise doc.error(f"unknown key {extra[0]!r} in \"domain\" (expected {', '.join(allowed)})", p + (extra[0],),
+                        True)
     lrs = dom.get("peak_lr")
     if not (isinstance(lrs, list) and len(lrs) == 2 and all(_is_number(x) and math.isfinite(x) and x > 0
                                                             for x in lrs) and lrs[0] <= lrs[1]):
@@ -155,7 +220,68 @@ def _domain(dom, doc, p):
     if not (_is_number(step) and math.isfinite(step) and step == int(step) and 1 <= step <= MAX_STEPS):
         raise doc.error(f"domain.max_step must be a whole number of steps in 1..{MAX_STEPS}",
                         p + (("max_step",) if "max_step" in dom else ()))
-    return {"peak_lr": (float(lrs[0]), float(lrs[1])), "max_step": int(step)}
+    out = {"peak_lr": (float(lrs[0]), float(lrs[1])), "max_step": int(step)}
+    if "pt" in dom or "cpt" in dom:
+        if "pt" not in dom:
+            raise doc.error("\"domain\" has cpt but no pt", p)
+        out["pt"] = _phase_domain("pt", dom["pt"], doc, p + ("pt",))
+        out["cpt"] = _phase_domain("cpt", dom.get("cpt"), doc, p + ("cpt",))
+    return out
+
+
+def _statistics(fit, names, doc, p) -> dict:
+    """``unidentifiable``, ``covariance``, ``residual_std``, ``residual_space``, ``dof``: validated
+    (each may be missing: files of earlier versions)."""
+    out = {}
+    un = fit.get("unidentifiable")
+    if un is not None:
+        if not isinstance(un, dict) or not all(isinstance(v, str) for v in un.values()):
+            raise doc.error("\"unidentifiable\" must map parameter names to reasons (strings)", p + ("unidentifiable",))
+        for k in un:
+            if k not in names:
+                raise doc.error(f"unknown parameter {k!r} in \"unidentifiable\"", p + ("unidentifiable", k), True)
+        out["unidentifiable"] = dict(un)
+    else:
+        out["unidentifiable"] = {}
+    cov = fit.get("covariance")
+    if cov is not None:
+        n = len(names)
+        ok = isinstance(cov, list) and len(cov) == n and all(
+            isinstance(row, list) and len(row) == n and all(x is None or (_is_number(x) and math.isfinite(x))
+                                                             for x in row) for row in cov)
+        if not ok:
+            raise doc.error(f"\"covariance\" must be a {n} x {n} matrix (rows of numbers or null, in the order "
+                            f"{', '.join(names)})", p + ("covariance",))
+        out["covariance"] = np.array([[np.nan if x is None else float(x) for x in row] for row in cov])
+    else:
+        out["covariance"] = None
+    std = fit.get("residual_std")
+    if std is not None and not (_is_number(std) and math.isfinite(std) and std >= 0):
+        raise doc.error("\"residual_std\" must be a finite number >= 0 or null", p + ("residual_std",))
+    out["residual_std"] = float("nan") if std is None else float(std)
+    space = fit.get("residual_space", "log")
+    if space not in ("log", "loss"):
+        raise doc.error("\"residual_space\" must be \"log\" or \"loss\"", p + ("residual_space",))
+    out["residual_space"] = space
+    dof = fit.get("dof")
+    if dof is not None and not (_is_number(dof) and dof == int(dof) and 0 <= dof <= 10**12):
+        raise doc.error("\"dof\" must be a whole number >= 0 or null", p + ("dof",))
+    out["dof"] = 0 if dof is None else int(dof)
+    return out
+
+
+def interval_inputs(fit) -> str | None:
+    """None when a fit read by :func:`read_fit` holds what prediction intervals and confidence
+    bands need (:func:`cptlaw.intervals.predict_interval`), else what it lacks."""
+    missing = []
+    cov = fit.get("covariance")
+    if cov is None or not np.isfinite(np.diag(np.asarray(cov))).any():
+        missing.append("covariance")
+    if not np.isfinite(fit.get("residual_std", np.nan)):
+        missing.append("residual_std")
+    if not fit.get("dof"):
+        missing.append("dof")
+    return ", ".join(missing) or None
 
 
 def _one_fit(fit, doc, p, top_law, top_area):
@@ -197,6 +323,7 @@ def _one_fit(fit, doc, p, top_law, top_area):
     res = FitResult(fit)
     res["law"] = law
     res["params"] = law.params
+    res.update(_statistics(fit, cls.param_names, doc, p))
     dom = fit.get("domain")
     if dom is not None:
         res["domain"] = dict(_domain(dom, doc, p + ("domain",)), area_options=area)
@@ -232,4 +359,5 @@ def read_fit(path) -> dict:
     return {vs: _one_fit(fit, doc, p, top_law, top_area) for vs, fit, p in items}
 
 
-__all__ = ["AREA_DEFAULTS", "dumps", "fit_document", "fit_record", "law_class", "read_fit", "write_fit"]
+__all__ = ["AREA_DEFAULTS", "dumps", "fit_document", "fit_record", "interval_inputs", "law_class", "read_fit",
+           "write_fit"]

@@ -27,6 +27,8 @@ COMMON = {
     "r_pt": None,
     "min_step": 1,
 }
+#: options of the CSV / DataFrame readers only
+TABLE_ONLY = {"group_column": None}
 #: options of the W&B reader only (resumed runs)
 WANDB_ONLY = {"base": None, "search": None}
 
@@ -68,7 +70,7 @@ def checked(opts: dict) -> dict:
         out["pt_steps"] = _int(out["pt_steps"], "pt_steps", 1, MAX_STEPS)
     if out.get("r_pt") is not None:
         out["r_pt"] = _validate.real_scalar(out["r_pt"], "r_pt", lo=0.0, hi=1.0)
-    for name in ("lr_column", "step_column"):
+    for name in ("lr_column", "step_column", "group_column"):
         if out.get(name) is not None and not isinstance(out[name], str):
             raise TypeError(f"{name}: expected a column name (str), got {type(out[name]).__name__}")
     cols = out.get("loss_columns")
@@ -92,4 +94,4 @@ def checked(opts: dict) -> dict:
     return out
 
 
-__all__ = ["COMMON", "DEPRECATED", "WANDB_ONLY", "canonical", "checked"]
+__all__ = ["COMMON", "DEPRECATED", "TABLE_ONLY", "WANDB_ONLY", "canonical", "checked"]

@@ -30,7 +30,8 @@ def select(run: Run, *, min_step=None, max_step=None, phase=None) -> Run:
         loss = {k: np.asarray(v)[m] for k, v in loss.items()}
     elif loss is not None:
         loss = np.asarray(loss)[m]
-    return Run(lr_pt=run.lr_pt, steps=steps[m], loss=loss, lr_cpt=run.lr_cpt, r_pt=run.r_pt, name=run.name)
+    return Run(lr_pt=run.lr_pt, steps=steps[m], loss=loss, lr_cpt=run.lr_cpt, r_pt=run.r_pt, name=run.name,
+               group=run.group)
 
 
 def _lr_array(x):

@@ -6,7 +6,7 @@ import os
 
 from ._located import DataError
 from .csv_runs import read_csv_runs, run_name_from_path, runs_from_dataframe
-from .options import COMMON, canonical, checked
+from .options import COMMON, TABLE_ONLY, canonical, checked
 from .wandb import read_wandb_history
 
 _JSON = (".json", ".jsonl")
@@ -43,18 +43,20 @@ def read_runs(paths, *, schedule=None, **options) -> list:
 
     ``options``: those of the readers, spelled the same for every format: ``loss_columns``,
     ``lr_column``, ``step_column``, ``step_offset``, ``lr_shift``, ``pt_steps``, ``r_pt``,
-    ``min_step``; ``base`` (W&B histories only) and ``name`` (a single input only). An unknown
-    option is a ``TypeError``.
+    ``min_step``; ``base`` (W&B histories only), ``group_column`` (CSV files and DataFrames
+    only: a column giving each run's :attr:`cptlaw.Run.group`) and ``name`` (a single input
+    only). An unknown option is a ``TypeError``.
     """
-    opts = checked(canonical(options, set(COMMON) | {"base", "name"}, "read_runs"))
+    opts = checked(canonical(options, set(COMMON) | set(TABLE_ONLY) | {"base", "name"}, "read_runs"))
     name = opts.pop("name", None)
     base = opts.pop("base", None)
+    group_column = opts.pop("group_column", None)
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name: expected a run name (str), got {type(name).__name__}")
     if _is_dataframe(paths):
         if base is not None:
             raise ValueError("base: names the base of a resumed W&B run; a DataFrame has none")
-        return runs_from_dataframe(paths, schedule=schedule, name=name or "run", **opts)
+        return runs_from_dataframe(paths, schedule=schedule, name=name or "run", group_column=group_column, **opts)
     paths = _as_paths(paths)
     if not paths:
         raise DataError("no input files")
@@ -62,6 +64,11 @@ def read_runs(paths, *, schedule=None, **options) -> list:
         raise ValueError(f"name: names one run, but {len(paths)} files are given (runs are named after their files)")
     if base is not None and not any(p.lower().endswith(_JSON) for p in paths):
         raise ValueError("base: names the base of a resumed W&B run, but no input is a W&B history (.json/.jsonl)")
+    if group_column is not None:
+        hist = [p for p in paths if p.lower().endswith(_JSON)]
+        if hist:
+            raise ValueError(f"group_column: names a column of CSV files, but {hist[0]} is a W&B history (give "
+                             "its runs' groups another way, e.g. cptlaw.Run.group)")
     stems = [run_name_from_path(p) for p in paths]
     parents = [os.path.basename(os.path.dirname(os.path.abspath(p))) for p in paths]
     out = []
@@ -75,7 +82,7 @@ def read_runs(paths, *, schedule=None, **options) -> list:
                 run.name = run_name
             out.append(run)
         else:
-            out.extend(read_csv_runs(p, schedule=schedule, name=run_name, **opts))
+            out.extend(read_csv_runs(p, schedule=schedule, name=run_name, group_column=group_column, **opts))
     seen = {}
     for r in out:
         if r.name in seen:
