@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import glob
 import importlib
+import importlib.util
 import inspect
 import os
 import pkgutil
@@ -108,6 +109,8 @@ def _page(modname: str, top: dict) -> str:
     comments = _doc_comments(modname)
     for name in (_exported(module) if module is not None else []):
         obj = getattr(module, name, None)
+        if obj is None and importlib.util.find_spec(f"{modname}.{name}") is not None:
+            obj = importlib.import_module(f"{modname}.{name}")  # a submodule in __all__, not yet imported
         if inspect.ismodule(obj):
             submodules.append(obj.__name__)
         elif modname != PACKAGE and id(obj) in top and top[id(obj)] == name:
