@@ -5,9 +5,12 @@ Every loader rebuilds the per-step learning rates from the documented schedule f
 observed losses. ``lr[k]`` is the LR of the (k+1)-th optimizer update, so an observation
 made after ``s`` updates uses ``lr[:s]`` (``cptlaw.Run``'s ``steps`` convention).
 
-Imported by the test files as ``from _data import ...`` (the test folder is put on
-``sys.path`` by the test modules themselves, so this works with or without pytest's
-rootdir insertion).
+Imported by the test files as ``from _data import ...``: pytest puts the test folder on the
+module search path (its default ``prepend`` import mode; see ``conftest.py``).
+
+The eight tinycpt runs that ``cptlaw demo`` uses are stored once, with the package
+(``cptlaw/data/tinycpt``, :data:`cptlaw.demo.DATA_DIR`); the other tinycpt runs are in
+``tests/data/tinycpt``. :func:`tiny_dir` finds a run in either.
 """
 
 from __future__ import annotations
@@ -233,6 +236,23 @@ from cptlaw.demo import tinycpt_cpt_lr as _tiny_cpt_lr  # noqa: E402
 from cptlaw.demo import tinycpt_pt_lr as _tiny_pt_lr  # noqa: E402
 
 
+def tiny_dir(run: str) -> str:
+    """The folder of tinycpt run ``run`` (without the ``A_`` prefix): the package's bundled copy
+    for the demo's runs, ``tests/data/tinycpt`` for the others."""
+    from cptlaw.demo import DATA_DIR
+
+    for base in (DATA_DIR, os.path.join(DATA, "tinycpt")):
+        folder = os.path.join(base, f"A_{run}")
+        if os.path.isdir(folder):
+            return folder
+    raise FileNotFoundError(f"tinycpt run {run!r} is neither in {DATA_DIR} nor in tests/data/tinycpt")
+
+
+def tiny_csv(run: str) -> str:
+    """The ``curve.csv`` of tinycpt run ``run``."""
+    return os.path.join(tiny_dir(run), "curve.csv")
+
+
 @dataclass
 class TinyRun:
     name: str
@@ -261,7 +281,7 @@ def load_tiny(run: str) -> TinyRun:
     runs' ``lr.npy`` bit for bit (``cpt_wsd``: within 1 ulp); the test checks them against
     the ``lr`` column of ``curve.csv``.
     """
-    folder = os.path.join(DATA, "tinycpt", f"A_{run}")
+    folder = tiny_dir(run)
     with open(os.path.join(folder, "meta.json")) as fh:
         meta = json.load(fh)
     rows = _read_csv(os.path.join(folder, "curve.csv"))
@@ -281,5 +301,5 @@ def load_tiny(run: str) -> TinyRun:
 
 __all__ = [
     "Curve", "TinyRun", "DATA", "MPL_FIT", "MPL_TEST", "MPL_SIZES",
-    "epfml_lr", "load_lrs", "load_mpl", "load_tiny", "load_wandb", "lrs_files", "mpl_lr",
+    "epfml_lr", "load_lrs", "load_mpl", "load_tiny", "load_wandb", "lrs_files", "mpl_lr", "tiny_csv", "tiny_dir",
 ]

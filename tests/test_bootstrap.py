@@ -26,7 +26,7 @@ def test_intervals_cover_the_point_fit_and_agree_with_stderr(p2_fit, method):
         assert lo <= value <= hi, name
         # Same order of magnitude as the Jacobian standard error.
         assert res.stderr[name] / 4 < boot.std[name] < res.stderr[name] * 4, name
-    band = boot.prediction
+    band = boot.confidence_band()
     assert np.all(np.isfinite(band["low"])) and np.all(band["low"] <= band["median"])
     assert np.all(band["median"] <= band["high"])
     # Extrapolating past the fitted 20k steps widens the band.

@@ -1,7 +1,7 @@
 """The ``cptlaw`` command line, run as a real subprocess on the real files in tests/data.
 
 The console script is used when it is installed next to this Python (``pip install .``);
-otherwise ``python -m cptlaw.cli`` (the same ``main``). Checks: exit codes, JSON output
+otherwise ``python -m cptlaw`` (the same ``main``). Checks: exit codes, JSON output
 against the Python API, one-line errors with file:line:column on bad input, and the README
 quick start (``cptlaw demo --out DIR``).
 """
@@ -10,46 +10,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from _cli import environment, one_line_error, run_cli
+from _data import DATA, LRS_DIR, load_tiny, lrs_files, tiny_csv
 
 import cptlaw
 from cptlaw import io
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _data import DATA, LRS_DIR, load_tiny, lrs_files  # noqa: E402
-
-TINY = os.path.join(DATA, "tinycpt")
 MPL = os.path.join(DATA, "MultiPowerLaw", "loss_curve_repo", "csv_100")
-TINY_FIT = [os.path.join(TINY, f"A_{n}", "curve.csv") for n in ("pt_const", "pt_anneal", "cpt_const", "cpt_cos")]
-
-
-def _command():
-    script = shutil.which("cptlaw", path=os.path.dirname(sys.executable))
-    if script:
-        return [script]
-    return [sys.executable, "-m", "cptlaw.cli"]
-
-
-def run_cli(*args, cwd=None, env=None):
-    e = dict(os.environ)
-    e.update(env or {})
-    e.setdefault("MPLBACKEND", "Agg")
-    p = subprocess.run(_command() + [str(a) for a in args], capture_output=True, text=True, cwd=cwd, env=e,
-                       timeout=120)
-    return p
-
-
-def one_line_error(p):
-    assert p.returncode != 0, p.stdout
-    assert "Traceback" not in p.stderr, p.stderr
-    lines = p.stderr.strip().splitlines()
-    assert len(lines) == 1, p.stderr
-    return lines[0]
+TINY_FIT = [tiny_csv(n) for n in ("pt_const", "pt_anneal", "cpt_const", "cpt_cos")]
 
 
 # ======================================================================================
@@ -58,30 +29,43 @@ def one_line_error(p):
 
 
 def test_readme_quickstart_demo(tmp_path):
-    """`cptlaw demo --out DIR`: fits both validation sets on the bundled tinycpt runs, predicts the
-    held-out schedules; summary.json, demo.png and the table."""
+    """`cptlaw demo --out DIR`: chooses the law by cross-validation, fits both validation sets on the
+    bundled tinycpt runs, predicts the held-out runs with 95% prediction intervals; summary.json,
+    demo.png and the table."""
+    from cptlaw.demo import CANDIDATES, FIT_RUNS, HELD_OUT
+
     out = tmp_path / "demo"
     p = run_cli("demo", "--out", out, cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert p.stderr == ""
-    assert "cpt_wsd (held-out)" in p.stdout and "R^2 (fit)" in p.stdout
+    for text in ("choosing the law", "cpt_wsd (held out)", "R^2 (fit)", "% in PI)", "95% prediction interval (delta "
+                 "method): where a single observed loss should fall"):
+        assert text in p.stdout, text
     s = json.loads((out / "summary.json").read_text())
-    assert s["law"] == "CPTLaw" and s["held_out"] == ["cpt_wsd", "cpt_rewarm_cos"]
+    candidates = [cptlaw.laws.law_class(n).__name__ for n in CANDIDATES if n in cptlaw.laws.law_names()]
+    assert s["law"] in candidates and s["law_choice"]["candidates"] == candidates
+    assert s["law_choice"]["recommendation"] in p.stdout
+    assert s["law_choice"]["compare"]["group_by"] == "group"  # the fit runs start from two checkpoints
+    assert s["fit_runs"] == list(FIT_RUNS) and s["held_out"] == list(HELD_OUT)
     assert s["area_options"]["warmup_as_peak"] is True
-    assert s["bootstrap"] == {"n_boot": 200, "method": "pairs", "seed": 0}
-    # the same numbers as tests/test_fit_real_data.py (measured: D_pt wsd .0394 rewarm .0292,
-    # D_cpt wsd .0129 rewarm .0210; R^2 .9929 / .9953)
-    bounds = {"pt": {"cpt_wsd": 0.060, "cpt_rewarm_cos": 0.044}, "cpt": {"cpt_wsd": 0.020, "cpt_rewarm_cos": 0.032}}
-    for vs in ("pt", "cpt"):
+    iv = s["intervals"]
+    assert (iv["kind"], iv["name"], iv["level"], iv["method"]) == ("prediction", "prediction_interval", 0.95, "delta")
+    # measured (CPTSharedCLaw chosen): 90% of the held-out observations inside (D_pt 94%, D_cpt 86%), 5 of 6
+    # final losses
+    assert 0.8 <= iv["coverage"]["held_out_points"] <= 1.0
+    # measured with CPTSharedCLaw: D_pt .041 / .041 / .034, D_cpt .013 / .023 / .030 (CPTLaw: .040 / .030 / .031,
+    # .013 / .023 / .030)
+    for vs, bound in (("pt", 0.06), ("cpt", 0.045)):
         v = s["valsets"][vs]
         assert v["success"] and v["r2"] > 0.99
-        assert set(v["params"]) == set(cptlaw.CPTLaw.param_names) and set(v["stderr"]) == set(v["params"])
+        assert set(v["params"]) == set(cptlaw.laws.law_class(s["law"]).param_names) == set(v["stderr"])
         assert (v["params"]["B"] > 0) == (vs == "pt")
-        assert v["objective"] > 0
-        for run, bound in bounds[vs].items():
+        for run in HELD_OUT:
             assert 0 < v["prediction_mae"][run] <= bound
-            lo, hi = v["final_loss"][run]["band_95"]  # bootstrap band of the final prediction
-            assert lo < v["final_loss"][run]["predicted"] < hi
+            f = v["final_loss"][run]
+            assert f["pi_lo"] < f["predicted"] < f["pi_hi"]
+            assert f["observed_inside"] == (f["pi_lo"] <= f["observed"] <= f["pi_hi"])
+        assert 0.7 <= v["coverage"]["held_out_points"] <= 1.0
     png = out / "demo.png"
     if s["plot"]:
         assert png.stat().st_size > 20_000
@@ -90,7 +74,7 @@ def test_readme_quickstart_demo(tmp_path):
         assert img.shape[0] > 400 and img.shape[1] > 600 and float(img[..., :3].std()) > 0.05
     else:  # matplotlib missing in this environment
         assert "pip install cptlaw[plot]" in p.stdout
-    # the summary is a fit file: predict reads it
+    # the summary is a fit file: predict reads it, with its intervals
     spec = tmp_path / "wsd.json"
     spec.write_text(json.dumps({"pt": {"kind": "constant", "lr": 3e-3, "steps": 5000},
                                 "cpt": {"kind": "wsd", "peak_lr": 3e-3, "steps": 4000, "decay_steps": 800}}))
@@ -98,22 +82,23 @@ def test_readme_quickstart_demo(tmp_path):
     assert q.returncode == 0, q.stderr
     pred = json.loads(q.stdout)
     assert set(pred["loss"]) == {"pt", "cpt"} and pred["steps"][-1] == 9000
+    assert pred["interval"]["kind"] == "prediction" and set(pred["pi_lo"]) == {"pt", "cpt"}
 
 
 def test_demo_without_matplotlib(tmp_path):
-    """matplotlib is optional: without it the demo writes summary.json, says how to get the plot
-    and exits 0."""
+    """matplotlib is optional: without it the demo writes summary.json (intervals included), says how
+    to get the plot and exits 0."""
     block = tmp_path / "block"
     (block / "matplotlib").mkdir(parents=True)
     (block / "matplotlib" / "__init__.py").write_text("raise ImportError('matplotlib blocked for this test')\n")
-    path = os.pathsep.join([str(block)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
-    p = run_cli("demo", "--out", tmp_path / "d", "--n-boot", "0", env={"PYTHONPATH": path})
+    path = os.pathsep.join([str(block)] + [p for p in environment()["PYTHONPATH"].split(os.pathsep) if p])
+    p = run_cli("demo", "--out", tmp_path / "d", env={"PYTHONPATH": path})
     assert p.returncode == 0, p.stderr
     assert "pip install cptlaw[plot]" in p.stdout
     assert not (tmp_path / "d" / "demo.png").exists()
     s = json.loads((tmp_path / "d" / "summary.json").read_text())
-    assert s["plot"] is None and s["bootstrap"] is None
-    assert "band_95" not in s["valsets"]["cpt"]["final_loss"]["cpt_wsd"]
+    assert s["plot"] is None and s["intervals"]["method"] == "delta"
+    assert "pi_lo" in s["valsets"]["cpt"]["final_loss"]["cpt_wsd"]
 
 
 def test_console_script_is_declared():
@@ -274,8 +259,15 @@ def test_fit_then_predict_roundtrip(tmp_path):
     r = run_cli("predict", "--params", fit_file, "--lr", tmp_path / "lr.npy", "--pt-steps", "5000",
                 "--valset", "cpt", "--steps", "9000")
     assert r.returncode == 0, r.stderr
-    last = r.stdout.strip().splitlines()[-1].split()
-    assert last[:2] == ["9000", "cpt"] and float(last[-1]) == pytest.approx(pred["loss"]["cpt"][-1], rel=1e-5)
+    lines = r.stdout.splitlines()
+    head = lines[0].split()
+    assert head == ["step", "phase", "lr", "loss_cpt", "pi_lo_cpt", "pi_hi_cpt"]
+    row = dict(zip(head, lines[1].split()))
+    assert row["step"] == "9000" and row["phase"] == "cpt"
+    assert float(row["loss_cpt"]) == pytest.approx(pred["loss"]["cpt"][-1], rel=1e-5)
+    assert float(row["pi_lo_cpt"]) < float(row["loss_cpt"]) < float(row["pi_hi_cpt"])
+    assert "extrapolation judged against the fitted runs: inside" in r.stdout
+    assert lines[-1].startswith("pi_lo, pi_hi: the 95% prediction interval of the loss you will observe")
 
 
 # ======================================================================================

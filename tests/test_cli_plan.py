@@ -1,6 +1,6 @@
 """``cptlaw plan`` and ``cptlaw grid``, run as real subprocesses.
 
-The fits come from the real tinycpt runs in tests/data (``cptlaw fit --json`` over them, and
+The fits come from the real tinycpt runs bundled with the package (``cptlaw fit --json`` over them, and
 ``cptlaw demo``'s summary.json), plus P1's published parameter sets written as fit files; the PT
 schedules are spec files written here. JSON outputs are checked against the Python API
 (:mod:`cptlaw.planner`, :func:`cptlaw.grid`); bad inputs give one line and a non-zero exit.
@@ -10,23 +10,18 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import subprocess
-import sys
-import sysconfig
 
 import numpy as np
 import pandas as pd
 import pytest
+from _cli import one_line_error, run_cli
+from _data import tiny_csv
 
 import cptlaw
 from cptlaw import io
 from cptlaw import planner as P
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TINY = os.path.join(HERE, "data", "tinycpt")
-TINY_FIT = [os.path.join(TINY, f"A_{n}", "curve.csv") for n in ("pt_const", "pt_anneal", "cpt_const", "cpt_cos")]
+TINY_FIT = [tiny_csv(n) for n in ("pt_const", "pt_anneal", "cpt_const", "cpt_cos")]
 PT_SPEC = {"kind": "wsd", "peak_lr": 0.003, "steps": 5000, "decay_steps": 1000, "warmup": 200, "min_lr": 0.0003}
 
 # P1's published parameter sets (LAW.md 7), as fit files: a short WSD PT is pre-critical
@@ -42,40 +37,10 @@ P1_PT = {"pt": {"kind": "wsd", "peak_lr": 2e-4, "steps": 2000, "decay_steps": 20
          "cpt": {"kind": "constant", "lr": 1e-4, "steps": 100}}  # a predict spec: its pt phase is used
 
 
-def _command():
-    """The console script when the imported cptlaw is the installed one, else ``python -m cptlaw.cli``
-    (e.g. a private build on PYTHONPATH, which the script next to sys.executable would not run)."""
-    script = shutil.which("cptlaw", path=os.path.dirname(sys.executable))
-    site = {os.path.realpath(sysconfig.get_paths()[k]) for k in ("purelib", "platlib")}
-    where = os.path.realpath(os.path.dirname(os.path.dirname(os.path.abspath(cptlaw.__file__))))
-    if script and where in site:
-        return [script]
-    return [sys.executable, "-m", "cptlaw.cli"]
-
-
-def run_cli(*args, cwd=None):
-    env = dict(os.environ)
-    pkg_root = os.path.dirname(os.path.dirname(os.path.abspath(cptlaw.__file__)))
-    env["PYTHONPATH"] = pkg_root + os.pathsep + env.get("PYTHONPATH", "")  # the same cptlaw as this process
-    env.setdefault("MPLBACKEND", "Agg")
-    return subprocess.run(_command() + [str(a) for a in args], capture_output=True, text=True, cwd=cwd, env=env,
-                          timeout=120)
-
-
 def run_json(*args):
     p = run_cli(*args, "--json")
     assert p.returncode == 0, p.stderr
     return json.loads(p.stdout)
-
-
-def one_line_error(p, code=None):
-    assert p.returncode != 0, p.stdout
-    if code is not None:
-        assert p.returncode == code, (p.returncode, p.stderr)
-    assert "Traceback" not in p.stderr, p.stderr
-    lines = p.stderr.strip().splitlines()
-    assert len(lines) == 1, p.stderr
-    return lines[0]
 
 
 def _write(path, obj):
@@ -142,13 +107,32 @@ def test_plan_json_matches_planner(files):
 
 def test_plan_text(files):
     p = run_cli("plan", "--params", files["fit"], "--pt", files["pt"], "--w", "0.1:0.9:3")
-    assert p.returncode == 0 and p.stderr == "", p.stderr
+    assert p.returncode == 0, p.stderr
     for s in ("loss potential", "critical point (D_pt)", "turning length (D_pt)", "post-critical", "infinite",
               "peak LR searched in [3e-05, 0.003]", "peak_lr"):
         assert s in p.stdout, (s, p.stdout)
     rows = [ln.split() for ln in p.stdout.splitlines() if ln.split()[:2] in (["0.1", "peak_lr"], ["0.5", "peak_lr"],
                                                                                   ["0.9", "peak_lr"])]
     assert len(rows) == 3
+    # what was judged about extrapolation: the PT checkpoint once, then each plan's CPT schedule
+    text = p.stdout.split("extrapolation judged against the fitted runs", 1)[1].splitlines()[1:]
+    assert text[0].split()[:4] == ["PT", "checkpoint", "peak", "LR"]
+    plans = [ln for ln in text if ln.split()[:1] == ["w"]]
+    assert len(plans) == 3 and all("CPT peak LR" in ln and "loss potential" in ln for ln in plans)
+    out = run_json("plan", "--params", files["fit"], "--pt", files["pt"], "--w", "0.1:0.9:3")
+    flagged = 0
+    for r, line in zip(out["results"], plans):
+        checks = r["optima"]["peak_lr"]["extrapolation"]
+        assert set(checks) == {"pt", "cpt"}
+        cpt = {c["quantity"]: c for c in checks["pt"] if c["phase"] == "cpt"}
+        assert cpt["peak LR"]["value"] == pytest.approx(r["optima"]["peak_lr"]["value"])
+        assert cpt["length"]["value"] == out["plan"]["steps"]
+        assert ("OUTSIDE" in line) == (not all(c["inside"] for c in checks["pt"]))
+        flagged += "OUTSIDE" in line
+    # one warning line for all the plans judged outside (none when none is)
+    assert p.stderr.count("cptlaw: warning:") == (1 if flagged else 0)
+    if flagged:
+        assert f"{flagged} of 3 plans lie outside the runs the laws were fitted on" in p.stderr
 
 
 def test_plan_on_demo_summary_and_fixed_peak(files):
@@ -321,7 +305,7 @@ BAD = [
     (("grid", "--by", "nothing"), 2, "--by: no column 'nothing'"),
     (("grid", "--objective", "loss"), 2, "--objective loss: the weighted loss needs --w"),
     (("grid", "--replay", "0.1"), 2, "--replay: the fitted laws take no replay ratio"),
-    (("grid", "--best", "0"), 2, "--best: must be >= 1"),
+    (("grid", "--best", "0"), 2, "--best: must lie in 1..100,000, got 0"),
     (("plan", "--w", "2"), 2, "--w: values must be in [0, 1]"),
     (("plan", "--optimize", "foo"), 2, "--optimize: unknown quantity 'foo'"),
     (("plan", "--optimize", "decay_fraction"), 2, "--optimize decay_fraction: needs --shape wsd"),
@@ -333,7 +317,7 @@ BAD = [
     (("plan", "--pt-valset", "nope"), 2, "--pt-valset 'nope': not among the validation sets"),
     (("plan", "--cpt-valset", "pt"), 2, "--pt-valset, --cpt-valset: both name 'pt'"),
     (("plan", "--optimize", "r_pt"), 2, "--optimize r_pt: the fitted laws take no replay ratio"),
-    (("plan", "--cpt-steps", "x"), 2, "argument --cpt-steps: invalid int value"),
+    (("plan", "--cpt-steps", "x"), 2, "argument --cpt-steps: expected a whole number, got 'x'"),
 ]
 
 

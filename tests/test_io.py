@@ -5,26 +5,19 @@ located errors on bad input."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
-import sys
 import warnings
 
 import numpy as np
 import pytest
+from _data import DATA, LRS_DIR, load_lrs, load_mpl, load_tiny, lrs_files, mpl_lr, tiny_csv
 
 import cptlaw
 from cptlaw import io
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _data import DATA, LRS_DIR, load_lrs, load_mpl, load_tiny, lrs_files, mpl_lr  # noqa: E402
-
-TINY = os.path.join(DATA, "tinycpt")
 MPL = os.path.join(DATA, "MultiPowerLaw", "loss_curve_repo", "csv_100")
-
-
-def tiny_csv(run):
-    return os.path.join(TINY, f"A_{run}", "curve.csv")
 
 
 def tiny_schedule(run):
@@ -375,3 +368,227 @@ def test_read_fit_validates(tmp_path):
     (fit,) = io.read_fit(p).values()
     assert isinstance(fit["law"], cptlaw.AnnealingLaw) and fit["area_options"]["warmup_as_peak"] is True
     assert io.law_class("replay-cpt") is cptlaw.ReplayCPTLaw and io.law_class("CPTLaw") is cptlaw.CPTLaw
+
+
+# ======================================================================================
+# read_runs inputs and options; one spelling for every reader
+# ======================================================================================
+
+
+def test_read_runs_takes_a_path_several_paths_or_a_dataframe(tmp_path):
+    from pathlib import Path
+
+    path = tiny_csv("cpt_wsd")
+    sched = tiny_schedule("cpt_wsd")
+    (one,) = io.read_runs(path, schedule=sched)  # not the characters of the path
+    (again,) = io.read_runs(Path(path), schedule=sched)
+    (listed,) = io.read_runs([path], schedule=sched)
+    for r in (one, again, listed):
+        np.testing.assert_array_equal(r.steps, listed.steps)
+        np.testing.assert_array_equal(r.losses("cpt"), listed.losses("cpt"))
+    assert one.name == "curve" and io.read_runs(path, schedule=sched, name="wsd")[0].name == "wsd"
+    pd = pytest.importorskip("pandas")
+    (frame,) = io.read_runs(pd.read_csv(path), schedule=sched, name="wsd")
+    assert frame.name == "wsd"
+    np.testing.assert_array_equal(frame.steps, one.steps)
+    np.testing.assert_array_equal(frame.losses("pt"), one.losses("pt"))
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda p: io.read_runs(p, loss_colums=["loss_pt"]), TypeError, "unknown option 'loss_colums'"),
+    (lambda p: io.read_runs(p, bogus=1), TypeError, "unknown option 'bogus'"),
+    (lambda p: io.read_runs(42), TypeError, "paths: expected a path"),
+    (lambda p: io.read_runs([p, 3]), TypeError, r"paths\[1\]: expected a path"),
+    (lambda p: io.read_runs([p, p], name="x"), ValueError, "name: names one run"),
+    (lambda p: io.read_runs(p, base="other.json"), ValueError, "base: names the base of a resumed W&B run"),
+    (lambda p: io.read_runs([]), io.DataError, "no input files"),
+    (lambda p: io.read_runs(p, step_offset=10**30), ValueError, "step_offset: must lie in"),
+    (lambda p: io.read_runs(p, step_offset=1.5), TypeError, "step_offset: expected an integer"),
+    (lambda p: io.read_runs(p, r_pt=2.0), ValueError, "r_pt"),
+    (lambda p: io.read_runs(p, pt_steps=0), ValueError, "pt_steps: must lie in 1.."),
+    (lambda p: io.read_runs(p, loss_columns=5), TypeError, "loss_columns"),
+    (lambda p: io.read_csv_runs(p, lr_shift=10**20), ValueError, "lr_shift: must lie in"),
+])
+def test_read_runs_rejects_unknown_and_bad_options(call, error, match):
+    with pytest.raises(error, match=match):
+        call(tiny_csv("cpt_wsd"))
+
+
+def test_wandb_options_spelled_as_csv_with_deprecated_aliases(tmp_path):
+    rows = [dict({"_step": s, "my_lr": 1e-3}, **({"val/loss": 3.0 - 1e-4 * s} if s % 10 == 0 else {}))
+            for s in range(0, 200)]
+    path = tmp_path / "h.json"
+    path.write_text(json.dumps({"history": rows}))
+    new = io.read_wandb_history(path, loss_columns="val/loss", lr_column="my_lr", step_column="_step", lr_shift=0)
+    with pytest.warns(DeprecationWarning, match="is deprecated") as rec:
+        old = io.read_wandb_history(path, loss_keys="val/loss", lr_key="my_lr", step_key="_step")
+    assert [str(w.message).split("=")[0].split(": ")[1] for w in rec] == ["loss_keys", "lr_key", "step_key"]
+    assert "use loss_columns=" in str(rec[0].message)
+    assert rec[0].filename == __file__  # the warning points at this line, not into cptlaw
+    np.testing.assert_array_equal(old.steps, new.steps)
+    np.testing.assert_array_equal(old.loss, new.loss)
+    with pytest.warns(DeprecationWarning):
+        (via,) = io.read_runs([path], lr_key="my_lr")
+    np.testing.assert_array_equal(via.steps, new.steps)
+    with pytest.raises(TypeError, match="given twice"), pytest.warns(DeprecationWarning):
+        io.read_wandb_history(path, loss_columns="val/loss", loss_keys="val/loss")
+    with pytest.raises(TypeError, match="unknown option 'loss_key'"):
+        io.read_wandb_history(path, loss_key="val/loss")
+    # step_offset for W&B too (a 0-based _step: the loss after update s + 1)
+    shifted = io.read_wandb_history(path, step_offset=1)
+    np.testing.assert_array_equal(shifted.steps, np.arange(1, 192, 10))
+    np.testing.assert_array_equal(new.steps, np.arange(10, 191, 10))
+    # a dict names the validation sets, as for CSV files
+    two = [{"_step": s, "val/a": 3.0, "val/b": 2.0, "lr": 1e-3} for s in range(1, 50)]
+    (tmp_path / "two.json").write_text(json.dumps(two))
+    run = io.read_wandb_history(tmp_path / "two.json", loss_columns={"val/a": "pt", "val/b": "cpt"})
+    assert set(run.loss) == {"pt", "cpt"}
+
+
+def test_interpolation_warning_points_at_the_caller():
+    with pytest.warns(io.InterpolatedLRWarning) as rec:
+        io.read_csv_runs(tiny_csv("cpt_cos"))
+    assert rec[0].filename == __file__
+
+
+# ======================================================================================
+# fit files: written and read in one place, validated on read
+# ======================================================================================
+
+_FIT = {"law": "AnnealingLaw", "params": {"L0": 2.0, "A": 1.0, "alpha": 0.5, "C": 0.3},
+        "area_options": {"decay": 0.999, "split": "by_source", "warmup_as_peak": False},
+        "domain": {"peak_lr": [1e-4, 3e-4], "max_step": 5000}}
+
+
+def test_fit_file_roundtrip(tmp_path):
+    from cptlaw.io import fitfile
+
+    runs = io.read_runs(tiny_csv("pt_const"), schedule=tiny_schedule("pt_const"), loss_columns={"loss_pt": None})
+    with pytest.warns(cptlaw.IdentifiabilityWarning, match="C"):  # constant-LR runs: no decay to fit C on
+        res = cptlaw.fit_runs(cptlaw.AnnealingLaw, runs, warmup_as_peak=200)
+    area = {"decay": 0.999, "split": "by_source", "warmup_as_peak": 200}
+    rec = fitfile.fit_record(res, cptlaw.AnnealingLaw, None, runs, area, {runs[0].name: 0.01})
+    doc = fitfile.fit_document({None: rec}, area, note="x")
+    fitfile.write_fit(tmp_path / "fit.json", doc)
+    (back,) = io.read_fit(tmp_path / "fit.json").values()
+    assert back["law"] == res["law"] and back["note"] == "x"
+    assert back["domain"]["area_options"] == area and back["domain"]["max_step"] == res["domain"]["max_step"]
+    run = cptlaw.Run(runs[0].lr_pt, runs[0].steps)
+    np.testing.assert_array_equal(cptlaw.predict_run(back, run), cptlaw.predict_run(res, run))
+
+
+def _fit_text(**change):
+    fit = json.loads(json.dumps(_FIT))
+    for key, value in change.items():
+        node = fit
+        *parents, last = key.split("__")
+        for p in parents:
+            node = node[p]
+        node[last] = value
+    return json.dumps(fit, indent=1)
+
+
+@pytest.mark.parametrize("text, match, where", [
+    (_fit_text(area_options__decay=2), "decay: must be <= 1", '"decay"'),
+    (_fit_text(area_options__decay="0.9"), "decay: expected a real number", '"decay"'),
+    (_fit_text(area_options__split="nope"), "split: unknown option 'nope'", '"split"'),
+    (_fit_text(area_options__warmup_as_peak="yes"), "warmup_as_peak: expected true, false or a whole number",
+     '"warmup_as_peak"'),
+    (_fit_text(area_options__warmup_as_peak=2.5), "warmup_as_peak", '"warmup_as_peak"'),
+    (_fit_text(area_options__warmup_as_peak=10**30), "warmup_as_peak: a number of warmup steps must lie in",
+     '"warmup_as_peak"'),
+    (_fit_text(area_options__lambda=0.9), "unknown area option 'lambda'", '"lambda"'),
+    (_fit_text(params__C=float("inf")), "parameter 'C' must be a finite number", '"C"'),
+    (_fit_text(params__C=float("nan")), "parameter 'C' must be a finite number", '"C"'),
+    (_fit_text(params__C=True), "parameter 'C' must be a finite number", '"C"'),
+    (_fit_text(params__gamma=1e10), "unknown parameter 'gamma'", '"gamma"'),
+    (_fit_text(domain__max_step=float("inf")), "domain.max_step must be a whole number", '"max_step"'),
+    (_fit_text(domain__max_step=1e30), "domain.max_step must be a whole number", '"max_step"'),
+    (_fit_text(domain__peak_lr=[3e-4]), "domain.peak_lr must be [low, high]", '"peak_lr"'),
+    (_fit_text(domain__peak_lr=[3e-4, 1e-4]), "domain.peak_lr must be [low, high]", '"peak_lr"'),
+    (_fit_text(domain="wide"), "\"domain\" must be an object", '"domain"'),
+    (_fit_text(law=["AnnealingLaw"]), "\"law\" must be a law's name", '"law"'),
+    (_fit_text(law="NoLaw"), "law: unknown law 'NoLaw'", '"law"'),
+    (_fit_text(valset=[1]), "\"valset\" must be a validation set's name", '"valset"'),
+    (_fit_text(params__L0=1e400), "parameter 'L0' must be a finite number", '"L0"'),  # JSON 1e400 is inf
+    ('{"law": "AnnealingLaw",\n "params": {"L0": 2, "A": 1, "alpha": 0.5, "C": 0.3},\n "law": "CPTLaw"}',
+     "duplicate key 'law'", '"law": "CPTLaw"'),
+    ('{"law": "AnnealingLaw", "params": ' + "[" * 500 + "]" * 500 + "}", "nested more than 100 deep", "["),
+    ('{"law": "AnnealingLaw", "params": {"L0": 2' + "0" * 5000 + "}}", "a number with 5001 digits", "2000"),
+])
+def test_read_fit_validates_every_field_it_uses(tmp_path, text, match, where):
+    p = tmp_path / "fit.json"
+    p.write_text(text)
+    with pytest.raises(io.DataError, match=re.escape(match)) as exc:
+        io.read_fit(p)
+    err = exc.value
+    assert err.line is not None and err.column is not None, str(err)
+    line = text.splitlines()[err.line - 1]
+    assert where in line and err.column <= len(line), (str(err), line)  # the key's line, at its key or value
+    assert "\n" not in str(err)
+
+
+def test_read_fit_accepts_a_bom_and_whole_number_warmups(tmp_path):
+    p = tmp_path / "fit.json"
+    p.write_bytes(b"\xef\xbb\xbf" + _fit_text(area_options__warmup_as_peak=200).encode())
+    (fit,) = io.read_fit(p).values()
+    assert fit["domain"]["area_options"]["warmup_as_peak"] == 200
+    p.write_bytes(_fit_text().encode("utf-16"))
+    with pytest.raises(io.DataError, match="UTF-16"):
+        io.read_fit(p)
+    p.write_bytes(b'{"law": "Annealing\xe9Law"}')
+    with pytest.raises(io.DataError, match="not a UTF-8 text file") as exc:
+        io.read_fit(p)
+    assert (exc.value.line, exc.value.column) == (1, 19)
+
+
+# ======================================================================================
+# sizes refused up front
+# ======================================================================================
+
+
+def test_huge_steps_and_schedules_are_refused_with_a_located_error(tmp_path):
+    p = tmp_path / "run.csv"
+    p.write_text("step,lr,loss\n1,0.1,3.0\n1e12,0.1,2.9\n")
+    with pytest.raises(io.DataError, match="step 1000000000000 is beyond the 10,000,000 updates") as exc:
+        io.read_csv_runs(p)
+    assert (exc.value.line, exc.value.column) == (3, 1)
+    p.write_text("step,lr,loss\n1,0.1,3.0\n9999999,0.1,2.9\n")
+    with pytest.raises(io.DataError, match="step_offset|beyond"):
+        io.read_csv_runs(p, step_offset=2)
+    spec = tmp_path / "s.json"
+    spec.write_text('{"pt": {"kind": "constant", "lr": 1e-3,\n "steps": 1e12}}')
+    with pytest.raises(io.DataError, match="steps: 1e\\+12 is out of range") as exc:
+        io.read_schedule(spec)
+    assert (exc.value.line, exc.value.column) == (2, 11)
+    spec.write_text('{"kind": "exponential", "peak_lr": 1e-3, "steps": 100, "gamma": 1e10}')
+    with pytest.raises(io.DataError, match="overflow"):
+        io.read_schedule(spec)
+    spec.write_text('[{"kind": "constant", "lr": 1e-3, "steps": 6000000}, {"kind": "constant", "lr": 1e-3, '
+                    '"steps": 6000000}]')
+    with pytest.raises(io.DataError, match="12,000,000 updates"):
+        io.read_schedule(spec)
+    hist = tmp_path / "h.json"
+    hist.write_text(json.dumps({"history": [{"_step": 1, "val/loss": 3.0, "lr": 1e-3},
+                                            {"_step": 1e30, "val/loss": 2.0, "lr": 1e-3}]}))
+    with pytest.raises(io.DataError, match="step 1000000000000000019884624838656 is beyond"):
+        io.read_wandb_history(hist)
+    np.save(tmp_path / "lr.npy", np.zeros((2, 3)))
+    with pytest.raises(io.DataError, match="expected a 1-D numeric array"):
+        io.read_lr_file(tmp_path / "lr.npy")
+    (tmp_path / "fake.npy").write_bytes(b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False, "
+                                        b"'shape': (1000000000000,), }" + b" " * 40 + b"\n")
+    with pytest.raises(io.DataError, match="fake.npy"):
+        io.read_lr_file(tmp_path / "fake.npy")
+
+
+def test_csv_with_nul_bytes_or_bad_quotes_is_a_located_error(tmp_path):
+    p = tmp_path / "run.csv"
+    p.write_bytes(b"step,lr,loss\n1,0.1,3.0\n2,0.\x001,2.9\n")
+    with pytest.raises(io.DataError, match="NUL") as exc:
+        io.read_csv_runs(p)
+    assert (exc.value.line, exc.value.column) == (3, 5)
+    p.write_text('step,lr,loss\n1,0.1,3.0\n2,"0.1,2.9\n')
+    with pytest.raises(io.DataError) as exc:
+        io.read_csv_runs(p)
+    assert exc.value.line == 3

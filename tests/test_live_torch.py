@@ -12,6 +12,7 @@ hook (``observe_every``) or the Hugging Face ``LivePredictionCallback``.
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 
@@ -276,3 +277,46 @@ def test_hf_live_prediction_callback():
         LivePredictionCallback(live, metric_keys={"general": "x"})
     with pytest.raises(ValueError, match="^step_offset"):
         LivePredictionCallback(live, step_offset=5)
+
+
+def test_hook_warnings_point_at_the_optimizer_step_line():
+    """A warning raised inside the hooks (tracker, predictor) points at the user's optimizer.step()."""
+    param = torch.nn.Parameter(torch.zeros(2))
+    opt = torch.optim.SGD([param], lr=PEAK)
+    tracker = cptlaw.Tracker(warmup_as_peak=5, peak_lr=PEAK / 2)  # the LR exceeds peak_lr: a RuntimeWarning
+    live = LivePredictor(tracker, cptlaw.AnnealingLaw, planned_lr_pt=np.full(10, PEAK / 4), valsets=("loss",))
+    track_optimizer(tracker, opt)
+    observe_every(live, opt, lambda: 3.0, 1)  # the run does not follow the plan: a PlanWarning
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        line = inspect.currentframe().f_lineno + 1
+        opt.step()
+    kinds = {w.category for w in caught}
+    assert kinds == {RuntimeWarning, PlanWarning}, [str(w.message) for w in caught]
+    for w in caught:
+        assert (w.filename, w.lineno) == (__file__, line), (w.filename, w.lineno)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an "error" filter still stops the run at the user's line
+        tracker2 = cptlaw.Tracker(warmup_as_peak=5, peak_lr=PEAK / 2)
+        track_optimizer(tracker2, opt)
+        with pytest.raises(RuntimeWarning, match="exceeds peak_lr"):
+            opt.step()
+
+
+def test_observe_every_skips_steps_before_any_lr_was_applied():
+    """After the first step of a warmup from 0, S1 = 0: the law is not defined, no observation."""
+    param = torch.nn.Parameter(torch.zeros(2))
+    opt = torch.optim.SGD([param], lr=PEAK)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: k / 3 if k < 3 else 1.0)
+    lrs = lr_from_scheduler(sched, 8)
+    assert lrs[0] == 0.0
+    tracker = cptlaw.Tracker()
+    live = LivePredictor(tracker, cptlaw.AnnealingLaw, planned_lr_pt=lrs, valsets=("loss",))
+    calls = []
+    track_optimizer(tracker, opt)
+    observe_every(live, opt, lambda: calls.append(1) or 3.0 - 0.1 * len(calls), 1)
+    for _ in range(8):
+        opt.step()
+        sched.step()
+    assert live.observations("loss")["steps"].tolist() == list(range(2, 9))
+    assert len(calls) == 7  # and no evaluation was run for the skipped step

@@ -3,7 +3,6 @@ makes is non-empty; bands, Pareto fronts and heatmap options."""
 
 from __future__ import annotations
 
-import os
 import sys
 
 import numpy as np
@@ -19,13 +18,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from cptlaw import plot  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _data import DATA, load_tiny  # noqa: E402
+from _data import load_tiny, tiny_csv  # noqa: E402
 
 
 def tiny(name):
     t = load_tiny(name)
-    (run,) = io.read_csv_runs(os.path.join(DATA, "tinycpt", f"A_{name}", "curve.csv"),
+    (run,) = io.read_csv_runs(tiny_csv(name),
                               schedule=io.PhaseSchedules(t.lr_pt, t.lr_cpt), name=name)
     return run if name == "pt_const" else io.select(run, phase="cpt")
 
@@ -33,7 +31,8 @@ def tiny(name):
 @pytest.fixture(scope="module")
 def fitted():
     runs = [tiny(n) for n in ("pt_const", "cpt_const", "cpt_cos", "cpt_wsd")]
-    res = cptlaw.fit_runs(cptlaw.CPTLaw, runs[:3], valset="cpt", warmup_as_peak=True)
+    with pytest.warns(cptlaw.IdentifiabilityWarning, match="C1"):  # a constant PT run: no PT anneal
+        res = cptlaw.fit_runs(cptlaw.CPTLaw, runs[:3], valset="cpt", warmup_as_peak=True)
     assert res.success
     return res, runs
 
@@ -47,22 +46,87 @@ def save_png(ax, path):
     return img
 
 
+def _legend_labels(ax):
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
 def test_plot_fit_observed_fitted_predicted(tmp_path, fitted):
     res, runs = fitted
     fig, ax = plt.subplots()
     out = plot.plot_fit(res, runs, valset="cpt", ax=ax, fitted=runs[:3])
     assert out is ax
-    styles = [ln.get_linestyle() for ln in ax.get_lines()]
-    assert styles.count("-") == 3 and styles.count("--") == 1  # law: 3 fitted runs, 1 predicted
-    assert styles.count("None") == 4  # observed dots
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert "cpt_wsd (held out)" in labels and "law (predicted)" in labels
-    # the dashed line is the law's prediction of cpt_wsd at its steps
-    dashed = next(ln for ln in ax.get_lines() if ln.get_linestyle() == "--")
-    x, y = dashed.get_data()
+    laws = [ln for ln in ax.get_lines() if ln.get_label() in {r.name + s for r in runs
+                                                              for s in (" (fit)", " (held out: predicted)")}]
+    observed = [ln for ln in ax.get_lines() if ln.get_linestyle() == "None"]
+    assert len(laws) == 4 and len(observed) == 4  # a line and markers per run
+    # every run its own colour, line style and marker; markers of the held-out run hollow
+    assert len({ln.get_color() for ln in laws}) == 4 and len({ln.get_linestyle() for ln in laws}) == 4
+    assert len({ln.get_marker() for ln in observed}) == 4
+    assert [ln.get_markerfacecolor() == "none" for ln in observed] == [False, False, False, True]
+    labels = _legend_labels(ax)
+    assert "cpt_wsd (held out: predicted)" in labels and "cpt_const (fit)" in labels
+    assert "observed (markers)" in labels and "law (lines)" in labels
+    # the labelled transfer line: the runs' observations are CPT-phase only, their PT phase 5000 updates
+    (transfer,) = [ln for ln in ax.get_lines() if ln.get_gid() == "transfer"]
+    assert transfer.get_xdata()[0] == 5000 and transfer.get_label() == "CPT starts" and "CPT starts" in labels
+    assert any(t.get_gid() == "transfer-label" and "CPT starts" in t.get_text() for t in ax.texts)
+    assert ax.get_ylabel() == "validation loss on 'cpt' (nats)" and "optimizer updates" in ax.get_xlabel()
+    # the held-out run's line is the law's prediction of cpt_wsd at its steps
+    held = next(ln for ln in laws if ln.get_label() == "cpt_wsd (held out: predicted)")
+    x, y = held.get_data()
     pred = cptlaw.predict_run(res, cptlaw.Run(runs[3].lr_pt, x, lr_cpt=runs[3].lr_cpt))
     np.testing.assert_allclose(y, pred, rtol=1e-12)
     save_png(ax, tmp_path / "fit.png")
+
+
+def test_run_styles_differ_in_colour_line_and_marker():
+    styles = [plot.run_style(i) for i in range(8)]
+    for key in ("color", "marker"):
+        assert len({s[key] for s in styles}) == 8
+    for a, b in zip(styles, styles[1:]):  # neighbours differ in all three
+        assert all(a[k] != b[k] for k in ("color", "ls", "marker"))
+    assert plot.run_style(8) == plot.run_style(0)
+
+
+def test_plot_fit_prediction_interval_of_held_out_runs(tmp_path, fitted):
+    """interval="prediction": a band with edge lines around the held-out run only, labelled as what
+    it is; it holds the observations the delta-method interval holds, and is wider than the
+    confidence band."""
+    res, runs = fitted
+    ax = plot.plot_fit(res, runs, valset="cpt", fitted=runs[:3], interval="prediction")
+    (band,) = ax.collections
+    assert band.get_alpha() == pytest.approx(plot.BAND_ALPHA)
+    assert "95% prediction interval" in _legend_labels(ax)
+    verts = band.get_paths()[0].vertices
+    width_pi = np.ptp(verts[:, 1])
+    save_png(ax, tmp_path / "pi.png")
+    ax = plot.plot_fit(res, runs, valset="cpt", fitted=runs[:3], interval="confidence", legend=False)
+    (band,) = ax.collections
+    assert np.ptp(band.get_paths()[0].vertices[:, 1]) < width_pi
+    plt.close(ax.figure)
+    with pytest.raises(TypeError, match="interval: needs a fit result"):
+        plot.plot_fit(res["law"], runs, valset="cpt", interval="prediction")
+    with pytest.raises(ValueError, match="interval: expected"):
+        plot.plot_fit(res, runs, valset="cpt", interval="bands")
+
+
+def test_plot_prediction_bands_and_transfer_on_both_axes(tmp_path, fitted):
+    res, runs = fitted
+    fig, (top, bottom) = plt.subplots(2, 1, sharex=True)
+    sched = [cptlaw.Run(r.lr_pt, [5000, 9000], lr_cpt=r.lr_cpt, name=r.name) for r in runs[1:]]
+    plot.plot_prediction(res, sched, valset="cpt", ax=top, lr_ax=bottom, interval="prediction", legend=False)
+    assert len(top.collections) == 3  # one band per schedule
+    # the shared PT phase: its band is drawn once, by the first run; the others start at the transfer
+    starts = sorted(c.get_paths()[0].vertices[:, 0].min() for c in top.collections)
+    assert starts[0] < 1000 and starts[1] >= 5000 and starts[2] >= 5000
+    for a in (top, bottom):
+        assert [ln.get_xdata()[0] for ln in a.get_lines() if ln.get_gid() == "transfer"] == [5000]
+    plot.finish_figure(fig, "title")
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert [r.name for r in sched] == labels[:3] and "CPT starts" in labels and "95% prediction interval" in labels
+    fig.savefig(tmp_path / "pred.png", dpi=60)
+    plt.close(fig)
+    assert (tmp_path / "pred.png").stat().st_size > 5_000
 
 
 def test_plot_fit_bands_from_samples_and_dict(tmp_path, fitted):
@@ -73,6 +137,7 @@ def test_plot_fit_bands_from_samples_and_dict(tmp_path, fitted):
     ax = plot.plot_fit(res["law"], runs[1:3], valset="cpt", bands={"samples": samples},
                        area_options={"warmup_as_peak": True})
     assert len(ax.collections) == 2  # one band per run
+    assert "95% confidence band (bootstrap)" in _legend_labels(ax)
     obs = np.concatenate([r.losses("cpt") for r in runs[1:3]])
     lo, hi = ax.get_ylim()
     assert lo < obs.min() and hi > obs.max() and hi - lo < 1.3 * np.ptp(obs) + 0.1  # bands do not stretch it
@@ -112,6 +177,7 @@ def test_plot_tradeoff(tmp_path):
     assert np.all(np.diff(xs) >= 0) and np.all(np.diff(ys) <= 0)  # a front: x up, y down
     assert len(xs) == plot.pareto_front(lp, lc).sum()
     save_png(ax, tmp_path / "tradeoff.png")
+    assert "(nats)" in ax.get_xlabel() and "(nats)" in ax.get_ylabel()
     ax = plot.plot_tradeoff([2.1, 2.0, 2.3], [1.5, 1.6, 1.4], labels=["a", "b", "c"])
     assert [t.get_text() for t in ax.texts] == ["a", "b", "c"]
     save_png(ax, tmp_path / "tradeoff2.png")
@@ -130,6 +196,9 @@ def test_plot_heatmap(tmp_path):
     star = ax.get_lines()[-1]
     assert star.get_data()[0][0] == pytest.approx(1e-4) and star.get_data()[1][0] == 2000
     assert len(ax.texts) == z.size
+    colours = {t.get_color() for t in ax.texts}
+    assert colours == {"w", "k"}  # white on dark cells, black on light ones
+    assert ax.get_legend().get_texts()[0].get_text().startswith("smallest value")
     save_png(ax, tmp_path / "heat.png")
     z2 = z.copy()
     z2[0, 0] = np.nan

@@ -210,6 +210,45 @@ def test_areas_negative_exponent_on_positive_schedules(lr, decay):
     assert_close(got.s2, e2, what="s2")
 
 
+def _assert_same_special(actual, expected, what):
+    """NaN and +-inf where the reference has them, close elsewhere."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert np.array_equal(np.isnan(actual), np.isnan(expected)), f"{what}: NaN positions differ"
+    inf_e = np.isinf(expected)
+    assert np.array_equal(np.isinf(actual), inf_e), f"{what}: inf positions differ"
+    assert np.array_equal(actual[inf_e], expected[inf_e]), f"{what}: inf signs differ"
+    fin = np.isfinite(expected)
+    assert_close(actual[fin], expected[fin], what=what)
+
+
+@SETTINGS_FEW
+@given(lr=schedules(batch_shapes=((),), min_len=2, max_len=80), decay=decays,
+       eps=st.sampled_from([-0.5, -1.0, -2.0]), split=splits, data=st.data())
+def test_negative_exponent_special_values_match_reference(lr, decay, eps, split, data):
+    """Eq. 9 with eps < 0 and LRs of 0: 0**eps = inf and 0 * inf = NaN, in the core as in
+    the reference (the core used to weight such steps by 0)."""
+    lr = lr.copy()
+    lr[data.draw(st.integers(0, lr.size - 1))] = 0.0
+    got = cptlaw.areas(lr, decay, s2_lr_exponent=eps)
+    e1, e2 = ref.areas(lr, decay, s2_lr_exponent=eps)
+    _assert_same_special(got.s1, e1, "s1")
+    _assert_same_special(got.s2, e2, "s2")
+    T = data.draw(st.integers(1, lr.size - 1))
+    got = cptlaw.cpt_areas(lr[:T], lr[T:], decay, split, s2_lr_exponent=eps)
+    exp = ref.cpt_areas(lr[:T], lr[T:], decay, split, s2_lr_exponent=eps)
+    for k, name in enumerate(("s1_pt", "s2_pt", "s1_cpt", "s2_cpt")):
+        _assert_same_special(got[k], exp[k], name)
+
+
+def test_negative_exponent_zero_lr_is_nan_not_minus_one():
+    """The case that was silently wrong: S2 was -1 where the reference gives NaN."""
+    lr = [1.0, 0.0, 0.0]
+    got = cptlaw.areas(lr, 0.9, s2_lr_exponent=-1).s2
+    exp = ref.areas(lr, 0.9, s2_lr_exponent=-1)[1]
+    _assert_same_special(got, exp, "s2")
+    assert np.isnan(got[1]) or np.isinf(got[1])
+
+
 def test_exponent_zero_is_plain_s2():
     """eps = 0 weights every momentum by x**0 = 1 (also at x = 0): plain S2."""
     lr = [2e-4, 2e-4, 1e-4, 0.0, 0.0, 1e-4, 0.0]
@@ -264,17 +303,22 @@ def test_areas_many_rows_threads():
 # Laws
 # ---------------------------------------------------------------------------------
 
-LAW_CLASSES = {
-    "annealing": cptlaw.AnnealingLaw,
-    "cpt": cptlaw.CPTLaw,
-    "replay_pt": cptlaw.ReplayPTLaw,
-    "replay_cpt": cptlaw.ReplayCPTLaw,
-    "model_size": cptlaw.ModelSizeLaw,
-    "open_source": cptlaw.OpenSourceLaw,
-    "cpt_power_s2": cptlaw.CPTPowerS2Law,
-    "out_of_domain": cptlaw.OutOfDomainLaw,
-}
+# Every law of the compiled registry, through its Python class.
+LAW_CLASSES = {cls._core_name: cls for cls in cptlaw.LAWS}
 LAW_FUNCS = ref.LAWS
+
+
+def test_every_registered_law_has_a_class_and_a_reference():
+    from cptlaw import _core
+
+    assert list(LAW_CLASSES) == list(_core.laws)
+    assert set(LAW_FUNCS) == set(_core.laws)
+    assert cptlaw.laws.law_names() == tuple(_core.laws)
+    for name, info in _core.laws.items():
+        cls = LAW_CLASSES[name]
+        assert cptlaw.laws.law_class(name) is cls and cptlaw.laws.law_class(cls.__name__) is cls
+        assert (info["n_params"], info["n_inputs"]) == (len(cls.param_names), len(cls.input_names))
+        assert set(cls.linear_params) <= set(cls.param_names) and set(cls.signed_params) <= set(cls.param_names)
 
 
 def _no_tiny(strategy):
@@ -450,6 +494,7 @@ def test_law_wide_random_large_arrays(name):
         ("cpt", dict(s1_pt=[0.0, -1.0, 1.0], s2_pt=0.1, s1_cpt=[0.0, 0.5, -1.0], s2_cpt=0.0)),
         ("open_source", dict(s1_cpt=[0.0, 1.0], s2_cpt=0.0)),
         ("cpt_power_s2", dict(s1_pt=[0.0, 2.0], s2_pt=-0.1, s1_cpt=[0.0, -2.0], s2_cpt=0.3)),
+        ("cpt_shared_c", dict(s1_pt=[0.0, -1.0, 1.0], s2_pt=0.1, s1_cpt=[0.0, 0.5, -1.0], s2_cpt=0.0)),
         ("model_size", dict(s1_pt=[0.0, 1.0, 1.0], s2_pt=0.1, s1_cpt=0.0, s2_cpt=0.1, N=[100.0, 0.0, -5.0])),
     ],
 )

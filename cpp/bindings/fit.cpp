@@ -2,65 +2,44 @@
 
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "bindings.hpp"
-#include "law_registry.hpp"
+#include "cptlaw/law_registry.hpp"
+#include "fit_args.hpp"
 
 namespace {
 
-using u8array = py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>;
-
-cptlaw::fit::Options make_options(int objective, double delta, int max_iter, double ftol, double xtol, double gtol,
-                                  int keep) {
-  if (objective < 0 || objective > 2) throw std::invalid_argument("objective: unknown");
-  cptlaw::fit::Options o;
-  o.objective = objective;
-  o.delta = delta;
-  o.max_iter = max_iter;
-  o.ftol = ftol;
-  o.xtol = xtol;
-  o.gtol = gtol;
-  o.keep = keep;
-  return o;
-}
-
-template <class Law>
-void check_param_arrays(const f64array& lo, const f64array& hi, const u8array& fixed, const u8array& linear,
-                        const f64array& starts, const f64array& grid) {
-  constexpr py::ssize_t P = Law::n_params;
-  if (lo.size() != P || hi.size() != P || fixed.size() != P || linear.size() != P)
-    throw std::invalid_argument("bounds/fixed/linear: wrong length");
-  if (starts.ndim() != 2 || starts.shape(1) != P) throw std::invalid_argument("starts: expected (k, n_params)");
-  if (grid.ndim() != 2 || grid.shape(1) != P) throw std::invalid_argument("grid: expected (k, n_params)");
-  if (starts.shape(0) + grid.shape(0) == 0) throw std::invalid_argument("starts: no start and no grid");
-}
+using cptlaw::bindings::check_param_arrays;
+using cptlaw::bindings::make_options;
+using cptlaw::bindings::u8array;
 
 template <class Law>
 py::tuple fit_one(const std::vector<f64array>& inputs, const f64array& y, const std::optional<f64array>& w,
                   const f64array& lo, const f64array& hi, const u8array& fixed, const u8array& linear,
                   const f64array& starts, const f64array& grid, int objective, double delta, int max_iter,
                   double ftol, double xtol, double gtol, int keep) {
-  check_param_arrays<Law>(lo, hi, fixed, linear, starts, grid);
+  check_param_arrays(Law::n_params, lo, hi, fixed, linear, starts, grid);
   if (static_cast<int>(inputs.size()) != Law::n_inputs) throw std::invalid_argument("inputs: wrong count");
   const auto n = static_cast<std::int64_t>(y.size());
   const double* raw[Law::n_inputs];
   for (int k = 0; k < Law::n_inputs; ++k) {
-    if (static_cast<std::int64_t>(inputs[k].size()) != n) throw std::invalid_argument("inputs: length differs from loss");
+    if (static_cast<std::int64_t>(inputs[k].size()) != n) throw std::invalid_argument("inputs: length differs from y");
     raw[k] = inputs[k].data();
   }
-  if (w && static_cast<std::int64_t>(w->size()) != n) throw std::invalid_argument("weights: wrong length");
+  if (w && static_cast<std::int64_t>(w->size()) != n) throw std::invalid_argument("w: wrong length");
   const auto opt = make_options(objective, delta, max_iter, ftol, xtol, gtol, keep);
   cptlaw::fit::Result r;
-  {
-    py::gil_scoped_release release;
+  run_released([&] {
     cptlaw::fit::Problem<Law> prob(raw, y.data(), w ? w->data() : nullptr, n, lo.data(), hi.data(), fixed.data(),
                                    linear.data(), opt);
     r = prob.multistart(starts.data(), static_cast<int>(starts.shape(0)), grid.data(),
                         static_cast<int>(grid.shape(0)));
-  }
+  });
   f64array params(Law::n_params);
   std::copy(r.params.begin(), r.params.end(), params.mutable_data());
   return py::make_tuple(params, r.objective, r.status, r.nfev, r.iterations, r.starts_tried);
@@ -71,18 +50,18 @@ py::tuple fit_batch(const std::vector<f64array>& inputs, const f64array& y, cons
                     const f64array& lo, const f64array& hi, const u8array& fixed, const u8array& linear,
                     const f64array& starts, const f64array& grid, int objective, double delta, int max_iter,
                     double ftol, double xtol, double gtol, int keep, int threads) {
-  check_param_arrays<Law>(lo, hi, fixed, linear, starts, grid);
-  if (static_cast<int>(inputs.size()) != Law::n_inputs) throw std::invalid_argument("features: wrong count");
-  if (y.ndim() != 2) throw std::invalid_argument("losses: expected (n_fits, n_points)");
+  check_param_arrays(Law::n_params, lo, hi, fixed, linear, starts, grid);
+  if (static_cast<int>(inputs.size()) != Law::n_inputs) throw std::invalid_argument("inputs: wrong count");
+  if (y.ndim() != 2) throw std::invalid_argument("y: expected (n_fits, n_points)");
   const auto F = static_cast<std::int64_t>(y.shape(0)), N = static_cast<std::int64_t>(y.shape(1));
   const double* raw[Law::n_inputs];
   for (int k = 0; k < Law::n_inputs; ++k) {
     if (inputs[k].ndim() != 2 || inputs[k].shape(0) != F || inputs[k].shape(1) != N)
-      throw std::invalid_argument("features: each must be shaped like losses");
+      throw std::invalid_argument("inputs: each must be shaped like y");
     raw[k] = inputs[k].data();
   }
   if (w && (w->ndim() != 2 || w->shape(0) != F || w->shape(1) != N))
-    throw std::invalid_argument("weights: must be shaped like losses");
+    throw std::invalid_argument("w: must be shaped like y");
   const auto opt = make_options(objective, delta, max_iter, ftol, xtol, gtol, keep);
   f64array params({F, static_cast<std::int64_t>(Law::n_params)}), obj(F);
   py::array_t<int> status(F), nfev(F);
@@ -90,21 +69,27 @@ py::tuple fit_batch(const std::vector<f64array>& inputs, const f64array& y, cons
   double* po = obj.mutable_data();
   int* ps = status.mutable_data();
   int* pn = nfev.mutable_data();
-  {
-    py::gil_scoped_release release;
+  run_released([&] {
     cptlaw::fit::fit_many<Law>(raw, y.data(), w ? w->data() : nullptr, F, N, lo.data(), hi.data(), fixed.data(),
                                linear.data(), starts.data(), static_cast<int>(starts.shape(0)), grid.data(),
                                static_cast<int>(grid.shape(0)), opt, pp, po, ps, pn, threads);
-  }
+  });
   return py::make_tuple(params, obj, status, nfev);
 }
 
 struct Binder {
   py::dict one, many;
   template <class Law>
-  void operator()(const char* name) {
-    one[name] = py::cpp_function(&fit_one<Law>);
-    many[name] = py::cpp_function(&fit_batch<Law>);
+  void operator()(const char* name, cptlaw::laws::GridInputs) {
+    one[name] = py::cpp_function(&fit_one<Law>, py::arg("inputs"), py::arg("y"), py::arg("w"), py::arg("lo"),
+                                 py::arg("hi"), py::arg("fixed"), py::arg("linear"), py::arg("starts"), py::arg("grid"),
+                                 py::arg("objective"), py::arg("delta"), py::arg("max_iter"), py::arg("ftol"),
+                                 py::arg("xtol"), py::arg("gtol"), py::arg("keep"));
+    many[name] = py::cpp_function(&fit_batch<Law>, py::arg("inputs"), py::arg("y"), py::arg("w"), py::arg("lo"),
+                                  py::arg("hi"), py::arg("fixed"), py::arg("linear"), py::arg("starts"),
+                                  py::arg("grid"), py::arg("objective"), py::arg("delta"), py::arg("max_iter"),
+                                  py::arg("ftol"), py::arg("xtol"), py::arg("gtol"), py::arg("keep"),
+                                  py::arg("threads"));
   }
 };
 
@@ -112,7 +97,12 @@ struct Binder {
 
 void bind_fit(py::module_& m) {
   Binder binder;
-  cptlaw::bindings::for_each_law(binder);
+  cptlaw::laws::for_each_law(binder);
   m.attr("fit_one") = binder.one;
   m.attr("fit_many") = binder.many;
+  py::dict statuses;
+  for (const auto& s : cptlaw::fit::kStatuses) statuses[py::int_(s.code)] = s.message;
+  m.attr("fit_statuses") = statuses;
+  // Objective names by code (enum cptlaw::fit::Objective).
+  m.attr("fit_objectives") = py::make_tuple("least_squares", "log_least_squares", "huber_log");
 }

@@ -1,6 +1,8 @@
 #include "cptlaw/grid.hpp"
 
+#include <algorithm>
 #include <stdexcept>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,8 @@ py::tuple grid_info(const py::dict& d) {
   return py::make_tuple(g.schedules(), g.rows_per_schedule(), g.outputs());
 }
 
+// On Ctrl-C the KeyboardInterrupt carries `_cptlaw_partial` = (values, codes, start, done):
+// the outputs and a flag per schedule of [s0, s1) whose rows were complete.
 py::tuple grid_materialize(const py::dict& d, std::int64_t s0, std::int64_t s1, int threads) {
   Holder h(d);
   gr::Grid g(h.spec);
@@ -42,10 +46,12 @@ py::tuple grid_materialize(const py::dict& d, std::int64_t s0, std::int64_t s1, 
   std::int32_t* codes = nullptr;
   double* start = nullptr;
   py::tuple res = outputs(g, nrows, out, codes, start);
-  {
-    py::gil_scoped_release release;
-    g.materialize(s0, s1, out.data(), codes, start, threads);
-  }
+  py::array_t<std::uint8_t> done(s1 - s0);
+  std::uint8_t* dn = done.mutable_data();
+  std::fill(dn, dn + (s1 - s0), std::uint8_t{0});
+  Interruptible in;
+  if (!in.run([&] { g.materialize(s0, s1, out.data(), codes, start, threads, dn); }))
+    in.raise(py::make_tuple(res[0], res[1], res[2], done));
   return res;
 }
 
@@ -58,10 +64,7 @@ py::tuple grid_rows(const py::dict& d, const i64array& rows, int threads) {
   double* start = nullptr;
   py::tuple res = outputs(g, n, out, codes, start);
   const std::int64_t* r = rows.data();
-  {
-    py::gil_scoped_release release;
-    g.rows(r, n, out.data(), codes, start, threads);
-  }
+  run_released([&] { g.rows(r, n, out.data(), codes, start, threads); });
   return res;
 }
 
@@ -73,10 +76,9 @@ py::tuple grid_reduce(const py::dict& d, std::int64_t s0, std::int64_t s1, std::
   const GroupSpec gs(h, objective, maximize, k, groups, mul, maps);
   const gr::Reduction& red = gs.red;
   gr::TopK top;
-  {
-    py::gil_scoped_release release;
-    g.reduce(s0, s1, red, top, threads);
-  }
+  std::int64_t seen = 0;
+  Interruptible in;
+  const bool finished = in.run([&] { g.reduce(s0, s1, red, top, threads, &seen); });
   f64array vals({groups, k});
   i64array rows({groups, k});
   i64array counts(groups);
@@ -87,6 +89,9 @@ py::tuple grid_reduce(const py::dict& d, std::int64_t s0, std::int64_t s1, std::
     r[i] = top.slots()[i].row;
   }
   std::copy(top.counts().begin(), top.counts().end(), counts.mutable_data());
+  // On Ctrl-C the KeyboardInterrupt carries `_cptlaw_partial` = (values, rows, counts,
+  // rows_seen): the reduction over the rows evaluated so far.
+  if (!finished) in.raise(py::make_tuple(vals, rows, counts, seen));
   return py::make_tuple(vals, rows, counts);
 }
 
@@ -98,5 +103,28 @@ void bind_grid(py::module_& m) {
   m.def("grid_rows", &grid_rows, py::arg("spec"), py::arg("rows"), py::arg("threads"));
   m.def("grid_reduce", &grid_reduce, py::arg("spec"), py::arg("s0"), py::arg("s1"), py::arg("objective"),
         py::arg("maximize"), py::arg("k"), py::arg("groups"), py::arg("mul"), py::arg("maps"), py::arg("threads"));
-  m.attr("grid_axes") = static_cast<int>(gr::kAxes);
+  // Axis codes of the compiled grid (enum cptlaw::grid::Axis) and the code tables it reads.
+  py::dict axes;
+  const std::pair<const char*, int> names[] = {
+      {"pt", gr::kPT},         {"shape", gr::kShape}, {"decay_type", gr::kDecayType}, {"peak_lr", gr::kPeak},
+      {"steps", gr::kSteps},   {"warmup", gr::kWarmup}, {"start_lr", gr::kStart},      {"decay_frac", gr::kFrac},
+      {"min_lr", gr::kMin},    {"replay", gr::kReplay}, {"w", gr::kWeight},             {"step", gr::kStep}};
+  static_assert(sizeof(names) / sizeof(names[0]) == gr::kAxes, "every axis has a name");
+  for (const auto& n : names) axes[n.first] = n.second;
+  m.attr("grid_axes") = axes;
+  m.attr("grid_schedule_axes") = static_cast<int>(gr::kScheduleAxes);
+  m.attr("grid_n_axes") = static_cast<int>(gr::kAxes);
+  // CPT shapes and WSD decay types by code (ShapeCode, DecayCode); start_lr level codes.
+  py::list shapes(4), decays(3);
+  shapes[gr::shape_constant] = "constant";
+  shapes[gr::shape_linear] = "linear";
+  shapes[gr::shape_cosine] = "cosine";
+  shapes[gr::shape_wsd] = "wsd";
+  decays[gr::decay_linear] = "linear";
+  decays[gr::decay_cosine] = "cosine";
+  decays[gr::decay_sqrt] = "1-sqrt";
+  m.attr("grid_shapes") = py::tuple(shapes);
+  m.attr("grid_decay_types") = py::tuple(decays);
+  m.attr("grid_start_hf") = gr::kStartHF;
+  m.attr("grid_start_pt") = gr::kStartPT;
 }

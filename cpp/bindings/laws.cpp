@@ -7,7 +7,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings.hpp"
-#include "law_registry.hpp"
+#include "cptlaw/law_registry.hpp"
 
 namespace {
 
@@ -16,6 +16,7 @@ py::object eval_law(const f64array& params, const std::vector<f64array>& inputs,
                     int threads, const py::object& out_values) {
   if (params.ndim() != 1 || params.shape(0) != Law::n_params) throw std::invalid_argument("params: wrong length");
   if (static_cast<int>(inputs.size()) != Law::n_inputs) throw std::invalid_argument("inputs: wrong count");
+  if (n < 0) throw std::invalid_argument("n: must be >= 0");
   const double* x[Law::n_inputs];
   std::int64_t stride[Law::n_inputs];
   for (int k = 0; k < Law::n_inputs; ++k) {
@@ -29,20 +30,39 @@ py::object eval_law(const f64array& params, const std::vector<f64array>& inputs,
   double* o = out.mutable_data();
   double* g = with_grad ? grad.mutable_data() : nullptr;
   const double* p = params.data();
-  {
-    py::gil_scoped_release release;
-    cptlaw::laws::evaluate<Law>(p, x, stride, n, o, g, threads);
-  }
+  run_released([&] { cptlaw::laws::evaluate<Law>(p, x, stride, n, o, g, threads); });
   if (with_grad) return py::make_tuple(out, grad);
   return std::move(out);
 }
 
+const char* grid_inputs_name(cptlaw::laws::GridInputs g) {
+  switch (g) {
+    case cptlaw::laws::GridInputs::leading:
+      return "leading";
+    case cptlaw::laws::GridInputs::whole:
+      return "whole";
+    case cptlaw::laws::GridInputs::cpt_only:
+      return "cpt_only";
+    case cptlaw::laws::GridInputs::none:
+      break;
+  }
+  return nullptr;
+}
+
 struct Binder {
-  py::dict table;
+  py::dict eval, table;
+  int kind = 0;
   template <class Law>
-  void operator()(const char* name) {
-    table[name] = py::cpp_function(&eval_law<Law>, py::arg("params"), py::arg("inputs"), py::arg("n"),
-                                   py::arg("with_grad"), py::arg("threads"), py::arg("out") = py::none());
+  void operator()(const char* name, cptlaw::laws::GridInputs grid) {
+    eval[name] = py::cpp_function(&eval_law<Law>, py::arg("params"), py::arg("inputs"), py::arg("n"),
+                                  py::arg("with_grad"), py::arg("threads"), py::arg("out") = py::none());
+    py::dict info;
+    info["kind"] = kind++;
+    info["n_params"] = Law::n_params;
+    info["n_inputs"] = Law::n_inputs;
+    const char* g = grid_inputs_name(grid);
+    info["grid_inputs"] = g ? py::object(py::str(g)) : py::object(py::none());
+    table[name] = info;
   }
 };
 
@@ -50,6 +70,8 @@ struct Binder {
 
 void bind_laws(py::module_& m) {
   Binder binder;
-  cptlaw::bindings::for_each_law(binder);
-  m.attr("law_eval") = binder.table;
+  cptlaw::laws::for_each_law(binder);
+  m.attr("law_eval") = binder.eval;
+  // The law registry: name -> {kind (grid code), n_params, n_inputs, grid_inputs}, in kind order.
+  m.attr("laws") = binder.table;
 }

@@ -1,6 +1,7 @@
 #include "cptlaw/schedule.hpp"
 
 #include <stdexcept>
+#include <utility>
 
 #include "bindings.hpp"
 
@@ -23,10 +24,7 @@ f64array values(const f64array& rows, const f64array& data) {
   s.layout(rows.data(), rows.shape(0), data_ptr(data));
   f64array out(s.steps());
   double* o = out.mutable_data();
-  {
-    py::gil_scoped_release release;
-    s.values(o);
-  }
+  run_released([&] { s.values(o); });
   return out;
 }
 
@@ -38,17 +36,22 @@ f64array lr_at(const f64array& rows, const f64array& data, const i64array& steps
   f64array out(n);
   double* o = out.mutable_data();
   const std::int64_t* t = steps.data();
-  {
-    py::gil_scoped_release release;
-    for (std::int64_t i = 0; i < n; ++i) o[i] = s.value(t[i]);
-  }
+  run_released([&] {
+    for (std::int64_t i = 0; i < n; ++i) {
+      if ((i & 65535) == 65535) cptlaw::checkpoint();
+      o[i] = s.value(t[i]);
+    }
+  });
   return out;
 }
 
 py::tuple final_state(const f64array& rows, const f64array& data, double decay) {
   check_rows(rows, 2, "rows");
   sc::Schedule s;
-  s.build(rows.data(), rows.shape(0), data_ptr(data), decay);
+  const double* r = rows.data();
+  const double* d = data_ptr(data);
+  const auto nseg = static_cast<std::int64_t>(rows.shape(0));
+  run_released([&] { s.build(r, nseg, d, decay); });
   const sc::State& st = s.final_state();
   return py::make_tuple(st.s1, st.s2, st.m, st.x);
 }
@@ -67,10 +70,7 @@ py::tuple areas_batch(const f64array& rows, const f64array& data, const i64array
   const std::int64_t* t = steps.data();
   double* a = s1.mutable_data();
   double* b = s2.mutable_data();
-  {
-    py::gil_scoped_release release;
-    sc::areas_batch(r, count, nseg, nseg * sc::kSegmentFields, d, t, k, stride, decay, a, b, threads);
-  }
+  run_released([&] { sc::areas_batch(r, count, nseg, nseg * sc::kSegmentFields, d, t, k, stride, decay, a, b, threads); });
   return py::make_tuple(s1, s2);
 }
 
@@ -96,11 +96,10 @@ py::tuple cpt_areas_batch(const f64array& pt_rows, const f64array& pt_data, cons
   const double *pd = data_ptr(pt_data), *cd = data_ptr(cpt_data);
   const std::int64_t* t = steps.data();
   double *a = o1.mutable_data(), *b = o2.mutable_data(), *c = o3.mutable_data(), *d = o4.mutable_data();
-  {
-    py::gil_scoped_release release;
+  run_released([&] {
     sc::cpt_areas_batch(pr, pseg, pstride, pd, cr, cseg, cstride, cd, count, t, k, sstride, decay,
                         static_cast<cptlaw::Split>(split), a, b, c, d, threads);
-  }
+  });
   return py::make_tuple(o1, o2, o3, o4);
 }
 
@@ -115,4 +114,16 @@ void bind_schedules(py::module_& m) {
   m.def("schedule_cpt_areas", &cpt_areas_batch, py::arg("pt_rows"), py::arg("pt_data"), py::arg("cpt_rows"),
         py::arg("cpt_data"), py::arg("steps"), py::arg("decay"), py::arg("split"), py::arg("threads"));
   m.attr("schedule_fields") = sc::kSegmentFields;
+  // Segment value formulas by name -> code (enum cptlaw::sched::Shape).
+  py::dict shapes;
+  using S = sc::Shape;
+  const std::pair<const char*, S> names[] = {
+      {"constant", S::constant},       {"linear", S::linear},         {"one_minus", S::one_minus},
+      {"ratio_down", S::ratio_down},   {"cosine", S::cosine},         {"cosine_up", S::cosine_up},
+      {"cosine_hard", S::cosine_hard}, {"cosine_torch", S::cosine_torch}, {"power", S::power},
+      {"sqrt_down", S::sqrt_down},     {"sqrt_up", S::sqrt_up},       {"inv_sqrt", S::inv_sqrt},
+      {"poly", S::poly},               {"array", S::array}};
+  static_assert(sizeof(names) / sizeof(names[0]) == sc::kShapeCount, "every shape has a name");
+  for (const auto& n : names) shapes[n.first] = static_cast<int>(n.second);
+  m.attr("schedule_shapes") = shapes;
 }

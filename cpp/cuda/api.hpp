@@ -114,9 +114,11 @@ const std::vector<FitEntry>& fit_table();
 
 // Checks of a batch on the device (what fit.py checks on the host): per fit, flags
 // (bit 0: a feature not finite, 1: a loss not finite, 2: a loss <= 0, 3: a weight not
-// finite, 4: a weight < 0, 5: the losses are flat) and the largest finite value of each input
-// (max_in[f * n_inputs + k]; -inf if none).
-void fit_check(const FitBatch& b, int n_inputs, std::uint8_t* flags, double* max_in, int device, std::uintptr_t stream);
+// finite, 4: a weight < 0, 5: a weight > 0), the largest finite value of each input
+// (max_in[f * n_inputs + k]; -inf if none) and of the finite losses their range and largest
+// magnitude (range[2 f], range[2 f + 1]).
+void fit_check(const FitBatch& b, int n_inputs, std::uint8_t* flags, double* max_in, double* range, int device,
+               std::uintptr_t stream);
 
 // -- grid (grid.cu) -------------------------------------------------------------------------
 // A grid's spec copied to the device once; chunks of schedules then run there.

@@ -8,8 +8,8 @@
 #include <limits>
 #include <vector>
 
-#include "../bindings/law_registry.hpp"
 #include "api.hpp"
+#include "cptlaw/law_registry.hpp"
 #include "device.cuh"
 #include "lm_batch.hpp"
 
@@ -104,13 +104,13 @@ void launch(const FitBatch& b, const FitOut& out, int device, std::uintptr_t str
 struct Collect {
   std::vector<FitEntry>* table;
   template <class Law>
-  void operator()(const char* name) {
+  void operator()(const char* name, laws::GridInputs) {
     table->push_back(FitEntry{name, Law::n_params, Law::n_inputs, &launch<Law>});
   }
 };
 
-// One fit per warp: flags and per-input maxima (fit_check in api.hpp).
-__global__ void check_kernel(DeviceSetup d, int n_inputs, std::uint8_t* flags, double* max_in) {
+// One fit per warp: flags, per-input maxima and the losses' range (fit_check in api.hpp).
+__global__ void check_kernel(DeviceSetup d, int n_inputs, std::uint8_t* flags, double* max_in, double* range) {
   const int lane = static_cast<int>(threadIdx.x & 31u);
   const std::int64_t warps = static_cast<std::int64_t>(gridDim.x) * (blockDim.x / 32);
   for (std::int64_t f = (static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / 32; f < d.F;
@@ -141,6 +141,7 @@ __global__ void check_kernel(DeviceSetup d, int n_inputs, std::uint8_t* flags, d
         const double w = d.w[off + i];
         if (!isfinite(w)) bits |= 8u;
         if (w < 0.0) bits |= 16u;
+        if (w > 0.0) bits |= 32u;
       }
     }
     for (int o = 16; o >= 1; o /= 2) {
@@ -150,11 +151,11 @@ __global__ void check_kernel(DeviceSetup d, int n_inputs, std::uint8_t* flags, d
       amax = fmax(amax, __shfl_xor_sync(0xffffffffu, amax, o));
       for (int k = 0; k < n_inputs; ++k) mx[k] = fmax(mx[k], __shfl_xor_sync(0xffffffffu, mx[k], o));
     }
-    // fit.py: flat when np.ptp(y) <= 1e-12 * max(1, max|y|)
-    if (!(bits & 2u) && hi - lo <= 1e-12 * fmax(1.0, amax)) bits |= 32u;
     if (lane == 0) {
       flags[f] = static_cast<std::uint8_t>(bits);
       for (int k = 0; k < n_inputs; ++k) max_in[f * n_inputs + k] = mx[k];
+      range[2 * f] = hi - lo;
+      range[2 * f + 1] = amax;
     }
   }
 }
@@ -165,19 +166,20 @@ const std::vector<FitEntry>& fit_table() {
   static const std::vector<FitEntry> table = [] {
     std::vector<FitEntry> t;
     Collect c{&t};
-    bindings::for_each_law(c);
+    laws::for_each_law(c);
     return t;
   }();
   return table;
 }
 
-void fit_check(const FitBatch& b, int n_inputs, std::uint8_t* flags, double* max_in, int device,
+void fit_check(const FitBatch& b, int n_inputs, std::uint8_t* flags, double* max_in, double* range, int device,
                std::uintptr_t stream) {
   if (b.F <= 0) return;
   if (n_inputs > kMaxInputs) throw Error("fit_check: too many inputs");
   DeviceGuard guard(device);
   const std::size_t F = static_cast<std::size_t>(b.F);
-  Buffer out(F + F * static_cast<std::size_t>(n_inputs) * sizeof(double) + 8, device);
+  const std::size_t nd = F * (static_cast<std::size_t>(n_inputs) + 2);  // doubles: maxima, then ranges
+  Buffer out(nd * sizeof(double) + F, device);
   DeviceSetup d{};
   for (int k = 0; k < n_inputs; ++k) d.x[k] = b.x[k];
   d.y = b.y;
@@ -185,13 +187,15 @@ void fit_check(const FitBatch& b, int n_inputs, std::uint8_t* flags, double* max
   d.F = b.F;
   d.N = b.N;
   double* dmax = static_cast<double*>(out.get());
-  std::uint8_t* dflags = reinterpret_cast<std::uint8_t*>(dmax + F * static_cast<std::size_t>(n_inputs));
+  double* drange = dmax + F * static_cast<std::size_t>(n_inputs);
+  std::uint8_t* dflags = reinterpret_cast<std::uint8_t*>(dmax + nd);
   constexpr int threads = 256;
   const int blocks = fill_blocks(check_kernel, threads, b.F * 32);
-  check_kernel<<<blocks, threads, 0, as_stream(stream)>>>(d, n_inputs, dflags, dmax);
+  check_kernel<<<blocks, threads, 0, as_stream(stream)>>>(d, n_inputs, dflags, dmax, drange);
   check(cudaGetLastError(), "check kernel launch");
   copy_to_host(flags, dflags, F, stream);
   copy_to_host(max_in, dmax, F * static_cast<std::size_t>(n_inputs) * sizeof(double), stream);
+  copy_to_host(range, drange, F * 2 * sizeof(double), stream);
 }
 
 }  // namespace gpu

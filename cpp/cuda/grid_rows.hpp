@@ -19,7 +19,7 @@ namespace gpu {
 struct GridView {
   grid::Spec spec;
   const std::int64_t* starts;  // first schedule of each block, n_blocks + 1 entries
-  const double* pt_decay;      // grid::pt_decay(dc, steps[q]); unused for the final step
+  const double* pt_decay;      // sched::pt_momentum_area(dc, steps[q]); unused for the final step
   sched::Decay dc;
 };
 
@@ -36,7 +36,7 @@ CPTLAW_HD void schedule_steps(const GridView& g, const grid::Config& c, Fn&& fn)
   }
   grid::schedule_areas(
       c, g.dc, sp.split, sp.steps, sp.n_steps,
-      [&](std::int64_t q) { return sp.steps ? g.pt_decay[q] : grid::pt_decay(g.dc, c.n); }, fn);
+      [&](std::int64_t q) { return sp.steps ? g.pt_decay[q] : sched::pt_momentum_area(g.dc, c.n); }, fn);
 }
 
 // Law l's loss at row inputs x = (s1_pt, s2_pt, s1_cpt, s2_cpt, r_pt).

@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "../bindings/law_registry.hpp"
 #include "api.hpp"
+#include "cptlaw/law_registry.hpp"
 #include "device.cuh"
 #include "law_points.hpp"
 
@@ -45,7 +45,7 @@ void launch(const double* params, const LawInputs& in, std::int64_t n, double* o
 struct Collect {
   std::vector<LawEntry>* table;
   template <class Law>
-  void operator()(const char* name) {
+  void operator()(const char* name, laws::GridInputs) {
     static_assert(Law::n_inputs <= kMaxInputs, "LawInputs holds kMaxInputs inputs");
     table->push_back(LawEntry{name, Law::n_params, Law::n_inputs, &launch<Law>});
   }
@@ -57,7 +57,7 @@ const std::vector<LawEntry>& law_table() {
   static const std::vector<LawEntry> table = [] {
     std::vector<LawEntry> t;
     Collect c{&t};
-    bindings::for_each_law(c);
+    laws::for_each_law(c);
     return t;
   }();
   return table;

@@ -302,8 +302,10 @@ class Fitter {
 
   // -- passes over the points ----------------------------------------------------------------
 
-  // lm.hpp's Problem::valid: a log objective needs every loss > 0.
+  // lm.hpp's Problem::valid: a box that is not empty, and for a log objective every loss > 0.
   CPTLAW_HD bool valid() const {
+    for (int k = 0; k < P; ++k)
+      if (!(lo_[k] <= hi_[k])) return false;
     if (s_.opt.objective == fit::least_squares) return true;
     double bad = 0.0;
     team_.run(

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../bindings/bindings.hpp"
+#include "../bindings/fit_args.hpp"
 #include "../bindings/grid_spec.hpp"
 #include "api.hpp"
 #include "lm_batch.hpp"
@@ -23,7 +24,7 @@ namespace gr = cptlaw::grid;
 using cptlaw::bindings::GroupSpec;
 using cptlaw::bindings::Holder;
 using cptlaw::bindings::i64array;
-using u8array = py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>;
+using cptlaw::bindings::u8array;
 
 template <class T>
 T* address(std::uintptr_t p) {
@@ -83,14 +84,9 @@ py::tuple fit_many(const std::string& name, const std::vector<std::uintptr_t>& i
                    int device, std::uintptr_t stream) {
   const gpu::FitEntry& e = fit_entry(name);
   const py::ssize_t P = e.n_params;
-  if (static_cast<int>(inputs.size()) != e.n_inputs) throw std::invalid_argument("features: wrong count");
-  if (lo.size() != P || hi.size() != P || fixed.size() != P || linear.size() != P)
-    throw std::invalid_argument("bounds/fixed/linear: wrong length");
-  if (starts.ndim() != 2 || starts.shape(1) != P) throw std::invalid_argument("starts: expected (k, n_params)");
-  if (grid.ndim() != 2 || grid.shape(1) != P) throw std::invalid_argument("grid: expected (k, n_params)");
-  if (starts.shape(0) + grid.shape(0) == 0) throw std::invalid_argument("starts: no start and no grid");
-  if (objective < 0 || objective > 2) throw std::invalid_argument("objective: unknown");
-  if (keep < 1 || keep > cptlaw::batch::kMaxKeep)
+  if (static_cast<int>(inputs.size()) != e.n_inputs) throw std::invalid_argument("inputs: wrong count");
+  cptlaw::bindings::check_param_arrays(P, lo, hi, fixed, linear, starts, grid);
+  if (keep > cptlaw::batch::kMaxKeep)
     throw std::invalid_argument("keep: must be 1 .. " + std::to_string(cptlaw::batch::kMaxKeep) +
                                 " with device='cuda'");
   gpu::FitBatch b = batch(inputs, y, w, F, N);
@@ -102,13 +98,7 @@ py::tuple fit_many(const std::string& name, const std::vector<std::uintptr_t>& i
   b.n_starts = static_cast<int>(starts.shape(0));
   b.grid = grid.data();
   b.n_grid = static_cast<int>(grid.shape(0));
-  b.opt.objective = objective;
-  b.opt.delta = delta;
-  b.opt.max_iter = max_iter;
-  b.opt.ftol = ftol;
-  b.opt.xtol = xtol;
-  b.opt.gtol = gtol;
-  b.opt.keep = keep;
+  b.opt = cptlaw::bindings::make_options(objective, delta, max_iter, ftol, xtol, gtol, keep);
   f64array params({F, static_cast<std::int64_t>(P)}), obj(F);
   py::array_t<int> status(F), nfev(F);
   const gpu::FitOut out{params.mutable_data(), obj.mutable_data(), status.mutable_data(), nfev.mutable_data()};
@@ -124,12 +114,12 @@ py::tuple fit_check(const std::vector<std::uintptr_t>& inputs, std::uintptr_t y,
   const gpu::FitBatch b = batch(inputs, y, w, F, N);
   const int ni = static_cast<int>(inputs.size());
   py::array_t<std::uint8_t> flags(F);
-  f64array maxima({F, static_cast<std::int64_t>(ni)});
+  f64array maxima({F, static_cast<std::int64_t>(ni)}), range({F, std::int64_t{2}});
   {
     py::gil_scoped_release release;
-    gpu::fit_check(b, ni, flags.mutable_data(), maxima.mutable_data(), device, stream);
+    gpu::fit_check(b, ni, flags.mutable_data(), maxima.mutable_data(), range.mutable_data(), device, stream);
   }
-  return py::make_tuple(flags, maxima);
+  return py::make_tuple(flags, maxima, range);
 }
 
 // A NumPy array's copy on the device (for fits of host data).
@@ -207,31 +197,44 @@ PYBIND11_MODULE(_cuda, m) {
     const int n = gpu::device_count(&why);
     return py::make_tuple(n, why);
   });
-  m.def("device_info", [](int device) {
-    const gpu::DeviceInfo i = gpu::device_info(device);
-    py::dict d;
-    d["name"] = i.name;
-    d["compute_capability"] = py::make_tuple(i.major, i.minor);
-    d["multiprocessors"] = i.sms;
-    d["memory"] = i.memory;
-    return d;
-  });
-  m.def("synchronize", [](std::uintptr_t stream, int device) {
-    py::gil_scoped_release release;
-    gpu::DeviceGuard g(device);
-    gpu::synchronize(stream);
-  });
-  m.def("copy_bandwidth", [](std::size_t bytes, int repeats, int device) {
-    py::gil_scoped_release release;
-    return gpu::copy_bandwidth(bytes, repeats, device);
-  });
+  m.def(
+      "device_info",
+      [](int device) {
+        const gpu::DeviceInfo i = gpu::device_info(device);
+        py::dict d;
+        d["name"] = i.name;
+        d["compute_capability"] = py::make_tuple(i.major, i.minor);
+        d["multiprocessors"] = i.sms;
+        d["memory"] = i.memory;
+        return d;
+      },
+      py::arg("device"));
+  m.def(
+      "synchronize",
+      [](std::uintptr_t stream, int device) {
+        py::gil_scoped_release release;
+        gpu::DeviceGuard g(device);
+        gpu::synchronize(stream);
+      },
+      py::arg("stream"), py::arg("device"));
+  m.def(
+      "copy_bandwidth",
+      [](std::size_t bytes, int repeats, int device) {
+        py::gil_scoped_release release;
+        return gpu::copy_bandwidth(bytes, repeats, device);
+      },
+      py::arg("bytes"), py::arg("repeats"), py::arg("device"));
   py::list names;
   for (const auto& e : gpu::law_table()) names.append(e.name);
   m.attr("law_names") = names;
   m.def("law_eval", &law_eval, py::arg("name"), py::arg("params"), py::arg("inputs"), py::arg("n"), py::arg("out"),
         py::arg("grad"), py::arg("device"), py::arg("stream"));
-  m.def("fit_many", &fit_many);
-  m.def("fit_check", &fit_check);
+  m.def("fit_many", &fit_many, py::arg("name"), py::arg("inputs"), py::arg("y"), py::arg("w"), py::arg("n_fits"),
+        py::arg("n_points"), py::arg("lo"), py::arg("hi"), py::arg("fixed"), py::arg("linear"), py::arg("starts"),
+        py::arg("grid"), py::arg("objective"), py::arg("delta"), py::arg("max_iter"), py::arg("ftol"), py::arg("xtol"),
+        py::arg("gtol"), py::arg("keep"), py::arg("device"), py::arg("stream"));
+  m.def("fit_check", &fit_check, py::arg("inputs"), py::arg("y"), py::arg("w"), py::arg("n_fits"),
+        py::arg("n_points"), py::arg("device"), py::arg("stream"));
   py::class_<DeviceArray>(m, "DeviceArray")
       .def_property_readonly("ptr", &DeviceArray::ptr)
       .def_property_readonly("shape", [](const DeviceArray& d) { return py::tuple(py::cast(d.shape)); })
@@ -239,6 +242,7 @@ PYBIND11_MODULE(_cuda, m) {
   m.def("upload", &upload, py::arg("array"), py::arg("device"));
   py::class_<Grid>(m, "Grid")
       .def(py::init<const py::dict&, int>(), py::arg("spec"), py::arg("device"))
-      .def("materialize", &Grid::materialize)
-      .def("reduce", &Grid::reduce);
+      .def("materialize", &Grid::materialize, py::arg("s0"), py::arg("s1"))
+      .def("reduce", &Grid::reduce, py::arg("s0"), py::arg("s1"), py::arg("objective"), py::arg("maximize"),
+           py::arg("k"), py::arg("groups"), py::arg("mul"), py::arg("maps"), py::arg("seed"));
 }

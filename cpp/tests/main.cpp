@@ -9,6 +9,7 @@ int run_schedule_tests();
 int run_lm_tests();
 int run_grid_tests();
 int run_simd_math_tests();
+int run_parallel_tests();
 int run_batch_lm_tests();
 int run_gpu_rows_tests();
 
@@ -20,6 +21,7 @@ int main() {
   failures += run_lm_tests();
   failures += run_grid_tests();
   failures += run_simd_math_tests();
+  failures += run_parallel_tests();
   failures += run_batch_lm_tests();
   failures += run_gpu_rows_tests();
   std::printf("%d passed, %d failed\n", cptlaw_test::passed(), failures);

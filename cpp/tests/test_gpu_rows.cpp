@@ -9,11 +9,13 @@
 #include <limits>
 #include <vector>
 
-#include "../bindings/law_registry.hpp"
+#include <cstring>
+
 #include "../cuda/grid_rows.hpp"
 #include "../cuda/law_points.hpp"
 #include "check.hpp"
 #include "cptlaw/grid.hpp"
+#include "cptlaw/law_registry.hpp"
 #include "cptlaw/laws.hpp"
 
 namespace {
@@ -43,7 +45,7 @@ struct LawCheck {
   int* failures;
   Lcg rng{7};
   template <class Law>
-  void operator()(const char*) {
+  void operator()(const char*, laws::GridInputs) {
     constexpr int NI = Law::n_inputs, P = Law::n_params;
     const std::int64_t n = 301;
     std::vector<std::vector<double>> cols(NI);
@@ -119,7 +121,12 @@ struct Spec {
       codes.insert(codes.end(), axes[a].begin(), axes[a].end());
     }
   }
-  void law(int kind, std::vector<double> p) {
+  // A law by its registry name.
+  void law(const char* name, std::vector<double> p) {
+    int kind = -1;
+    const auto& reg = laws::registry();
+    for (std::size_t k = 0; k < reg.size(); ++k)
+      if (std::strcmp(reg[k].name, name) == 0) kind = static_cast<int>(k);
     kinds.push_back(kind);
     params.insert(params.end(), p.begin(), p.end());
     poff.push_back(static_cast<std::int64_t>(params.size()));
@@ -186,14 +193,17 @@ Spec make_spec(bool replay, bool weights, bool with_steps) {
   sp.block({pts, {1}, {3}, peaks, lens, {0}, {3}, {2}, {0, 1}});              // linear, no warmup
   sp.block({pts, {2}, {0, 1, 2}, peaks, lens, {0, 1}, {0}, {0, 1}, {0, 1}});  // wsd
   sp.block({pts, {3}, {3}, peaks, lens, {0, 2}, {1}, {2}, {3}});              // constant
-  sp.law(gr::law_cpt, {3.0, 0.5, 0.5, 0.3, 0.3, 0.4, 30.0, 0.2});
-  sp.law(gr::law_cpt, {3.0, 0.4, 0.6, 0.3, 0.3, -0.6, 500.0, 0.15});
+  sp.law("cpt", {3.0, 0.5, 0.5, 0.3, 0.3, 0.4, 30.0, 0.2});
+  sp.law("cpt", {3.0, 0.4, 0.6, 0.3, 0.3, -0.6, 500.0, 0.15});
   if (replay) {
-    sp.law(gr::law_replay_cpt, {3.0, 0.4, 0.6, 0.3, 0.3, 0.1, -0.6, 500.0, 0.15, 3.0});
+    sp.law("replay_cpt", {3.0, 0.4, 0.6, 0.3, 0.3, 0.1, -0.6, 500.0, 0.15, 3.0});
+    sp.law("replay_pt", {3.0, 0.4, 0.6, 0.3, 0.3, 0.1, 0.6, 500.0, 0.15, 3.0});
     sp.replay = {0.0, 0.25, 0.5};
   }
-  sp.law(gr::law_annealing, {2.9, 0.5, 0.5, 0.3});
-  sp.law(gr::law_open_source, {3.0, 0.4, 0.6, 8.0, -0.5, 400.0, 0.2, 0.3});
+  sp.law("annealing", {2.9, 0.5, 0.5, 0.3});
+  sp.law("open_source", {3.0, 0.4, 0.6, 8.0, -0.5, 400.0, 0.2, 0.3});
+  sp.law("cpt_power_s2", {3.0, 0.5, 0.5, 0.3, 0.3, 0.4, 30.0, 0.2, 0.9, 1.1});
+  sp.law("cpt_shared_c", {3.0, 0.5, 0.5, 0.3, -0.6, 500.0, 0.15});
   if (weights) sp.w = {0.0, 0.3, 1.0};
   if (with_steps) sp.steps = {0, 1, 49, 50, 51, 399, 400, 401, 999, 2000, 3000, 3500};
   return sp;
@@ -312,7 +322,7 @@ int check_heap() {
 int run_gpu_rows_tests() {
   int f = 0;
   LawCheck lc{&f};
-  bindings::for_each_law(lc);
+  laws::for_each_law(lc);
   f += check_grid(false, true, false, Split::by_source);
   f += check_grid(true, true, true, Split::by_source);
   f += check_grid(false, false, true, Split::by_time);

@@ -86,8 +86,14 @@ std::vector<double> pt_cosine(std::int64_t n, std::int64_t W, double peak, doubl
 }
 
 struct LawDef {
-  int kind;
+  std::string name;
   std::vector<double> p;
+  int kind = -1;
+  LawDef(std::string n, std::vector<double> params) : name(std::move(n)), p(std::move(params)) {
+    const auto& reg = cptlaw::laws::registry();
+    for (std::size_t k = 0; k < reg.size(); ++k)
+      if (name == reg[k].name) kind = static_cast<int>(k);
+  }
 };
 
 // A grid spec and the arrays it points into.
@@ -313,22 +319,14 @@ double eval1(const double* p, std::initializer_list<double> raw) {
 // One law at areas a = (s1_pt, s2_pt, s1_cpt, s2_cpt) and replay ratio r.
 double law_value(const LawDef& L, const double* a, double r) {
   const double* p = L.p.data();
-  switch (L.kind) {
-    case gr::law_annealing:
-      return eval1<lw::Annealing>(p, {a[0] + a[2], a[1] + a[3]});
-    case gr::law_cpt:
-      return eval1<lw::CPT>(p, {a[0], a[1], a[2], a[3]});
-    case gr::law_replay_pt:
-      return eval1<lw::Replay<false>>(p, {a[0], a[1], a[2], a[3], r});
-    case gr::law_replay_cpt:
-      return eval1<lw::Replay<true>>(p, {a[0], a[1], a[2], a[3], r});
-    case gr::law_cpt_power_s2:
-      return eval1<lw::CPTPowerS2>(p, {a[0], a[1], a[2], a[3]});
-    case gr::law_open_source:
-      return eval1<lw::OpenSource>(p, {a[2], a[3]});
-    default:
-      return kNaN;
-  }
+  if (L.name == "annealing") return eval1<lw::Annealing>(p, {a[0] + a[2], a[1] + a[3]});
+  if (L.name == "cpt") return eval1<lw::CPT>(p, {a[0], a[1], a[2], a[3]});
+  if (L.name == "replay_pt") return eval1<lw::Replay<false>>(p, {a[0], a[1], a[2], a[3], r});
+  if (L.name == "replay_cpt") return eval1<lw::Replay<true>>(p, {a[0], a[1], a[2], a[3], r});
+  if (L.name == "cpt_power_s2") return eval1<lw::CPTPowerS2>(p, {a[0], a[1], a[2], a[3]});
+  if (L.name == "open_source") return eval1<lw::OpenSource>(p, {a[2], a[3]});
+  if (L.name == "cpt_shared_c") return eval1<lw::CPTSharedC>(p, {a[0], a[1], a[2], a[3]});
+  return kNaN;
 }
 
 // Reference rows: vals[c][row], codes[row][12], start[row], and which rows are valid.
@@ -555,21 +553,22 @@ void check_reduction(const std::string& name, const gr::Grid& g, const Rows& all
 // -- fixtures ------------------------------------------------------------------------------
 std::vector<LawDef> all_laws() {
   return {
-      {gr::law_cpt, {3.057, 0.490, 0.497, 0.299, 0.298, 0.366, 28, 0.189}},       // 0 "pt"
-      {gr::law_cpt, {3.024, 0.412, 0.677, 0.278, 0.324, -0.666, 5662, 0.146}},    // 1 "cpt"
-      {gr::law_replay_pt, {3.0, 0.45, 0.5, 0.3, 0.3, 0.4, 0.35, 30, 0.2, 1.5}},   // 2
-      {gr::law_replay_cpt, {3.0, 0.4, 0.6, 0.28, 0.32, -0.5, -0.6, 5000, 0.15, 0.8}},
-      {gr::law_cpt_power_s2, {3.0, 0.5, 0.5, 0.3, 0.3, 0.36, 28, 0.19, 0.9, 1.1}},
-      {gr::law_open_source, {2.5, 0.5, 0.4, 5.0, 0.3, 20, 0.2, 0.3}},
-      {gr::law_annealing, {2.8, 0.5, 0.5, 0.3}},
-      // Probes (index 7 on): the areas themselves.
-      {gr::law_cpt, {0, 0, 0, -1, 0, 0, 0, 0}},             // s2_pt
-      {gr::law_cpt, {0, 0, 0, 0, -1, 0, 0, 0}},             // s2_cpt
-      {gr::law_annealing, {0, 1, -1, 0}},                   // s1_pt + s1_cpt
-      {gr::law_open_source, {-1, 1, -1, 1, 0, 0, 0, 0}},    // s1_cpt
+      {"cpt", {3.057, 0.490, 0.497, 0.299, 0.298, 0.366, 28, 0.189}},       // 0 "pt"
+      {"cpt", {3.024, 0.412, 0.677, 0.278, 0.324, -0.666, 5662, 0.146}},    // 1 "cpt"
+      {"replay_pt", {3.0, 0.45, 0.5, 0.3, 0.3, 0.4, 0.35, 30, 0.2, 1.5}},   // 2
+      {"replay_cpt", {3.0, 0.4, 0.6, 0.28, 0.32, -0.5, -0.6, 5000, 0.15, 0.8}},
+      {"cpt_power_s2", {3.0, 0.5, 0.5, 0.3, 0.3, 0.36, 28, 0.19, 0.9, 1.1}},
+      {"open_source", {2.5, 0.5, 0.4, 5.0, 0.3, 20, 0.2, 0.3}},
+      {"annealing", {2.8, 0.5, 0.5, 0.3}},
+      {"cpt_shared_c", {3.0, 0.45, 0.55, 0.3, -0.5, 400, 0.2}},
+      // Probes (index 8 on): the areas themselves.
+      {"cpt", {0, 0, 0, -1, 0, 0, 0, 0}},             // s2_pt
+      {"cpt", {0, 0, 0, 0, -1, 0, 0, 0}},             // s2_cpt
+      {"annealing", {0, 1, -1, 0}},                   // s1_pt + s1_cpt
+      {"open_source", {-1, 1, -1, 1, 0, 0, 0, 0}},    // s1_cpt
   };
 }
-constexpr std::int64_t kProbeFrom = 7;
+constexpr std::int64_t kProbeFrom = 8;
 
 // Every shape, decay type, start LR, warmup (0, > 0, = steps, > steps), min LR (incl. > peak)
 // and PT checkpoint, crossed with replay ratios, weights and CPT steps.
@@ -799,13 +798,15 @@ void test_errors() {
     expect_throw<IA>("spec with " + what, [&] { gr::Grid g(s); });
   };
   const std::int64_t desc[] = {50, 0}, neg[] = {-1, 5};
-  const std::int32_t wrong_kind[] = {1, 9}, bad_codes[] = {0, 0, 0, 0, 0, 0, 0, 0, 5};
+  // 99: no such law; 4 (model_size): a law whose inputs the grid does not have.
+  const std::int32_t wrong_kind[] = {1, 99}, no_grid_kind[] = {1, 4}, bad_codes[] = {0, 0, 0, 0, 0, 0, 0, 0, 5};
   const std::int64_t bad_off[] = {0, 0, 1};
   bad("steps descending", [&](gr::Spec& s) { s.steps = desc; });
   bad("negative step", [&](gr::Spec& s) { s.steps = neg; });
   bad("n_steps > 1 and the final step", [&](gr::Spec& s) { s.steps = nullptr; });
   bad("no law", [&](gr::Spec& s) { s.n_laws = 0; });
   bad("unknown law kind", [&](gr::Spec& s) { s.law_kind = wrong_kind; });
+  bad("law without grid inputs", [&](gr::Spec& s) { s.law_kind = no_grid_kind; });
   bad("wrong parameter count", [&](gr::Spec& s) { s.law_param_off = bad_off; });
   bad("level code out of range", [&](gr::Spec& s) { s.block_codes = bad_codes; });
   bad("no PT", [&](gr::Spec& s) { s.n_pt = 0; });
@@ -831,6 +832,72 @@ void test_errors() {
 
 }  // namespace
 
+// Cancellation keeps finished work: materialize flags the schedules it completed (their rows
+// equal an uninterrupted run's), reduce hands in the reduction over the rows it evaluated.
+void test_cancel() {
+  Fixture f;
+  f.pt.push_back(pt_wsd(3000, 200, 600, 2e-4, 1e-5));
+  std::vector<double> peaks;
+  for (int i = 0; i < 2000; ++i) peaks.push_back(1e-5 * (1 + i));
+  // 1-sqrt decays have no closed form: each schedule costs ~its 200K decay steps.
+  f.block({0}, {{gr::shape_wsd}, {gr::decay_sqrt}, peaks, {400000}, {0}, {gr::kStartHF}, {0.5}, {0.0}});
+  f.laws = {all_laws()[1]};
+  f.steps = {1, 1000, 400000};
+  const gr::Spec spec = f.spec();
+  const gr::Grid g(spec);
+  const std::int64_t S = g.schedules(), rps = g.rows_per_schedule();
+  // The poll stops the call at its second check (~60 ms in): long before 2000 schedules.
+  int polls = 0;
+  auto stop_second = [](void* ctx) { return ++*static_cast<int*>(ctx) >= 2; };
+  {
+    Rows part(g.outputs(), S * rps);
+    std::vector<std::uint8_t> done(static_cast<std::size_t>(S), 0);
+    bool stopped = false;
+    try {
+      cptlaw::CancelScope scope(stop_second, &polls);
+      g.materialize(0, S, part.ptrs.data(), part.codes.data(), part.start.data(), 2, done.data());
+    } catch (const cptlaw::Cancelled&) {
+      stopped = true;
+    }
+    check(stopped, "cancel: materialize stops");
+    std::int64_t n_done = 0;
+    bool rows_ok = true;
+    for (std::int64_t s = 0; s < S; ++s) {
+      if (!done[static_cast<std::size_t>(s)]) continue;
+      ++n_done;
+      const Rows one = materialize(g, s, s + 1, 1);
+      Rows mine(g.outputs(), rps);
+      for (std::int64_t c = 0; c < g.outputs(); ++c)
+        for (std::int64_t r = 0; r < rps; ++r) mine.vals[c][r] = part.v(c, s * rps + r);
+      for (int a = 0; a < gr::kAxes; ++a)
+        for (std::int64_t r = 0; r < rps; ++r) mine.codes[a * rps + r] = part.code(a, s * rps + r);
+      for (std::int64_t r = 0; r < rps; ++r) mine.start[r] = part.start[s * rps + r];
+      rows_ok = rows_ok && same_rows(one, 0, mine);
+    }
+    check(n_done < S, "cancel: not every schedule done");
+    check(rows_ok, "cancel: the rows of finished schedules are complete and exact");
+  }
+  {
+    polls = 0;
+    gr::Reduction red;
+    red.objective = 0;
+    red.k = 3;
+    gr::TopK top;
+    std::int64_t seen = -1;
+    bool stopped = false;
+    try {
+      cptlaw::CancelScope scope(stop_second, &polls);
+      g.reduce(0, S, red, top, 2, &seen);
+    } catch (const cptlaw::Cancelled&) {
+      stopped = true;
+    }
+    check(stopped, "cancel: reduce stops");
+    check(seen >= 0 && seen < S * rps, "cancel: reduce counts the rows it saw");
+    std::int64_t kept = top.counts()[0];
+    check(kept == std::min<std::int64_t>(3, seen), "cancel: the reduction holds the rows seen");
+  }
+}
+
 int run_grid_tests() {
   g_failures = 0;
   const int before = cptlaw_test::passed();
@@ -844,6 +911,7 @@ int run_grid_tests() {
   test_single(Split::by_time);
   test_edges();
   test_errors();
+  test_cancel();
   std::printf("grid tests: %s (%d passed, %d failures)\n", g_failures == 0 ? "ok" : "FAILED",
               cptlaw_test::passed() - before, g_failures);
   return g_failures;

@@ -1,5 +1,8 @@
 # Type stub for the compiled module (private: use the cptlaw package).
-from typing import Callable, Optional
+# Every function takes keyword arguments; calls that can run long release the GIL and
+# stop within ~50 ms on Ctrl-C with KeyboardInterrupt (grid calls attach what they
+# finished as the exception's `_cptlaw_partial`).
+from typing import Callable, Optional, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -14,15 +17,30 @@ def areas(
 def cpt_areas(
     lr_pt: F64, lr_cpt: F64, decay: float, split: int, warmup_as_peak: int, s2_lr_exponent: float, threads: int
 ) -> tuple[F64, F64, F64, F64]: ...
+# The transfer rule of split mode `split` from the PT momentum, last PT LR and S2_pt:
+# {"momentum_cpt", "prev_lr", "s2_cpt", "pt_continues", "momentum_pt"}.
+def cpt_transfer(split: int, momentum_pt: float, lr_pt: float, s2_pt: float = 0.0) -> dict: ...
+# Split mode names by code.
+splits: tuple[str, ...]
 
+class LawInfo(TypedDict):
+    kind: int  # the grid's law code
+    n_params: int
+    n_inputs: int
+    grid_inputs: Optional[str]  # "leading", "whole", "cpt_only"; None: not on a grid
+
+# The law registry: name -> LawInfo, in kind order.
+laws: dict[str, LawInfo]
 # law name -> evaluator(params, inputs, n, with_grad, threads, out=None) -> values or (values, grad)
 law_eval: dict[str, Callable[..., object]]
 
 # law name -> fitter(inputs, y, w, lo, hi, fixed, linear, starts, grid, objective, delta, max_iter,
 #                    ftol, xtol, gtol, keep) -> (params, objective, status, nfev, nit, starts_tried)
 fit_one: dict[str, Callable[..., tuple[F64, float, int, int, int, int]]]
-# law name -> batch fitter(..., threads) -> (params, objective, status, nfev)
+# law name -> batch fitter(..., keep, threads) -> (params, objective, status, nfev)
 fit_many: dict[str, Callable[..., tuple[F64, F64, npt.NDArray[np.int32], npt.NDArray[np.int32]]]]
+fit_statuses: dict[int, str]
+fit_objectives: tuple[str, ...]
 
 def schedule_values(rows: F64, data: F64) -> F64: ...
 def schedule_lr(rows: F64, data: F64, steps: I64) -> F64: ...
@@ -33,6 +51,7 @@ def schedule_cpt_areas(
 ) -> tuple[F64, F64, F64, F64]: ...
 
 schedule_fields: int
+schedule_shapes: dict[str, int]
 
 # Grid search engine (see cptlaw.grid): specs are plain dicts built by the Python layer.
 def grid_info(spec: dict) -> tuple[int, int, int]: ...
@@ -43,4 +62,14 @@ def grid_reduce(
     threads: int,
 ) -> tuple[F64, I64, I64]: ...
 
-grid_axes: int
+grid_axes: dict[str, int]
+grid_schedule_axes: int
+grid_n_axes: int
+grid_shapes: tuple[str, ...]
+grid_decay_types: tuple[str, ...]
+grid_start_hf: float
+grid_start_pt: float
+
+# Threads: the most one call may use, and the pool's workers started so far.
+max_threads: int
+def pool_workers() -> int: ...

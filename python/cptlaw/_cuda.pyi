@@ -28,8 +28,8 @@ def fit_many(
     inputs: list[int],
     y: int,
     w: int,
-    F: int,
-    N: int,
+    n_fits: int,
+    n_points: int,
     lo: npt.NDArray[np.float64],
     hi: npt.NDArray[np.float64],
     fixed: npt.NDArray[np.uint8],
@@ -47,8 +47,8 @@ def fit_many(
     stream: int,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int32], npt.NDArray[np.int32]]: ...
 def fit_check(
-    inputs: list[int], y: int, w: int, F: int, N: int, device: int, stream: int
-) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.float64]]: ...
+    inputs: list[int], y: int, w: int, n_fits: int, n_points: int, device: int, stream: int
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
 
 class DeviceArray:
     @property

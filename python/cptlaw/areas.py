@@ -9,7 +9,8 @@ import numpy as np
 from . import _core, _validate
 from ._threads import get_num_threads
 
-SPLITS = ("by_source", "by_time", "restart")
+#: S2 split modes at the PT/CPT transfer, in the compiled core's code order.
+SPLITS = tuple(_core.splits)
 
 
 class Areas(NamedTuple):
@@ -36,7 +37,8 @@ def _warmup_option(value) -> int:
         return -1
     if value is False or value is None:
         return 0
-    return _validate.integer(value, "warmup_as_peak", lo=0)
+    # Any W beyond the row length lifts every step: cap it to what the core's int64 holds.
+    return min(_validate.integer(value, "warmup_as_peak", lo=0), 2**62)
 
 
 def _exponent_option(value) -> float:

@@ -1,26 +1,103 @@
-"""Bootstrap confidence intervals for fitted parameters and prediction bands.
+"""Bootstrap confidence intervals for fitted parameters, confidence bands of the fitted
+curve and prediction intervals of future observations.
 
 Resampled data sets are refitted in one :func:`cptlaw.fit_many` call (threads, GIL
 released), each warm-started from the point fit, so thousands of resamples are
 cheap. Besiroglu et al. (arXiv 2404.10102) used 4,000 resamples on Chinchilla's fit.
+The spread of the refitted curves is a *confidence band* of the mean curve; a
+*prediction interval* of the loss one will observe adds the residual noise to each
+refitted curve (see :mod:`cptlaw.intervals` for the difference and the delta-method
+counterpart).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import _validate
+from . import _validate, _warnings
 from .fit import FitResult, _features, fit_many
+from .intervals import _check_level, make_interval
 
 METHODS = ("pairs", "residuals")
 
 
 class BootstrapResult(dict):
     """``samples`` (n_ok, n_params) of refitted parameters, ``ci`` {name: (low, high)},
-    ``std`` {name: float}, ``success_rate``, and, if ``predict`` was given,
-    ``prediction`` {``median``, ``low``, ``high``} arrays shaped like the predicted inputs."""
+    ``std`` {name: float}, ``success_rate``, ``residuals`` (the point fit's centred
+    residuals, scaled by ``sqrt(n / dof)``, on the log scale), and, if ``predict`` was given,
+    ``confidence_band`` and ``prediction_interval`` (:class:`cptlaw.intervals.Interval`,
+    with ``low``, ``median``, ``high`` arrays shaped like the predicted inputs).
+
+    ``prediction`` is the old name of ``confidence_band`` (deprecated: it is a band of the
+    fitted curve, not an interval for observations).
+    """
 
     __getattr__ = FitResult.__getattr__
+
+    def __getitem__(self, key):
+        if key == "prediction" and not dict.__contains__(self, "prediction"):
+            _warnings.warn("BootstrapResult.prediction is deprecated: it is the confidence band of the fitted "
+                           "curve, now `confidence_band`; use `prediction_interval` for the loss you will observe",
+                           DeprecationWarning)
+            return dict.__getitem__(self, "confidence_band")
+        return dict.__getitem__(self, key)
+
+    def _stored(self, key):
+        if not dict.__contains__(self, key):
+            raise ValueError("features: required (bootstrap(..., predict=...) was not given)")
+        return dict.__getitem__(self, key)
+
+    def _law_cls(self):
+        return self["law_class"]
+
+    def _predictions(self, features):
+        law_cls = self._law_cls()
+        if not isinstance(features, dict):
+            raise TypeError("features: expected a dict of the law's inputs by name")
+        if self["samples"].shape[0] < 2:
+            raise ValueError("bootstrap: too few resampled fits converged for a band")
+        return np.stack([law_cls.from_vector(p)(**features) for p in self["samples"]])
+
+    def confidence_band(self, features=None, level=None):
+        """The band of the fitted curve at ``features`` (the law's inputs by name): pointwise
+        quantiles of the refitted curves. ``level`` defaults to the bootstrap's. Without
+        ``features``: the band at the bootstrap's ``predict`` inputs."""
+        if features is None:
+            return self._stored("confidence_band")
+        level = self["level"] if level is None else _check_level(level)
+        preds = self._predictions(features)
+        tail = (1 - level) / 2
+        lo, med, hi = np.quantile(preds, [tail, 0.5, 1 - tail], axis=0)
+        out = make_interval("confidence", level, "bootstrap", med, lo, hi)
+        out["median"] = med
+        return out
+
+    def prediction_interval(self, features=None, level=None, n_draws: int = 4000):
+        """An interval for a single future observation at ``features``: each refitted curve
+        times ``exp(e)``, ``e`` drawn from the scaled residuals (``n_draws`` in all), pointwise
+        quantiles. Reproducible: the draws come from the bootstrap's seed. Without
+        ``features``: the interval at the bootstrap's ``predict`` inputs."""
+        if features is None:
+            return self._stored("prediction_interval")
+        level = self["level"] if level is None else _check_level(level)
+        n_draws = _validate.integer(n_draws, "n_draws", lo=10)
+        preds = self._predictions(features)
+        shape = preds.shape[1:]
+        flat = preds.reshape(preds.shape[0], -1)
+        rng = np.random.default_rng(self["noise_seed"])
+        per = -(-n_draws // flat.shape[0])
+        which = np.repeat(np.arange(flat.shape[0]), per)
+        tail = (1 - level) / 2
+        q = np.empty((3, flat.shape[1]))
+        resid = self["residuals"]
+        for a in range(0, flat.shape[1], 256):  # keep the draws x points block small
+            b = min(a + 256, flat.shape[1])
+            e = rng.choice(resid, size=(which.size, b - a), replace=True)
+            q[:, a:b] = np.quantile(flat[which, a:b] * np.exp(e), [tail, 0.5, 1 - tail], axis=0)
+        lo, med, hi = (x.reshape(shape) for x in q)
+        out = make_interval("prediction", level, "bootstrap", med, lo, hi)
+        out["median"] = med
+        return out
 
 
 def bootstrap(
@@ -51,8 +128,10 @@ def bootstrap(
     level : float
         Coverage of the percentile intervals (0.95 = 2.5% .. 97.5%).
     predict : dict, optional
-        Inputs of the law at which to return prediction bands (e.g. the areas of a
-        schedule you plan), any shape.
+        Inputs of the law at which to return the confidence band of the fitted curve and
+        the prediction interval of observations (e.g. the areas of a schedule you plan),
+        any shape; the same as calling :meth:`BootstrapResult.confidence_band` and
+        :meth:`BootstrapResult.prediction_interval` afterwards.
     seed : int or numpy Generator, optional
     fit_options
         Passed to :func:`cptlaw.fit_many` (``objective``, ``bounds``, ``fixed``, ...).
@@ -72,15 +151,19 @@ def bootstrap(
         raise ValueError("loss: bootstrap needs finite data (drop NaN points first)")
     rng = np.random.default_rng(seed)
     n = y.size
+    fitted = law(**dict(zip(law_cls.input_names, cols)))
+    resid = np.log(y) - np.log(fitted)
+    resid = resid - resid.mean()
+    dof = n - sum(1 for name in law_cls.param_names if name not in (fit_options.get("fixed") or {}))
+    noise = resid * np.sqrt(n / dof) if dof > 0 else resid
     if method == "pairs":
         idx = rng.integers(0, n, size=(n_boot, n))
         boot_cols = {name: c[idx] for name, c in zip(law_cls.input_names, cols)}
         boot_y = y[idx]
     else:
-        fitted = law(**dict(zip(law_cls.input_names, cols)))
-        resid = np.log(y) - np.log(fitted)
-        boot_y = fitted * np.exp(rng.choice(resid - resid.mean(), size=(n_boot, n), replace=True))
+        boot_y = fitted * np.exp(rng.choice(resid, size=(n_boot, n), replace=True))
         boot_cols = {name: np.broadcast_to(c, (n_boot, n)) for name, c in zip(law_cls.input_names, cols)}
+    noise_seed = int(rng.integers(2**63 - 1))  # after the resamples: same seed, same resamples as before
     fit_options.setdefault("multistart", False)
     res = fit_many(law_cls, boot_cols, boot_y, starts=law, **fit_options)
     ok = res.success & np.all(np.isfinite(res.params), axis=1)
@@ -91,6 +174,9 @@ def bootstrap(
         success_rate=float(ok.mean()),
         level=level,
         method=method,
+        law_class=law_cls,
+        residuals=noise,
+        noise_seed=noise_seed,
     )
     if samples.shape[0] < 2:
         nan = float("nan")
@@ -103,7 +189,6 @@ def bootstrap(
     out["std"] = {p: float(s) for p, s in zip(law_cls.param_names, samples.std(axis=0, ddof=1))}
     out["message"] = f"{samples.shape[0]} of {n_boot} resampled fits converged"
     if predict is not None:
-        preds = np.stack([law_cls.from_vector(p)(**predict) for p in samples])
-        q = np.quantile(preds, [tail, 0.5, 1 - tail], axis=0)
-        out["prediction"] = {"low": q[0], "median": q[1], "high": q[2]}
+        out["confidence_band"] = out.confidence_band(predict)
+        out["prediction_interval"] = out.prediction_interval(predict)
     return out

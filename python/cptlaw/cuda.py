@@ -344,48 +344,48 @@ def law_eval(law, args, kwargs, with_grad: bool, out=None):
 # ----------------------------------------------------------------------------- fit_many
 def fit_many(law, features, losses, *, objective, delta, weights, bounds, fixed, starts, grid, multistart, keep,
              max_iter, ftol, xtol, gtol, device):
-    """:func:`cptlaw.fit_many` on a GPU (called by it for ``device != "cpu"``)."""
-    from .fit import _many_result, _prepare
+    """:func:`cptlaw.fit_many` on a GPU (called by it for ``device != "cpu"``): the same problem
+    (checks, start grid, loss scaling), statuses, messages and identifiability flags."""
+    from .fit import _many_result, _prepare, _unfittable
 
     dev = parse_device(device)
     mod = _require("device")
     keep = _validate.integer(keep, "keep", lo=1)
     if keep > _MAX_KEEP:
         raise ValueError(f"keep: at most {_MAX_KEEP} with device='cuda', got {keep}")
+    options = dict(delta=delta, max_iter=max_iter, ftol=ftol, xtol=xtol, gtol=gtol, keep=keep)
     feats = features.values() if isinstance(features, dict) else ()
     if on_device([losses, weights, *feats]):
-        law_cls, obj_code, args, flat, keep_alive, stream = _device_batch(
-            mod, dev, law, features, losses, weights, objective, bounds, fixed, starts, grid, multistart)
+        pb, why, data, ptrs, keep_alive, stream = _device_problem(
+            mod, dev, law, features, losses, weights, objective, bounds, fixed, starts, grid, multistart, options)
     else:
-        law_cls, obj_code, y, cols, w, lo, hi, fixed_mask, linear_mask, start_rows, grid_rows = _prepare(
-            law, features, losses, weights, bounds, fixed, starts, grid, multistart, objective, "raise", batch=True)
-        keep_alive = [mod.upload(np.ascontiguousarray(c), dev) for c in cols] + [mod.upload(y, dev)]
-        if w is not None:
-            keep_alive.append(mod.upload(np.ascontiguousarray(w, dtype=float), dev))
-        F, N = y.shape
-        args = ([b.ptr for b in keep_alive[:len(cols)]], keep_alive[len(cols)].ptr,
-                0 if w is None else keep_alive[-1].ptr, F, N, lo, hi, fixed_mask, linear_mask, start_rows,
-                np.ascontiguousarray(grid_rows))
-        flat = np.ptp(y, axis=1) <= 1e-12 * np.maximum(1.0, np.abs(y).max(axis=1))
-        stream = 0
-    delta = _validate.real_scalar(delta, "delta", lo=0.0)
-    max_iter = _validate.integer(max_iter, "max_iter", lo=1)
-    params, objv, status, nfev = mod.fit_many(law_cls._core_name, *args, obj_code, delta, max_iter, float(ftol),
-                                              float(xtol), float(gtol), keep, dev, stream)
+        pb = _prepare(law, features, losses, weights, bounds, fixed, starts, grid, multistart, objective,
+                      "raise", batch=True, **options)
+        core = pb.core_args()  # the scaled losses
+        keep_alive = [mod.upload(a, dev) for a in (*core["inputs"], core["y"])]
+        if core["w"] is not None:
+            keep_alive.append(mod.upload(core["w"], dev))
+        ptrs = ([b.ptr for b in keep_alive[:len(core["inputs"])]], keep_alive[len(core["inputs"])].ptr,
+                keep_alive[-1].ptr if core["w"] is not None else 0)
+        why, data, stream = _unfittable(pb.y, pb.weights), (pb.cols, pb.weights), 0
+    F, N = pb.y.shape
+    inputs, y, w = ptrs
+    params, objv, status, nfev = mod.fit_many(name=pb.law_cls._core_name, inputs=inputs, y=y, w=w, n_fits=F,
+                                              n_points=N, **pb.param_args(), device=dev, stream=stream)
     del keep_alive
-    return _many_result(law_cls, params, objv, status, nfev, flat)
+    return _many_result(pb, params, objv, status, nfev, why, data)
 
 
-def _device_batch(mod, dev, law, features, losses, weights, objective, bounds, fixed, starts, grid, multistart):
-    """Checks of device data (on the GPU, as fit.py makes them on the host) and the kernel's arguments."""
-    from .fit import OBJECTIVES, _law_class, _param_setup
+def _device_problem(mod, dev, law, features, losses, weights, objective, bounds, fixed, starts, grid, multistart,
+                    options):
+    """The problem of device data: fit.py's checks, made on the GPU, in the same order and with
+    the same messages; the (scaled) data's addresses for the kernel."""
+    from .fit import OBJECTIVES, _feature_names, _law_class, _objective_code, _options, _setup, _unfittable_from
 
     law_cls, start_law = _law_class(law)
-    obj_code = OBJECTIVES.get(objective) if isinstance(objective, str) else None
-    if obj_code is None:
-        raise ValueError(f"objective: unknown option {objective!r}; expected one of {', '.join(OBJECTIVES)}")
-    if not isinstance(features, dict):
-        raise TypeError(f"features: expected a dict of arrays keyed by {', '.join(law_cls.input_names)}")
+    obj_code = _objective_code(objective)
+    options = _options(**options)
+    _feature_names(law_cls, features)
     named = [("losses", losses), ("weights", weights)] + list(features.items())
     ctx = _DeviceInputs([(n, v) for n, v in named if v is not None], "losses")
     lib = ctx.lib
@@ -399,7 +399,7 @@ def _device_batch(mod, dev, law, features, losses, weights, objective, bounds, f
     with lib.scope(dev):
         y = lib.contiguous(y)
 
-        def full(value, name):
+        def full(value, name, mismatch):
             scalar, a = ctx.scalar_or_array(value, name)
             if a is None:
                 return lib.full(shape, scalar, dev)
@@ -407,37 +407,50 @@ def _device_batch(mod, dev, law, features, losses, weights, objective, bounds, f
                 return lib.contiguous(a)
             if int(np.prod(tuple(a.shape), dtype=np.int64)) == 1:
                 return lib.contiguous(lib.broadcast(a.reshape(()), shape))
-            raise ValueError(f"{name}: shape {tuple(a.shape)} does not match the loss shape {shape}")
+            raise ValueError(mismatch(a))
 
-        unknown = [k for k in features if k not in law_cls.input_names]
-        if unknown:
-            raise ValueError(f"features: unknown input(s) {', '.join(map(repr, unknown))} for {law_cls.__name__}; "
-                             f"expected {', '.join(law_cls.input_names)}")
-        missing = [k for k in law_cls.input_names if k not in features]
-        if missing:
-            raise ValueError(f"features: missing input(s) {', '.join(missing)} for {law_cls.__name__}")
-        cols = [full(features[k], f"features[{k!r}]") for k in law_cls.input_names]
-        w = None if weights is None else full(weights, "weights")
+        cols = [full(features[k], f"features[{k!r}]",
+                     lambda a, k=k: f"features[{k!r}]: shape {tuple(a.shape)} does not match the loss shape {shape}")
+                for k in law_cls.input_names]
+        w = None if weights is None else full(weights, "weights", lambda a: "weights: must have the shape of the loss")
         ptrs = [lib.ptr(c) for c in cols]
         stream = lib.stream(dev)
-        flags, maxima = mod.fit_check(ptrs, lib.ptr(y), 0 if w is None else lib.ptr(w), F, N, dev, stream)
-    if flags.size and (flags & 8).any():
+        flags, maxima, spread = mod.fit_check(inputs=ptrs, y=lib.ptr(y), w=0 if w is None else lib.ptr(w), n_fits=F,
+                                              n_points=N, device=dev, stream=stream)
+    if (flags & 8).any():
         raise ValueError("weights: contains NaN or infinite values")
-    if flags.size and (flags & 16).any():
+    if (flags & 16).any():
         raise ValueError("weights: must be >= 0")
-    if flags.size and (flags & 2).any():
+    if (flags & 2).any():
         raise ValueError("loss: contains NaN or infinite values")
-    if flags.size and (flags & 1).any():
+    if (flags & 1).any():
         raise ValueError("features: contains NaN or infinite values")
-    if obj_code != 0 and flags.size and (flags & 4).any():
+    if obj_code != OBJECTIVES["least_squares"] and (flags & 4).any():
         raise ValueError("loss: must be > 0 for a log objective")
-    # The default grid reads the features only for their largest value (OpenSourceLaw's S1_pt_hat).
-    hint = [np.array([maxima[:, k].max() if F else 0.0]) for k in range(len(cols))]
-    lo, hi, fixed_mask, linear_mask, start_rows, grid_rows = _param_setup(
-        law_cls, start_law, N, hint, bounds, fixed, starts, grid, multistart, batch=True)
-    args = (ptrs, lib.ptr(y), 0 if w is None else lib.ptr(w), F, N, lo, hi, fixed_mask, linear_mask, start_rows,
-            np.ascontiguousarray(grid_rows))
-    return law_cls, obj_code, args, (flags & 32) != 0, [y, w, *cols], stream
+    # The start grid reads the features only for their largest value (OpenSourceLaw's S1_pt_hat).
+    hint = [np.array([maxima[:, k].max()]) for k in range(len(cols))]
+    pb = _setup(law_cls, start_law, obj_code, y, cols, w, bounds, fixed, starts, grid, multistart, True,
+                options, top=float(spread[:, 1].max()), grid_features=hint)
+    why = _unfittable_from(spread[:, 0], spread[:, 1], None if w is None else (flags & 32) != 0)
+    if pb.scale != 1.0:
+        with lib.scope(dev):
+            y = y * pb.scale  # the scaled copy the kernel fits
+    keep_alive = [y, w, *cols]
+
+    def host_data():  # for the identifiability screen, on first access
+        host = [np.broadcast_to(_to_host(lib, features[k]), shape) for k in law_cls.input_names]
+        return host, None if weights is None else np.broadcast_to(_to_host(lib, weights), shape)
+
+    return pb, why, host_data, (ptrs, lib.ptr(y), 0 if w is None else lib.ptr(w)), keep_alive, stream
+
+
+def _to_host(lib, value) -> np.ndarray:
+    """A float64 NumPy copy of a device array (or a host scalar)."""
+    if not is_device_array(value):
+        return np.asarray(value, dtype=float)
+    if isinstance(lib, _Torch):
+        return value.detach().to(lib.t.float64).cpu().numpy()
+    return lib.cp.asnumpy(value).astype(np.float64, copy=False)
 
 
 # ----------------------------------------------------------------------------- grid

@@ -11,24 +11,30 @@ plus any starts you give. The objective is LAW.md section 6:
 
 from __future__ import annotations
 
+from typing import NamedTuple, Optional
+
 import numpy as np
 
 from . import _core, _validate
 from ._threads import get_num_threads
+from .identifiability import _reasons, _undetermined, _undetermined_many, _warn_unidentifiable
 from .laws import Law
 
-OBJECTIVES = {"least_squares": 0, "log_least_squares": 1, "huber_log": 2}
+#: Objective names -> the compiled core's codes.
+OBJECTIVES = {name: code for code, name in enumerate(_core.fit_objectives)}
 NAN_POLICIES = ("raise", "omit")
 
-STATUS_MESSAGES = {
-    1: "converged: relative decrease of the objective below ftol",
-    2: "converged: relative step below xtol",
-    3: "converged: scaled gradient below gtol",
-    0: "stopped: iteration limit reached before convergence",
-    -1: "failed: the normal equations stayed singular at every damping",
-    -2: "failed: the model is NaN or infinite at every start",
-    -3: "failed: the data cannot be fitted (see message)",
-}
+#: Status code -> message, as the compiled fitter defines them (> 0 converged, 0 iteration
+#: limit, < 0 failed).
+STATUS_MESSAGES = dict(_core.fit_statuses)
+_NON_FINITE = -2  # "the model is NaN or infinite at every start"
+_BAD_DATA = -3  # "the data cannot be fitted"
+_INT32_MAX = 2**31 - 1
+# The fitter's tolerances and damping floors are tuned for losses of order 1-100 (nats).
+# Losses far outside [2**-4, 2**10] are scaled by a power of two (exact) before fitting;
+# every law is linear in its linear parameters jointly, so those scale back exactly.
+_UNSCALED = (2.0**-4, 2.0**10)
+_LOSS_RANGE = (1e-100, 1e100)  # beyond, the covariance's J'J over- or underflows
 
 # Default start values of the nonlinear parameters: the decades where real fits land.
 _GRID_VALUES = {
@@ -36,7 +42,9 @@ _GRID_VALUES = {
     "E": np.geomspace(1.0, 1e4, 9),
     "beta": np.geomspace(0.02, 2.0, 7),
     "a1": np.array([0.01, 0.1, 1.0]),
-    "a2": np.array([0.5, 3.0, 10.0]),
+    # a2 takes either sign (a concave or a convex replay factor); 0 itself is left out: there
+    # the shift term vanishes and B is not determined.
+    "a2": np.array([-8.0, -1.0, 1.0, 8.0]),
     "g1": np.array([-0.2, 0.0, 0.2]),
     "g2": np.array([-0.2, 0.0, 0.2]),
     "g3": np.array([0.1, 0.3, 1.0]),
@@ -49,8 +57,10 @@ _GRID_VALUES = {
 # (B*(1-(1+E*x)**-beta) ~ B*beta*log(1+E*x) as beta -> 0, LAW.md section 6): with
 # noisy data the optimum can run off to beta -> 0, |B|, E -> inf, so the search is
 # kept inside the decades real fits occupy and a fit that ends on such a bound says so.
-# The replay shift factor has the same degeneracy in a2 (B*(1-exp(-a2*r)) ~ B*a2*r).
-_DEFAULT_BOUNDS = {"E": (0.0, 1e6), "beta": (1e-2, 10.0), "alpha": (0.0, 10.0), "a2": (1e-2, 100.0), "a1": (0.0, 100.0)}
+# The replay shift factor has the same degeneracy in a2 (B*(1-exp(-a2*r)) ~ B*a2*r); a2 takes
+# either sign (real replay runs want a2 < 0: a little replay removes most forgetting), and
+# |a2| <= 50 keeps exp(|a2|) and the B it pairs with inside double precision.
+_DEFAULT_BOUNDS = {"E": (0.0, 1e6), "beta": (1e-2, 10.0), "alpha": (0.0, 10.0), "a2": (-50.0, 50.0), "a1": (0.0, 100.0)}
 
 
 class FitResult(dict):
@@ -59,7 +69,11 @@ class FitResult(dict):
     Fields: ``law`` (fitted law instance), ``params``, ``stderr`` (dicts by name),
     ``covariance`` (array in ``param_names`` order), ``x`` (parameter vector),
     ``objective``, ``r2`` (on the raw loss), ``mae``, ``mape`` (fractions), ``nfev``,
-    ``nit``, ``starts_tried``, ``status``, ``message``, ``success``, ``n_points``.
+    ``nit``, ``starts_tried``, ``status``, ``message``, ``success``, ``n_points``,
+    ``at_bound`` (names), ``unidentifiable`` ({name: reason} for the parameters the data do
+    not determine; their stderr is inf), ``residual_std`` (scale of the residuals, on the
+    log scale for the log objectives: ``residual_space`` is ``"log"`` or ``"loss"``) and
+    ``dof`` (points minus estimated parameters).
     """
 
     def __getattr__(self, name):
@@ -96,7 +110,8 @@ def _param_dict(value, name, law_cls):
 
 
 def _bounds(law_cls, bounds):
-    lo = np.array([-np.inf if n in law_cls.signed_params else _DEFAULT_BOUNDS.get(n, (0.0, 0))[0]
+    # a default bound wins over the sign rule (a2 is signed but boxed); else signed -> free
+    lo = np.array([_DEFAULT_BOUNDS[n][0] if n in _DEFAULT_BOUNDS else (-np.inf if n in law_cls.signed_params else 0.0)
                    for n in law_cls.param_names])
     hi = np.array([_DEFAULT_BOUNDS.get(n, (0, np.inf))[1] for n in law_cls.param_names])
     for key, pair in _param_dict(bounds, "bounds", law_cls).items():
@@ -108,7 +123,9 @@ def _bounds(law_cls, bounds):
         lo[i] = -np.inf if a is None else _bound_value(a, key)
         hi[i] = np.inf if b is None else _bound_value(b, key)
         if lo[i] > hi[i]:
-            raise ValueError(f"bounds: low > high for {key!r}")
+            raise ValueError(f"bounds: low > high for {key!r} ({lo[i]} > {hi[i]})")
+        if lo[i] == np.inf or hi[i] == -np.inf:
+            raise ValueError(f"bounds: {key!r} has no finite value in ({lo[i]}, {hi[i]})")
     return lo, hi
 
 
@@ -118,7 +135,8 @@ def _bound_value(v, key):
     return float(v)
 
 
-def _features(law_cls, features, loss_shape, name="features"):
+def _feature_names(law_cls, features, name="features"):
+    """Checks that ``features`` is a dict keyed by exactly the law's inputs."""
     if not isinstance(features, dict):
         raise TypeError(f"{name}: expected a dict of arrays keyed by {', '.join(law_cls.input_names)}")
     unknown = [k for k in features if k not in law_cls.input_names]
@@ -128,6 +146,10 @@ def _features(law_cls, features, loss_shape, name="features"):
     missing = [k for k in law_cls.input_names if k not in features]
     if missing:
         raise ValueError(f"{name}: missing input(s) {', '.join(missing)} for {law_cls.__name__}")
+
+
+def _features(law_cls, features, loss_shape, name="features"):
+    _feature_names(law_cls, features, name)
     out = []
     for key in law_cls.input_names:
         a = _validate.as_float_array(features[key], f"{name}[{key!r}]")
@@ -169,33 +191,140 @@ def default_grid(law_cls, features=None, fixed=None, coarse=False) -> np.ndarray
 
 
 def _starts(law_cls, starts, start_law, fixed):
+    """Start rows (k, n_params) from dicts, law instances or rows of n_params numbers."""
+    names = law_cls.param_names
+    P = len(names)
     rows = []
     if start_law is not None:
         rows.append(start_law.param_vector)
     if starts is not None:
         if isinstance(starts, (dict, Law)):
             starts = [starts]
-        for s in starts:
+        elif isinstance(starts, np.ndarray) or (
+            isinstance(starts, (list, tuple)) and starts and not isinstance(starts[0], (dict, Law))
+        ):
+            arr = _validate.as_float_array(starts, "starts", min_ndim=1)
+            if arr.ndim > 2 or arr.shape[-1] != P:
+                raise ValueError(f"starts: expected rows of {P} values ({', '.join(names)}), got shape {arr.shape}")
+            starts = list(arr.reshape(-1, P))
+        elif not isinstance(starts, (list, tuple)):
+            raise TypeError(f"starts: expected a dict, a law instance, rows of {P} values or a list of them, "
+                            f"got {type(starts).__name__}")
+        for i, s in enumerate(starts):
+            where = f"starts[{i}]"
             if isinstance(s, Law):
+                if s.param_names != names:
+                    raise ValueError(f"{where}: a {type(s).__name__} cannot start a {law_cls.__name__} fit "
+                                     f"(parameters {', '.join(names)})")
                 rows.append(s.param_vector)
                 continue
-            s = _param_dict(s, "starts", law_cls)
-            missing = [n for n in law_cls.param_names if n not in s and n not in fixed]
+            if isinstance(s, np.ndarray):
+                if s.shape != (P,):
+                    raise ValueError(f"{where}: expected {P} values ({', '.join(names)}), got shape {s.shape}")
+                rows.append(s)
+                continue
+            s = _param_dict(s, where, law_cls)
+            missing = [n for n in names if n not in s and n not in fixed]
             if missing:
-                raise ValueError(f"starts: a start lacks {', '.join(missing)}")
-            rows.append(np.array([float(s.get(n, fixed.get(n, 0.0))) for n in law_cls.param_names]))
-    arr = np.array(rows, dtype=float).reshape(-1, len(law_cls.param_names))
+                raise ValueError(f"{where}: lacks {', '.join(missing)}")
+            rows.append(np.array([_validate.real_scalar(s[n], f"{where}[{n!r}]") if n in s else fixed.get(n, 0.0)
+                                  for n in names]))
+    arr = np.array(rows, dtype=float).reshape(-1, P)
+    _validate.check_finite(arr, "starts")
     for name, v in fixed.items():
-        arr[:, law_cls.param_names.index(name)] = v
+        arr[:, names.index(name)] = v
     return arr
 
 
-def _prepare(law, features, loss, weights, bounds, fixed, starts, grid, multistart, objective, nan_policy, batch):
-    law_cls, start_law = _law_class(law)
+class _Problem(NamedTuple):
+    """A validated fitting problem, as the compiled fitter takes it."""
+
+    law_cls: type
+    objective: int
+    y: np.ndarray  # (n,) or (n_fits, n)
+    cols: list  # the law's inputs, each shaped like y
+    weights: Optional[np.ndarray]
+    lo: np.ndarray
+    hi: np.ndarray
+    fixed_mask: np.ndarray  # uint8 per parameter
+    linear_mask: np.ndarray  # uint8 per parameter
+    starts: np.ndarray  # (k, n_params)
+    grid: np.ndarray  # (m, n_params)
+    delta: float
+    max_iter: int
+    ftol: float
+    xtol: float
+    gtol: float
+    keep: int
+    scale: float  # the core fits y * scale (a power of two)
+
+    def core_args(self) -> dict:
+        """Keyword arguments of ``_core.fit_one`` / ``_core.fit_many`` (but ``threads``)."""
+        return dict(
+            inputs=[np.ascontiguousarray(c) for c in self.cols],
+            y=np.ascontiguousarray(self.y if self.scale == 1.0 else self.y * self.scale),
+            w=None if self.weights is None else np.ascontiguousarray(self.weights, dtype=float),
+            **self.param_args(),
+        )
+
+    def param_args(self) -> dict:
+        """The fitter's arguments besides the data (shared with the CUDA fitter), on the scaled losses."""
+        lin = self.linear_mask == 1
+        s = self.scale
+
+        def scaled(a):  # parameter values: the linear ones scale with the losses
+            return a if s == 1.0 else np.where(lin, a * s, a)
+
+        return dict(
+            lo=scaled(self.lo), hi=scaled(self.hi), fixed=self.fixed_mask, linear=self.linear_mask,
+            starts=np.ascontiguousarray(scaled(self.starts)), grid=np.ascontiguousarray(scaled(self.grid)),
+            objective=self.objective, delta=self.delta, max_iter=self.max_iter, ftol=self.ftol, xtol=self.xtol,
+            gtol=self.gtol, keep=self.keep,
+        )
+
+    def unscale(self, params, objective):
+        """The core's parameters and objective for the losses as given."""
+        if self.scale == 1.0:
+            return params, objective
+        params = np.where(self.linear_mask == 1, params / self.scale, params)
+        if self.objective == OBJECTIVES["least_squares"]:
+            objective = objective / self.scale / self.scale
+        return params, objective
+
+
+def _tolerance(value, name):
+    return _validate.real_scalar(value, name, lo=0.0)
+
+
+def _count(value, name):
+    v = _validate.integer(value, name, lo=1)
+    if v > _INT32_MAX:
+        raise ValueError(f"{name}: must be <= {_INT32_MAX}, got {v}")
+    return v
+
+
+def _objective_code(objective) -> int:
     obj_code = OBJECTIVES.get(objective) if isinstance(objective, str) else None
     if obj_code is None:
         raise ValueError(f"objective: unknown option {objective!r}; expected one of {', '.join(OBJECTIVES)}")
+    return obj_code
+
+
+def _options(delta, max_iter, ftol, xtol, gtol, keep) -> dict:
+    """The solver options, checked."""
+    delta = _validate.real_scalar(delta, "delta", lo=0.0)
+    if delta == 0.0:
+        raise ValueError("delta: must be > 0 (the Huber threshold on log residuals)")
+    return dict(delta=delta, max_iter=_count(max_iter, "max_iter"), ftol=_tolerance(ftol, "ftol"),
+                xtol=_tolerance(xtol, "xtol"), gtol=_tolerance(gtol, "gtol"), keep=_count(keep, "keep"))
+
+
+def _prepare(law, features, loss, weights, bounds, fixed, starts, grid, multistart, objective, nan_policy, batch,
+             *, delta=1e-3, max_iter=500, ftol=1e-10, xtol=1e-10, gtol=1e-10, keep=1) -> _Problem:
+    law_cls, start_law = _law_class(law)
+    obj_code = _objective_code(objective)
     _validate.choice(nan_policy, "nan_policy", NAN_POLICIES)
+    options = _options(delta, max_iter, ftol, xtol, gtol, keep)
     y = _validate.as_float_array(loss, "losses" if batch else "loss", min_ndim=1)
     if batch:
         if y.ndim != 2:
@@ -225,72 +354,129 @@ def _prepare(law, features, loss, weights, bounds, fixed, starts, grid, multista
         y = y[keep]
         cols = [c[keep] for c in cols]
         w = None if w is None else w[keep]
-    if obj_code != 0 and (y <= 0).any():
+    if obj_code != OBJECTIVES["least_squares"] and (y <= 0).any():
         raise ValueError("loss: must be > 0 for a log objective")
-    params = _param_setup(law_cls, start_law, y.shape[-1], cols, bounds, fixed, starts, grid, multistart, batch)
-    return (law_cls, obj_code, y, cols, w) + params
+    return _setup(law_cls, start_law, obj_code, y, cols, w, bounds, fixed, starts, grid, multistart, batch, options)
 
 
-def _param_setup(law_cls, start_law, n_points, cols, bounds, fixed, starts, grid, multistart, batch):
-    """Bounds, fixed and linear masks, starts and the start grid (``cols`` only for the grid's scale)."""
+def _setup(law_cls, start_law, obj_code, y, cols, w, bounds, fixed, starts, grid, multistart, batch, options, *,
+           top=None, grid_features=None) -> _Problem:
+    """The problem around checked data: bounds, fixed values, starts, the start grid and the loss scale.
+
+    Device data (the CUDA fitter) give ``top`` (the largest ``|loss|``) and ``grid_features``
+    (host arrays holding each input's largest value) instead of being read here."""
     fixed = _param_dict(fixed, "fixed", law_cls)
     for k, v in fixed.items():
         fixed[k] = _validate.real_scalar(v, f"fixed[{k!r}]")
     lo, hi = _bounds(law_cls, bounds)
+    for k, v in fixed.items():
+        i = law_cls.param_names.index(k)
+        if not lo[i] <= v <= hi[i]:
+            raise ValueError(f"fixed[{k!r}]: {v} lies outside its bounds [{lo[i]}, {hi[i]}] (widen them with bounds=)")
     n_free = len(law_cls.param_names) - len(fixed)
-    if n_points < n_free:
-        raise ValueError(f"loss: {n_points} points cannot determine {n_free} free parameters")
+    if y.shape[-1] < n_free:
+        raise ValueError(f"loss: {y.shape[-1]} points cannot determine {n_free} free parameters")
+    if w is not None and not batch and np.count_nonzero(w) < n_free:
+        raise ValueError(f"weights: only {np.count_nonzero(w)} points have a weight > 0; {n_free} free parameters "
+                         "need at least as many")
     start_rows = _starts(law_cls, starts, start_law, fixed)
     if grid is None:
-        grid_rows = default_grid(law_cls, cols, fixed, coarse=batch) if multistart else np.zeros((0, len(lo)))
+        feats = cols if grid_features is None else grid_features
+        grid_rows = default_grid(law_cls, feats, fixed, coarse=batch) if multistart else np.zeros((0, len(lo)))
     else:
         grid_rows = _validate.as_float_array(grid, "grid", min_ndim=2)
-        if grid_rows.shape[1] != len(lo):
+        if grid_rows.ndim != 2 or grid_rows.shape[1] != len(lo):
             raise ValueError(f"grid: rows must have {len(lo)} values ({', '.join(law_cls.param_names)})")
     if len(start_rows) + len(grid_rows) == 0:
         raise ValueError("starts: multistart=False needs at least one start (starts=... or a law instance)")
     fixed_mask = np.array([n in fixed for n in law_cls.param_names], dtype=np.uint8)
     linear_mask = np.array([n in law_cls.linear_params for n in law_cls.param_names], dtype=np.uint8)
-    return lo, hi, fixed_mask, linear_mask, start_rows, grid_rows
+    if top is None:
+        top = float(np.abs(y).max()) if y.size else 0.0
+    scale = 1.0
+    if top > 0.0 and not _UNSCALED[0] <= top <= _UNSCALED[1] and _LOSS_RANGE[0] <= top <= _LOSS_RANGE[1]:
+        scale = float(2.0 ** -np.frexp(top)[1])  # top * scale in [0.5, 1)
+    return _Problem(law_cls, obj_code, y, cols, w, lo, hi, fixed_mask, linear_mask, start_rows, grid_rows,
+                    scale=scale, **options)
+
+
+def _unfittable(y, w=None) -> list:
+    """Per curve (rows of a 2-D ``y``; one curve if 1-D): why it cannot be fitted, or None."""
+    y2 = np.atleast_2d(y)
+    top = np.abs(y2).max(axis=1) if y2.shape[1] else np.zeros(y2.shape[0])
+    weighted = None if w is None else np.any(np.atleast_2d(w) > 0, axis=1)
+    return _unfittable_from(np.ptp(y2, axis=1), top, weighted)
+
+
+def _unfittable_from(ptp, top, weighted=None) -> list:
+    """:func:`_unfittable` from each curve's range and largest ``|loss|`` and whether any of its
+    weights is > 0 (None: no weights), as the CUDA fitter measures them on the device."""
+    flat = ptp <= 1e-12 * top
+    scale = ~((top >= _LOSS_RANGE[0]) & (top <= _LOSS_RANGE[1]))
+    unweighted = np.zeros(len(top), dtype=bool) if weighted is None else ~weighted
+    why = [None] * len(top)
+    for i in np.flatnonzero(flat | scale | unweighted):
+        if flat[i]:
+            why[i] = "loss is constant: the law's parameters are not identifiable from a flat curve"
+        elif scale[i]:
+            why[i] = (f"loss: values of magnitude {top[i]:.3g} lie outside the range the fitter works in "
+                      f"({_LOSS_RANGE[0]:g} to {_LOSS_RANGE[1]:g})")
+        else:
+            why[i] = "weights: all zero, so no point constrains the fit"
+    return why
 
 
 def _quality(law_obj, cols, y, law_cls, obj_code, w, fixed_mask, on_bound):
-    """Prediction, R^2 and the curve_fit-style covariance ``inv(J'J) * RSS / dof``.
+    """Prediction, R^2, the curve_fit-style covariance ``inv(J'J) * RSS / dof``, the
+    undetermined parameters and the residual scale.
 
     Parameters on a bound are left out of J (their row/column is NaN), as fixed
-    ones are (0): the Gaussian approximation does not hold at a bound."""
+    ones are (0): the Gaussian approximation does not hold at a bound. Undetermined
+    parameters (:func:`_undetermined`) get NaN rows and columns too (stderr inf); the
+    covariance of the others is computed without them."""
     inputs = dict(zip(law_cls.input_names, cols))
     pred, grad = law_obj.value_and_grad(**inputs)
     resid = pred - y
     ss_tot = float(np.sum((y - y.mean()) ** 2))
     r2 = 1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else float("nan")
-    free = np.flatnonzero((fixed_mask == 0) & ~on_bound)
+    sw = None if w is None else np.sqrt(w)
+    Jlog = grad / pred[:, None]
+    if sw is not None:
+        Jlog = Jlog * sw[:, None]
+    free_all = fixed_mask == 0
+    mask, zero, s, Vt = _undetermined(Jlog[None], law_obj.param_vector[None], free_all)
+    unidentifiable = _reasons(law_obj, cols, mask, zero, s, Vt, free_all) if mask.any() else {}
+    free = np.flatnonzero(free_all & ~on_bound & ~mask[0])
     if obj_code == 0:
         J, r = grad[:, free], resid
     else:
         J, r = grad[:, free] / pred[:, None], np.log(pred) - np.log(y)
-    if w is not None:
-        sw = np.sqrt(w)
+    if sw is not None:
         J, r = J * sw[:, None], r * sw
     P = len(law_cls.param_names)
     cov = np.full((P, P), np.nan)
     dof = len(y) - len(free)
+    rss = float(r @ r)
     if dof > 0 and np.all(np.isfinite(J)) and free.size:
-        jtj = J.T @ J
         # Columns differ by many decades (E ~ 1e3, alpha ~ 0.5): judge and invert the
-        # normalised matrix, then scale back.
-        d = np.sqrt(np.diag(jtj))
+        # column-normalised J (by its SVD), then scale back.
+        d = np.linalg.norm(J, axis=0)
         if np.all(d > 0):
-            unit = jtj / np.outer(d, d)
             try:
-                if np.linalg.cond(unit) < 1e13:
-                    sub = np.linalg.inv(unit) / np.outer(d, d) * (float(r @ r) / dof)
+                _, sv, vt = np.linalg.svd(J / d, full_matrices=False)
+                if sv[-1] > 0 and (sv[0] / sv[-1]) ** 2 < 1e13:
+                    sub = (vt.T / sv**2) @ vt / np.outer(d, d) * (rss / dof)
                     cov[np.ix_(free, free)] = sub
             except np.linalg.LinAlgError:
                 pass
     cov[fixed_mask == 1, :] = 0.0
     cov[:, fixed_mask == 1] = 0.0
-    return pred, r2, cov
+    noise = {
+        "residual_std": float(np.sqrt(rss / dof)) if dof > 0 else float("nan"),
+        "residual_space": "loss" if obj_code == 0 else "log",
+        "dof": int(dof),
+    }
+    return pred, r2, cov, mask[0], unidentifiable, noise
 
 
 def fit(
@@ -333,7 +519,7 @@ def fit(
     bounds : dict, optional
         ``{name: (low, high)}``; defaults: ``(0, inf)``, signed parameters (B) free.
         Fix the sign of B with ``bounds={"B": (0, None)}``. E is kept in (0, 1e6], beta in
-        [0.01, 10], alpha in [0, 10], a1 in [0, 100] and a2 in [0.01, 100] unless you widen them; ``at_bound`` lists the
+        [0.01, 10], alpha in [0, 10], a1 in [0, 100] and a2 (either sign) in [-50, 50] unless you widen them; ``at_bound`` lists the
         parameters that end on a bound.
     fixed : dict, optional
         ``{name: value}`` held constant.
@@ -354,33 +540,33 @@ def fit(
     FitResult
         A failed fit has ``success=False`` and a ``message``; it never raises.
     """
-    law_cls, obj_code, y, cols, w, lo, hi, fixed_mask, linear_mask, start_rows, grid_rows = _prepare(
-        law, features, loss, weights, bounds, fixed, starts, grid, multistart, objective, nan_policy, batch=False
-    )
-    delta = _validate.real_scalar(delta, "delta", lo=0.0)
-    keep = _validate.integer(keep, "keep", lo=1)
-    max_iter = _validate.integer(max_iter, "max_iter", lo=1)
-    spread = float(np.ptp(y))
-    if spread <= 1e-12 * max(1.0, float(np.abs(y).max())):
-        return _failed(law_cls, y, "loss is constant: the law's parameters are not identifiable from a flat curve")
-    fn = _core.fit_one[law_cls._core_name]
-    x, objv, status, nfev, nit, tried = fn(
-        [np.ascontiguousarray(c) for c in cols], np.ascontiguousarray(y),
-        None if w is None else np.ascontiguousarray(w, dtype=float),
-        lo, hi, fixed_mask, linear_mask, start_rows, np.ascontiguousarray(grid_rows),
-        obj_code, delta, max_iter, float(ftol), float(xtol), float(gtol), keep,
-    )
+    pb = _prepare(law, features, loss, weights, bounds, fixed, starts, grid, multistart, objective, nan_policy,
+                  batch=False, delta=delta, max_iter=max_iter, ftol=ftol, xtol=xtol, gtol=gtol, keep=keep)
+    law_cls, obj_code, y, cols, w = pb.law_cls, pb.objective, pb.y, pb.cols, pb.weights
+    lo, hi, fixed_mask = pb.lo, pb.hi, pb.fixed_mask
+    why = _unfittable(y, w)[0]
+    if why is not None:
+        return _failed(law_cls, y, why)
+    x, objv, status, nfev, nit, tried = _core.fit_one[law_cls._core_name](**pb.core_args())
+    x, objv = pb.unscale(x, objv)
     if not np.all(np.isfinite(x)):
+        status = status if status <= 0 else _NON_FINITE  # never "converged" without parameters
         return _failed(law_cls, y, STATUS_MESSAGES.get(status, "failed"), status=status, nfev=nfev)
     law_obj = law_cls.from_vector(x)
-    tol = 1e-9 * np.maximum(1.0, np.abs(x))
+    # Linear parameters scale with the losses: judge them on that scale.
+    tol = 1e-9 * np.maximum(np.where(pb.linear_mask == 1, np.abs(y).max(), 1.0), np.abs(x))
     on_bound = (fixed_mask == 0) & ((np.abs(x - lo) <= tol) | (np.abs(x - hi) <= tol))
-    pred, r2, cov = _quality(law_obj, cols, y, law_cls, obj_code, w, fixed_mask, on_bound)
+    pred, r2, cov, undetermined, unidentifiable, noise = _quality(
+        law_obj, cols, y, law_cls, obj_code, w, fixed_mask, on_bound)
     stderr = np.sqrt(np.diag(cov))
+    stderr[undetermined] = np.inf
     at_bound = [n for n, b in zip(law_cls.param_names, on_bound) if b]
     message = STATUS_MESSAGES.get(status, "unknown status")
     if at_bound:
         message += f"; at a bound: {', '.join(at_bound)} (see `bounds`)"
+    if unidentifiable:
+        message += f"; not determined by the data: {', '.join(unidentifiable)} (see `unidentifiable`)"
+        _warn_unidentifiable(unidentifiable)
     return FitResult(
         law=law_obj,
         params=law_obj.params,
@@ -398,7 +584,9 @@ def fit(
         message=message,
         success=bool(status > 0),
         at_bound=at_bound,
+        unidentifiable=unidentifiable,
         n_points=int(len(y)),
+        **noise,
     )
 
 
@@ -422,15 +610,47 @@ def _failed(law_cls, y, message, status=-3, nfev=0):
         message=message,
         success=False,
         at_bound=[],
+        unidentifiable={},
         n_points=int(len(y)),
+        residual_std=nan,
+        residual_space="log",
+        dof=0,
     )
 
 
 class FitManyResult(dict):
     """Result of :func:`fit_many`: ``params`` (n_fits, n_params) in ``param_names`` order,
-    per-fit ``objective``, ``success``, ``status``, ``nfev`` and ``message`` (list)."""
+    per-fit ``objective``, ``success``, ``status``, ``nfev`` and ``message`` (list), and
+    ``unidentifiable`` (n_fits, n_params) bool: the parameters each fit's data do not
+    determine (see :func:`fit`), with ``identified`` (n_fits,) = none of them.
+
+    The identifiability flags (and the messages' note on them) are computed on first access
+    of ``unidentifiable``, ``identified`` or ``message``, in one batched pass (a compiled
+    Jacobian per fit, then one batched screen; ~10-20 us per fit), so that batches that do
+    not ask keep their full speed.
+    """
 
     __getattr__ = FitResult.__getattr__
+    _LAZY = ("unidentifiable", "identified", "message")
+
+    def __getitem__(self, key):
+        if key in self._LAZY and "_pending" in self:
+            self._settle()
+        return dict.__getitem__(self, key)
+
+    def _settle(self):
+        law_cls, data, fixed_mask, use = dict.pop(self, "_pending")
+        cols, w = data() if callable(data) else data  # a callable: host copies of device data
+        undetermined = _undetermined_many(law_cls, dict.__getitem__(self, "params"), cols, w, fixed_mask, use)
+        messages = list(dict.__getitem__(self, "message"))
+        for k in np.flatnonzero(undetermined.any(axis=1)):
+            which = [n for n, u in zip(law_cls.param_names, undetermined[k]) if u]
+            messages[k] += f"; not determined by the data: {', '.join(which)}"
+        self.update(message=messages, unidentifiable=undetermined, identified=~undetermined.any(axis=1))
+
+    def __repr__(self) -> str:
+        shown = {k: v for k, v in self.items() if k != "_pending"}
+        return f"FitManyResult({shown!r})"
 
 
 def fit_many(
@@ -462,8 +682,8 @@ def fit_many(
     smooth curves rarely need more, and batches are about throughput.
 
     ``device="cuda"`` (or ``"cuda:N"``) fits on a GPU (:mod:`cptlaw.cuda`): NumPy inputs are
-    copied there, CuPy / PyTorch CUDA inputs are used in place; the same algorithm, statuses
-    and results (as NumPy arrays), ``keep`` at most 16.
+    copied there, CuPy / PyTorch CUDA inputs are used in place; the same algorithm, checks,
+    statuses and results (as NumPy arrays), ``keep`` at most 16.
     """
     if device != "cpu":
         from . import cuda
@@ -471,37 +691,34 @@ def fit_many(
         return cuda.fit_many(law, features, losses, objective=objective, delta=delta, weights=weights,
                              bounds=bounds, fixed=fixed, starts=starts, grid=grid, multistart=multistart, keep=keep,
                              max_iter=max_iter, ftol=ftol, xtol=xtol, gtol=gtol, device=device)
-    law_cls, obj_code, y, cols, w, lo, hi, fixed_mask, linear_mask, start_rows, grid_rows = _prepare(
-        law, features, losses, weights, bounds, fixed, starts, grid, multistart, objective, "raise", batch=True
-    )
-    delta = _validate.real_scalar(delta, "delta", lo=0.0)
-    keep = _validate.integer(keep, "keep", lo=1)
-    max_iter = _validate.integer(max_iter, "max_iter", lo=1)
-    fn = _core.fit_many[law_cls._core_name]
-    params, objv, status, nfev = fn(
-        [np.ascontiguousarray(c) for c in cols], np.ascontiguousarray(y),
-        None if w is None else np.ascontiguousarray(w, dtype=float),
-        lo, hi, fixed_mask, linear_mask, start_rows, np.ascontiguousarray(grid_rows),
-        obj_code, delta, max_iter, float(ftol), float(xtol), float(gtol), keep, get_num_threads(),
-    )
-    flat = np.ptp(y, axis=1) <= 1e-12 * np.maximum(1.0, np.abs(y).max(axis=1))
-    return _many_result(law_cls, params, objv, status, nfev, flat)
+    pb = _prepare(law, features, losses, weights, bounds, fixed, starts, grid, multistart, objective, "raise",
+                  batch=True, delta=delta, max_iter=max_iter, ftol=ftol, xtol=xtol, gtol=gtol, keep=keep)
+    params, objv, status, nfev = _core.fit_many[pb.law_cls._core_name](**pb.core_args(), threads=get_num_threads())
+    return _many_result(pb, params, objv, status, nfev, _unfittable(pb.y, pb.weights), (pb.cols, pb.weights))
 
 
-def _many_result(law_cls, params, objv, status, nfev, flat) -> FitManyResult:
-    status = np.where(flat, -3, status)
+def _many_result(pb, params, objv, status, nfev, why, data) -> FitManyResult:
+    """The result of a batch from the fitter's raw output (on the scaled losses), ``why`` each
+    curve cannot be fitted (or None) and the data for the identifiability screen: ``(cols, w)``
+    or a function returning them."""
+    params, objv = pb.unscale(params, objv)
+    unfit = np.array([m is not None for m in why], dtype=bool)
+    lost = (status > 0) & ~np.all(np.isfinite(params), axis=1)  # never "converged" without parameters
+    status = np.where(lost, _NON_FINITE, status)
+    status = np.where(unfit, _BAD_DATA, status).astype(status.dtype)
     # One message per distinct status, spread with NumPy: a million fits need no Python loop.
     messages = np.empty(len(status), dtype=object)
     for code in np.unique(status):
         messages[status == code] = STATUS_MESSAGES.get(int(code), "unknown status")
-    messages[flat] = "loss is constant: parameters not identifiable"
-    messages = messages.tolist()
+    for i in np.flatnonzero(unfit):
+        messages[i] = why[i]
     return FitManyResult(
         params=params,
-        param_names=law_cls.param_names,
+        param_names=pb.law_cls.param_names,
         objective=objv,
         status=status,
         success=status > 0,
         nfev=nfev,
-        message=messages,
+        message=messages.tolist(),
+        _pending=(pb.law_cls, data, pb.fixed_mask, ~unfit),
     )

@@ -35,26 +35,30 @@ from typing import Optional
 
 import numpy as np
 
-from . import _core, _validate
+from . import _core, _limits, _validate
 from . import schedules as _schedules
 from ._threads import get_num_threads
 from .areas import SPLITS
-from .laws import Law
+from .laws import LAWS, Law
 
 __all__ = ["GridInterrupted", "SHAPES", "DECAY_TYPES", "grid", "wsd_decay_steps"]
 
-#: CPT / PT schedule shapes (Hugging Face names; "constant" is constant_with_warmup).
-SHAPES = ("constant", "linear", "cosine", "wsd")
-#: WSD decay types (Hugging Face ``get_wsd_schedule``'s ``decay_type``).
-DECAY_TYPES = ("linear", "cosine", "1-sqrt")
+#: CPT / PT schedule shapes (Hugging Face names; "constant" is constant_with_warmup), in
+#: the compiled grid's code order.
+SHAPES = tuple(_core.grid_shapes)
+#: WSD decay types (Hugging Face ``get_wsd_schedule``'s ``decay_type``), in code order.
+DECAY_TYPES = tuple(_core.grid_decay_types)
 
-# Axes of the compiled grid (cpp/include/cptlaw/grid.hpp, enum Axis).
-_PT, _SHAPE, _DTYPE, _PEAK, _STEPS, _WARMUP, _START, _FRAC, _MIN = range(9)
-_REPLAY, _W, _STEP = 9, 10, 11
-_N_AXES = 12
-_START_HF, _START_PT = -1.0, -2.0
-_LAW_KINDS = {"annealing": 0, "cpt": 1, "replay_pt": 2, "replay_cpt": 3, "cpt_power_s2": 4, "open_source": 5}
-_REPLAY_KINDS = ("replay_pt", "replay_cpt")
+# Axes of the compiled grid and its start_lr level codes (exported by the core).
+_AX = _core.grid_axes
+_PT, _SHAPE, _DTYPE, _PEAK, _STEPS = _AX["pt"], _AX["shape"], _AX["decay_type"], _AX["peak_lr"], _AX["steps"]
+_WARMUP, _START, _FRAC, _MIN = _AX["warmup"], _AX["start_lr"], _AX["decay_frac"], _AX["min_lr"]
+_REPLAY, _W, _STEP = _AX["replay"], _AX["w"], _AX["step"]
+_N_SCHEDULE_AXES = _core.grid_schedule_axes
+_N_AXES = _core.grid_n_axes
+_START_HF, _START_PT = _core.grid_start_hf, _core.grid_start_pt
+# Levels are float64: integers (steps, warmup) must be exact there.
+_MAX_INT = _limits.MAX_EXACT_INT
 _FAMILY_KEYS = ("shape", "peak_lr", "steps", "warmup", "start_lr", "decay_frac", "decay_type", "min_lr",
                 "min_lr_ratio")
 _PT_FAMILY_KEYS = ("shape", "peak_lr", "steps", "warmup", "decay_frac", "decay_type", "min_lr", "min_lr_ratio",
@@ -71,8 +75,8 @@ class GridInterrupted(KeyboardInterrupt):
     Attributes
     ----------
     partial : pandas.DataFrame
-        What :func:`grid` would have returned for the chunks that finished: their rows
-        (``reduce=None``) or the reduction over them. ``partial.attrs`` has ``rows_done``,
+        What :func:`grid` would have returned for the work that finished: the rows of the
+        schedules completed (``reduce=None``) or the reduction over the rows evaluated. ``partial.attrs`` has ``rows_done``,
         ``rows_total`` and ``complete`` (False).
     rows_done, rows_total : int
         Rows (combination x step) evaluated, and in the whole grid.
@@ -121,7 +125,10 @@ def _ints(value, name: str, lo: int) -> list:
     for v in _values(value, name):
         if isinstance(v, (float, np.floating)) and float(v).is_integer():
             v = int(v)
-        out.append(_validate.integer(v, name, lo=lo))
+        v = _validate.integer(v, name, lo=lo)
+        if v > _MAX_INT:
+            raise ValueError(f"{name}: must be <= 2**53, got {v}")
+        out.append(v)
     return out
 
 
@@ -315,11 +322,11 @@ def _parse_laws(laws, w):
         where = "laws" if key == "" else f"laws[{key!r}]"
         if not isinstance(law, Law):
             raise TypeError(f"{where}: expected a Law, got {type(law).__name__}")
-        kind = _LAW_KINDS.get(law._core_name)
-        if kind is None:
-            raise TypeError(f"{where}: {type(law).__name__} is not supported by grid (supported: AnnealingLaw, "
-                            "CPTLaw, ReplayPTLaw, ReplayCPTLaw, CPTPowerS2Law, OpenSourceLaw)")
-        kinds.append(kind)
+        info = _core.laws[law._core_name]
+        if info["grid_inputs"] is None:
+            supported = ", ".join(c.__name__ for c in LAWS if _core.laws[c._core_name]["grid_inputs"] is not None)
+            raise TypeError(f"{where}: {type(law).__name__} is not supported by grid (supported: {supported})")
+        kinds.append(info["kind"])
         params.append(law.param_vector)
         names.append("loss" if key == "" else f"loss_{key}")
     weighted = None
@@ -330,8 +337,8 @@ def _parse_laws(laws, w):
         weighted = (keys.index("pt"), keys.index("cpt"))
         if "loss" in names:
             raise ValueError("laws: a law named '' clashes with the weighted loss column 'loss'")
-    has_replay = any(law._core_name in _REPLAY_KINDS for law in named.values())
-    needs_pt = any(law._core_name != "open_source" for law in named.values())
+    has_replay = any("r_pt" in law.input_names for law in named.values())
+    needs_pt = any(_core.laws[law._core_name]["grid_inputs"] != "cpt_only" for law in named.values())
     return kinds, params, names, weighted, has_replay, needs_pt
 
 
@@ -347,7 +354,8 @@ class _Plan:
 
         # crossed axes
         if replay is not None and not has_replay:
-            raise ValueError("replay: none of the laws takes a replay ratio (use ReplayPTLaw / ReplayCPTLaw)")
+            takers = " / ".join(c.__name__ for c in LAWS if "r_pt" in c.input_names)
+            raise ValueError(f"replay: none of the laws takes a replay ratio (use {takers})")
         self.has_replay = has_replay
         self.replay = np.array(_reals(0.0 if replay is None else replay, "replay", lo=0.0, hi=1.0))
         self.w = None if w is None else np.array(_reals(w, "w", lo=0.0, hi=1.0))
@@ -356,7 +364,11 @@ class _Plan:
             self.steps = None
         else:
             arr = np.asarray(steps)
+            if arr.dtype == object:  # Python ints beyond int64
+                raise ValueError("steps: CPT step counts must be <= 2**53")
             if arr.dtype.kind == "f" and arr.size and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+                if np.abs(arr).max() > _MAX_INT:
+                    raise ValueError(f"steps: CPT step counts must be <= 2**53, got {np.abs(arr).max():g}")
                 arr = arr.astype(np.int64)
             if arr.dtype.kind not in "iu" or arr.ndim > 1:
                 raise TypeError(f"steps: expected 'final' or integer CPT step counts, got {arr.dtype} "
@@ -365,6 +377,8 @@ class _Plan:
                 raise ValueError("steps: is empty")
             if arr.min() < 0:
                 raise ValueError(f"steps: CPT step counts must be >= 0, got {arr.min()}")
+            if arr.max() > _MAX_INT:
+                raise ValueError(f"steps: CPT step counts must be <= 2**53, got {arr.max()}")
             self.steps = np.unique(arr.astype(np.int64).reshape(-1))
 
         # PT checkpoints
@@ -385,7 +399,7 @@ class _Plan:
         if len(min_keys) > 1:
             raise ValueError("cpt: use the same one of 'min_lr' / 'min_lr_ratio' in every mapping")
         self.min_key = min_keys.pop()
-        levels = [_Levels() for _ in range(9)]
+        levels = [_Levels() for _ in range(_N_SCHEDULE_AXES)]
         nan = float("nan")
         blocks = []
         for f in families:
@@ -422,7 +436,7 @@ class _Plan:
         for axes in blocks:
             row_size, row_off = [n_pt], [len(codes)]
             codes.extend(range(n_pt))
-            for a in range(1, 9):
+            for a in range(1, _N_SCHEDULE_AXES):
                 vals = axes[a]
                 row_size.append(len(vals))
                 row_off.append(len(codes))
@@ -450,6 +464,8 @@ class _Plan:
         }
         self.schedules, self.rows_per_schedule, self.outputs = _core.grid_info(self.spec)
         self.rows = self.schedules * self.rows_per_schedule
+        if self.rows >= 2**63:
+            raise ValueError(f"cpt: the grid has {self.rows:.3g} rows, more than a row index can count (2**63)")
 
     # -- columns --------------------------------------------------------------------------
     def column_names(self) -> list:
@@ -534,7 +550,7 @@ class _Plan:
             by_axis.setdefault(axis_of[name], []).append(name)
         sizes = {_PT: self.pt_state.shape[0], _REPLAY: len(self.replay), _W: 1 if self.w is None else len(self.w),
                  _STEP: 1 if self.steps is None else len(self.steps)}
-        for a in range(1, 9):
+        for a in range(1, _N_SCHEDULE_AXES):
             sizes[a] = len(self.levels[a])
         maps, radix = {}, {}
         for a, cols in by_axis.items():
@@ -590,6 +606,17 @@ class _Rows:
         vals, codes, start = res
         self.parts.append((s0, self.plan.columns(vals, codes, start)))
 
+    def add_partial(self, s0, s1, res) -> int:
+        """Rows of the schedules an interrupted chunk finished; returns how many rows."""
+        vals, codes, start, done = res
+        rps = self.plan.rows_per_schedule
+        flags = np.concatenate([[0], np.asarray(done, dtype=np.int8), [0]])
+        edges = np.flatnonzero(np.diff(flags))  # runs of finished schedules: [a, b)
+        for a, b in zip(edges[::2], edges[1::2]):
+            sl = slice(a * rps, b * rps)
+            self.parts.append((s0 + int(a), self.plan.columns(vals[:, sl], codes[:, sl], start[sl])))
+        return int(np.count_nonzero(done)) * rps
+
     def frame(self):
         import pandas as pd
 
@@ -637,6 +664,12 @@ class _Best:
         order = np.lexsort((R, V), axis=-1)[:, : self.k]
         self.vals, self.rows = np.take_along_axis(V, order, axis=1), np.take_along_axis(R, order, axis=1)
 
+    def add_partial(self, s0, s1, res) -> int:
+        """The reduction over the rows an interrupted chunk evaluated; returns how many rows."""
+        vals, rows, counts, seen = res
+        self.add(s0, s1, (vals, rows, counts))
+        return int(seen)
+
     def frame(self, group_by, objective_name):
         import pandas as pd
 
@@ -648,6 +681,13 @@ class _Best:
         if group_by:
             df = df.sort_values(list(group_by), kind="stable", na_position="last")
         return df
+
+
+def _check_fits_in_memory(plan):
+    """Refuse up front a DataFrame of every row that cannot fit in memory."""
+    per_row = 8 * (len(plan.column_names()) + len(plan.loss_names) + 1)  # columns and index
+    _limits.check_fits(plan.rows, per_row, "reduce", "a DataFrame of every grid row",
+                       "use reduce='min' or 'max' (kept chunk by chunk) or a smaller grid")
 
 
 # ----------------------------------------------------------------------------- progress
@@ -718,9 +758,10 @@ def grid(
     ----------
     laws : Law or mapping of str to Law
         The fitted law(s): one Law gives the column ``loss``; a mapping ``{name: law}`` gives
-        ``loss_<name>`` columns. Supported: CPTLaw, ReplayPTLaw, ReplayCPTLaw (input ``r_pt``
-        from ``replay``), CPTPowerS2Law, OpenSourceLaw (``s1_cpt, s2_cpt`` only; ``pt`` may be
-        None: a PT LR that ended at 0), AnnealingLaw (on ``s1_pt + s1_cpt, s2_pt + s2_cpt``).
+        ``loss_<name>`` columns. Any law whose inputs the grid has: the CPT laws on
+        ``s1_pt, s2_pt, s1_cpt, s2_cpt`` (the replay laws also on ``r_pt`` from ``replay``),
+        OpenSourceLaw on ``s1_cpt, s2_cpt`` only (``pt`` may then be None: a PT LR that ended
+        at 0), and one-run laws (inputs ``s1, s2``) on ``s1_pt + s1_cpt, s2_pt + s2_cpt``.
     cpt : mapping, or sequence of mappings
         The CPT schedule family: each key maps to one value or a sequence of values, and the
         grid is their Cartesian product (a sequence of mappings: the concatenation of their
@@ -787,7 +828,7 @@ def grid(
         Parameter columns defining the groups of ``reduce`` (not loss columns).
     chunk_size : int, optional
         Rows (combination x step) per chunk, rounded to whole schedules: the unit of
-        progress, interruption and distribution. With ``reduce`` memory stays O(chunk_size).
+        progress and distribution. With ``reduce`` memory stays O(chunk_size).
         Default 1,000,000 (100,000,000 with ``device="cuda"``).
     progress : bool, optional
         A tqdm progress bar on stderr: None (default) shows it for grids of more than one
@@ -816,8 +857,11 @@ def grid(
     Raises
     ------
     GridInterrupted
-        On Ctrl-C (KeyboardInterrupt) between chunks; its ``partial`` is the result over the
-        chunks already finished (their rows, or the reduction over them).
+        On Ctrl-C (KeyboardInterrupt), within ~50 ms; its ``partial`` is the result over
+        the work finished: the rows of every schedule completed (``reduce=None``; whole
+        chunks with ``client=``), or the reduction over the rows evaluated.
+    ValueError
+        ``reduce=None`` on a grid whose DataFrame would not fit in this machine's memory.
     """
     try:
         import pandas  # noqa: F401
@@ -856,6 +900,8 @@ def grid(
     if chunk_size is None:
         chunk_size = 1_000_000 if device == "cpu" else 100_000_000
     chunk_size = _validate.integer(chunk_size, "chunk_size", lo=1)
+    if red is None:
+        _check_fits_in_memory(plan)
     if client is not None and not callable(getattr(client, "submit", None)):
         raise TypeError(f"client: expected a dask.distributed Client or a concurrent.futures Executor, "
                         f"got {type(client).__name__}")
@@ -876,7 +922,15 @@ def grid(
     try:
         if client is None:
             for s0, s1 in bounds:
-                res = run_local(s0, s1)
+                try:
+                    res = run_local(s0, s1)
+                except KeyboardInterrupt as exc:
+                    # The CPU core stops within ~50 ms and hands over what it finished (a GPU
+                    # chunk runs to its end: the interrupt comes after it).
+                    part = getattr(exc, "_cptlaw_partial", None)
+                    if part is not None:
+                        done[0] += acc.add_partial(s0, s1, part)
+                    raise
                 acc.add(s0, s1, res)
                 done[0] += (s1 - s0) * plan.rows_per_schedule
                 if bar is not None:

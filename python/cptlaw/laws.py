@@ -2,7 +2,11 @@
 
 Each law is evaluated by the compiled core (one definition per formula). A law
 instance holds one parameter vector; calling it with the law's inputs (keyword
-arguments named as in LAW.md) broadcasts them like NumPy and returns the loss.
+arguments named as in the papers) broadcasts them like NumPy and returns the loss.
+
+The compiled core's law registry (``_core.laws``) is the one list of laws: each class
+below names its compiled law (``_core_name``) and registers itself on definition, so
+:data:`LAWS`, :func:`law_names` and :func:`law_class` follow the registry.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from . import cuda as _cuda
 from ._threads import get_num_threads
 
 
+_CLASSES: dict = {}  # compiled law name -> its class
+
+
 class Law:
     """Base class: a parameter vector plus the compiled formula it feeds."""
 
@@ -26,6 +33,19 @@ class Law:
     #: parameters that enter the formula linearly (for variable projection)
     linear_params: ClassVar[tuple[str, ...]] = ()
     _core_name: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("_core_name")
+        if not name:
+            return
+        info = _core.laws.get(name)
+        if info is None:
+            raise TypeError(f"{cls.__name__}: the compiled core has no law {name!r}")
+        if info["n_params"] != len(cls.param_names) or info["n_inputs"] != len(cls.input_names):
+            raise TypeError(f"{cls.__name__}: {len(cls.param_names)} parameters / {len(cls.input_names)} inputs, "
+                            f"but the compiled law {name!r} has {info['n_params']} / {info['n_inputs']}")
+        _CLASSES[name] = cls
 
     def __init__(self, *args, **kwargs):
         names = self.param_names
@@ -166,15 +186,37 @@ class CPTLaw(Law):
     _core_name = "cpt"
 
 
+class CPTSharedCLaw(Law):
+    """Eq. 4 with one annealing coefficient ``C`` over the whole LR history:
+
+    ``L0 + A*(s1_pt+s1_cpt)**-alpha - C*(s2_pt+s2_cpt) + B*(1-(1+E*s1_cpt)**-beta)``.
+
+    For CPT from an annealed checkpoint whose LR climbs back up: Eq. 4's ``C1`` (set by the
+    PT annealing) keeps the PT annealing gain that such runs lose within a few dozen steps,
+    while one ``C`` charges the climb back at the rate the annealing was credited. With
+    ``split="by_source"``, ``s2_pt + s2_cpt`` is the S2 of the whole schedule.
+    """
+
+    param_names = ("L0", "A", "alpha", "C", "B", "E", "beta")
+    input_names = ("s1_pt", "s2_pt", "s1_cpt", "s2_cpt")
+    signed_params = ("B",)
+    linear_params = ("L0", "A", "C", "B")
+    _core_name = "cpt_shared_c"
+
+
 class ReplayPTLaw(Law):
     """P1 Eq. 8, the D_pt validation loss with replay ratio ``r_pt`` of PT data in CPT.
 
     ``... - C2*s2_cpt*exp(a1*r_pt) + B*(1-(1+E*s1_cpt)**-beta)*(1-exp(-a2*r_cpt))``, r_cpt = 1 - r_pt.
+
+    ``a2`` takes either sign: ``a2 > 0`` is P1's concave replay factor, ``a2 < 0`` a convex one
+    (a little replay removes most of the forgetting, as real runs can show; B then changes sign
+    with it). The factor is finite and continuous through ``a2 = 0``, where it is 0.
     """
 
     param_names = ("L0", "A", "alpha", "C1", "C2", "a1", "B", "E", "beta", "a2")
     input_names = ("s1_pt", "s2_pt", "s1_cpt", "s2_cpt", "r_pt")
-    signed_params = ("B",)
+    signed_params = ("B", "a2")
     linear_params = ("L0", "A", "C1", "C2", "B")
     _core_name = "replay_pt"
 
@@ -254,7 +296,8 @@ class OutOfDomainLaw(Law):
         return cls(*w)
 
 
-LAWS = (AnnealingLaw, CPTLaw, ReplayPTLaw, ReplayCPTLaw, ModelSizeLaw, OpenSourceLaw, CPTPowerS2Law, OutOfDomainLaw)
+#: Every law class, in the order of the compiled registry.
+LAWS = tuple(_CLASSES[name] for name in _core.laws if name in _CLASSES)
 
 
 def law_names() -> tuple:

@@ -87,7 +87,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from . import _validate
+from . import _validate, _warnings
 from .areas import SPLITS, cpt_areas
 from .fit import FitResult, fit, fit_many
 from .laws import CPTLaw, Law
@@ -719,7 +719,8 @@ class LivePredictor:
         )
         res = None
         if not full:
-            res = fit(law_cls, feats, y, starts=prev, multistart=False, fixed=fixed, **opts)
+            with _warnings.quiet():  # what the data cannot tell is the band's business here
+                res = fit(law_cls, feats, y, starts=prev, multistart=False, fixed=fixed, **opts)
             st.n_fits += 1
             # A warm fit fails when the solver fails, or when it stops at the iteration limit
             # although the previous fit converged (when that one stopped too, typically with a
@@ -727,7 +728,8 @@ class LivePredictor:
             if res.law is None or res.status < 0 or (res.status == 0 and st.result.get("status", 1) > 0):
                 full = True
         if full:
-            res_full = fit(law_cls, feats, y, starts=prev, multistart=True, fixed=fixed, **opts)
+            with _warnings.quiet():
+                res_full = fit(law_cls, feats, y, starts=prev, multistart=True, fixed=fixed, **opts)
             st.n_fits += 1
             st.n_full_fits += 1
             st.full_n = n_info
@@ -1017,29 +1019,40 @@ class LivePredictor:
         return out
 
     def load_state_dict(self, state_dict) -> None:
-        """Restore observations from :meth:`state_dict` and refit."""
-        if not isinstance(state_dict, dict) or state_dict.get("format") != _STATE_FORMAT:
-            raise ValueError("state_dict: not a LivePredictor state")
-        saved = state_dict.get("valsets")
-        if not isinstance(saved, dict) or set(saved) != set(self.valsets):
-            raise ValueError(f"state_dict: validation sets {sorted(saved or {})} differ from {sorted(self.valsets)}")
-        for name, s in saved.items():
+        """Restore observations from :meth:`state_dict` and refit.
+
+        Every field is checked first (an error names it, e.g.
+        ``state_dict['valsets']['pt']['steps'][3]``); a rejected state leaves the predictor
+        as it was. Observations whose areas came from the plan must match this predictor's
+        plan: rebuild it with the same schedule (or call :meth:`set_plan` afterwards).
+        """
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"state_dict: expected a dict, got {type(state_dict).__name__}")
+        fmt = state_dict.get("format")
+        if not isinstance(fmt, str) or fmt != _STATE_FORMAT:
+            raise ValueError(
+                f"state_dict['format']: not a LivePredictor state (expected {_STATE_FORMAT!r}, got {fmt!r})"
+            )
+        _no_extra_keys(state_dict, ("format", "valsets"), "state_dict")
+        if "valsets" not in state_dict:
+            raise ValueError("state_dict['valsets']: missing")
+        saved = state_dict["valsets"]
+        if not isinstance(saved, dict):
+            raise TypeError(f"state_dict['valsets']: expected a dict, got {type(saved).__name__}")
+        if set(saved) != set(self.valsets):
+            names = sorted(map(repr, saved))
+            raise ValueError(
+                f"state_dict['valsets']: validation sets {', '.join(names) or 'none'} differ from this "
+                f"predictor's {', '.join(map(repr, self.valsets))}"
+            )
+        checked = {name: self._checked_valset_state(name, saved[name]) for name in self.valsets}
+        for name, s in checked.items():
             st = self._vs[name]
-            if s.get("law") != st.law_cls.__name__:
-                raise ValueError(
-                    f"state_dict: valset {name!r} was fitted with {s.get('law')}, not {st.law_cls.__name__}"
-                )
-            n = len(s["steps"])
-            if not (len(s["loss"]) == len(s["areas"]) == len(s["from_plan"]) == n):
-                raise ValueError(f"state_dict: valset {name!r} has inconsistent observation lists")
-            st.steps = [_validate.integer(x, "state_dict steps", lo=1) for x in s["steps"]]
-            st.loss = [float(x) for x in s["loss"]]
-            st.areas = [tuple(float(x) for x in a) for a in s["areas"]]
-            st.from_plan = [bool(b) for b in s["from_plan"]]
-            st.outside = bool(s.get("outside", False))
+            st.steps, st.loss, st.areas, st.from_plan = s["steps"], s["loss"], s["areas"], s["from_plan"]
+            st.outside = s["outside"]
             st.result, st.band_cache, st.boot, st.active, st.held = None, None, None, (), {}
             st.full_n = 0
-            params = s.get("params")
+            params = s["params"]
             if params is not None:
                 st.result = FitResult(law=st.law_cls.from_vector(params), x=np.asarray(params, dtype=float))
             if st.steps:
@@ -1047,3 +1060,104 @@ class LivePredictor:
                 self._refit(st, force_full=True)
             else:
                 st.result, st.reason = None, "no observations yet"
+
+    def _checked_valset_state(self, name, s) -> dict:
+        """One validation set's saved observations, each field checked (errors name it)."""
+        st = self._vs[name]
+        where = f"state_dict['valsets'][{name!r}]"
+        if not isinstance(s, dict):
+            raise TypeError(f"{where}: expected a dict, got {type(s).__name__}")
+        keys = ("law", "steps", "loss", "areas", "from_plan", "params", "outside")
+        _no_extra_keys(s, keys, where)
+        for key in keys:
+            if key not in s:
+                raise ValueError(f"{where}[{key!r}]: missing")
+        if not isinstance(s["law"], str) or s["law"] != st.law_cls.__name__:
+            raise ValueError(f"{where}['law']: fitted with {s['law']!r}, but this predictor uses {st.law_cls.__name__}")
+        lists = {key: _state_list(s[key], f"{where}[{key!r}]") for key in ("steps", "loss", "areas", "from_plan")}
+        n = len(lists["steps"])
+        for key, values in lists.items():
+            if len(values) != n:
+                raise ValueError(f"{where}[{key!r}]: {len(values)} entries, but {n} steps")
+        out = {"steps": [], "loss": [], "areas": [], "from_plan": []}
+        for i in range(n):
+            step = _state_int(lists["steps"][i], f"{where}['steps'][{i}]")
+            src = _state_bool(lists["from_plan"][i], f"{where}['from_plan'][{i}]")
+            loss = _state_float(lists["loss"][i], f"{where}['loss'][{i}]")
+            if not loss > 0.0:
+                raise ValueError(f"{where}['loss'][{i}]: must be > 0, got {loss!r}")
+            area_name = f"{where}['areas'][{i}]"
+            row = _state_list(lists["areas"][i], area_name)
+            if len(row) != len(_AREAS):
+                raise ValueError(
+                    f"{area_name}: expected the {len(_AREAS)} areas {', '.join(_AREAS)}, got {len(row)} values"
+                )
+            area = tuple(_state_float(x, f"{area_name}[{k}]") for k, x in enumerate(row))
+            for k in (0, 2):  # forward areas are sums of LRs
+                if area[k] < 0.0:
+                    raise ValueError(f"{area_name}[{k}]: {_AREAS[k]} must be >= 0, got {area[k]!r}")
+            if src:
+                if step > self.final_step:
+                    raise ValueError(
+                        f"{where}['steps'][{i}]: {step} is past this predictor's plan ({self.final_step} steps); "
+                        "rebuild it with the plan the state was saved with"
+                    )
+                planned = self._plan[step - 1]
+                tol = 1e-9 * (float(np.abs(planned).max()) + 1e-300)
+                if float(np.abs(np.asarray(area) - planned).max()) > tol:
+                    raise ValueError(
+                        f"{area_name}: {list(area)} differ from this predictor's planned areas at step {step} "
+                        f"{planned.tolist()}; rebuild it with the plan the state was saved with"
+                    )
+            out["steps"].append(step)
+            out["loss"].append(loss)
+            out["areas"].append(area)
+            out["from_plan"].append(src)
+        out["outside"] = _state_bool(s["outside"], f"{where}['outside']")
+        params = s["params"]
+        if params is not None:
+            pname = f"{where}['params']"
+            params = _state_list(params, pname)
+            names = st.law_cls.param_names
+            if len(params) != len(names):
+                raise ValueError(f"{pname}: expected {len(names)} values ({', '.join(names)}), got {len(params)}")
+            params = [_state_float(x, f"{pname}[{k}]") for k, x in enumerate(params)]
+        out["params"] = params
+        return out
+
+
+# -- checks of saved states (LivePredictor.load_state_dict) -------------------------------------------
+
+_INT64_MAX = (1 << 63) - 1
+
+
+def _no_extra_keys(d, keys, where) -> None:
+    extra = [k for k in d if k not in keys]
+    if extra:
+        raise ValueError(f"{where}: unknown key(s) {', '.join(map(repr, extra))}")
+
+
+def _state_list(value, name) -> list:
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"{name}: expected a list, got {type(value).__name__}")
+    return value
+
+
+def _state_int(value, name) -> int:
+    v = _validate.integer(value, name, lo=1)
+    if v > _INT64_MAX:
+        raise ValueError(f"{name}: must be <= {_INT64_MAX}, got {v}")
+    return v
+
+
+def _state_bool(value, name) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected a bool, got {type(value).__name__}")
+    return bool(value)
+
+
+def _state_float(value, name) -> float:
+    try:
+        return _validate.real_scalar(value, name)
+    except OverflowError:  # an int too large for a float
+        raise ValueError(f"{name}: must be finite, got a number too large for a float") from None

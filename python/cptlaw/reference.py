@@ -16,7 +16,7 @@ Contents
 - :func:`areas` and :func:`cpt_areas`: LAW.md sections 1 and 3, for one 1-D schedule.
 - one value function per law (:func:`annealing`, :func:`cpt`, :func:`replay_pt`,
   :func:`replay_cpt`, :func:`model_size`, :func:`open_source`, :func:`cpt_power_s2`,
-  :func:`out_of_domain`), each taking a params dict (real or complex values) and the
+  :func:`out_of_domain`, :func:`cpt_shared_c`), each taking a params dict (real or complex values) and the
   law's inputs as keyword arguments named as in LAW.md;
 - :func:`grad`: complex-step gradient of any law w.r.t. its parameters;
 - :data:`PARAM_NAMES`, :data:`INPUT_NAMES`, :data:`LAWS`.
@@ -51,6 +51,7 @@ __all__ = [
     "cpt_areas",
     "cpt_areas_double_sum",
     "cpt_power_s2",
+    "cpt_shared_c",
     "grad",
     "magnitude",
     "model_size",
@@ -71,6 +72,7 @@ PARAM_NAMES = {
     "open_source": ("L0", "A", "alpha", "S1_pt_hat", "B", "E", "beta", "C2"),
     "cpt_power_s2": ("L0", "A", "alpha", "C1", "C2", "B", "E", "beta", "z1", "z2"),
     "out_of_domain": ("w1", "w2"),
+    "cpt_shared_c": ("L0", "A", "alpha", "C", "B", "E", "beta"),
 }
 
 INPUT_NAMES = {
@@ -82,6 +84,7 @@ INPUT_NAMES = {
     "open_source": ("s1_cpt", "s2_cpt"),
     "cpt_power_s2": ("s1_pt", "s2_pt", "s1_cpt", "s2_cpt"),
     "out_of_domain": ("loss_pt", "loss_cpt"),
+    "cpt_shared_c": ("s1_pt", "s2_pt", "s1_cpt", "s2_cpt"),
 }
 
 
@@ -456,6 +459,17 @@ def _cpt_power_s2_terms(p, s1_pt, s2_pt, s1_cpt, s2_cpt):
     ]
 
 
+def _cpt_shared_c_terms(p, s1_pt, s2_pt, s1_cpt, s2_cpt):
+    L0, A, alpha, C, B, E, beta = _param(p, "cpt_shared_c")
+    s1_pt, s2_pt, s1_cpt, s2_cpt = map(_arr, (s1_pt, s2_pt, s1_cpt, s2_cpt))
+    return [
+        L0 + 0.0 * s1_pt,
+        A * _pow_pos(s1_pt + s1_cpt, -alpha),
+        -C * (s2_pt + s2_cpt),
+        _shift(B, E, beta, s1_cpt),
+    ]
+
+
 def _out_of_domain_terms(p, loss_pt, loss_cpt):
     w1, w2 = _param(p, "out_of_domain")
     return [w1 * _arr(loss_pt), w2 * _arr(loss_cpt)]
@@ -508,6 +522,11 @@ def out_of_domain(p, loss_pt, loss_cpt):
     return _total(_out_of_domain_terms(p, loss_pt, loss_cpt))
 
 
+def cpt_shared_c(p, s1_pt, s2_pt, s1_cpt, s2_cpt):
+    """Eq. 4 with one annealing coefficient: ``... - C*(s2_pt+s2_cpt) + B*(1-(1+E*s1_cpt)**-beta)``."""
+    return _total(_cpt_shared_c_terms(p, s1_pt, s2_pt, s1_cpt, s2_cpt))
+
+
 LAWS = {
     "annealing": annealing,
     "cpt": cpt,
@@ -517,6 +536,7 @@ LAWS = {
     "open_source": open_source,
     "cpt_power_s2": cpt_power_s2,
     "out_of_domain": out_of_domain,
+    "cpt_shared_c": cpt_shared_c,
 }
 
 _TERMS = {
@@ -528,6 +548,7 @@ _TERMS = {
     "open_source": _open_source_terms,
     "cpt_power_s2": _cpt_power_s2_terms,
     "out_of_domain": _out_of_domain_terms,
+    "cpt_shared_c": _cpt_shared_c_terms,
 }
 
 

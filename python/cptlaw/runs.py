@@ -9,19 +9,15 @@ its areas are those of ``lr[:steps[i]]`` (LAW.md's "steps 0..s inclusive" is
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _validate
+from . import _validate, _warnings
 from .areas import SPLITS, areas, cpt_areas
+from .extrapolation import ExtrapolationWarning, extrapolation_checks, run_domain
 from .fit import FitResult, fit
 from .laws import Law
-
-
-class ExtrapolationWarning(UserWarning):
-    """A prediction goes far outside the data the law was fitted on (LAW.md section 6)."""
 
 
 def _per_step(value, name):
@@ -54,6 +50,9 @@ class Run:
         Replay ratio (fraction of PT data mixed into CPT), for the replay laws.
     name : str
         A label for reports.
+    group : hashable, optional
+        A label shared by related runs, e.g. the PT checkpoint a CPT run starts from;
+        :func:`cptlaw.compare` can hold out whole groups (``group_by="group"``).
     """
 
     lr_pt: object
@@ -62,6 +61,7 @@ class Run:
     lr_cpt: object = None
     r_pt: float = 0.0
     name: str = ""
+    group: object = None
     _lr_pt: np.ndarray = field(init=False, repr=False)
     _lr_cpt: np.ndarray = field(init=False, repr=False)
 
@@ -82,9 +82,21 @@ class Run:
             raise ValueError(f"steps: must lie in 1..{total} (updates covered by the learning rates)")
         self.steps = steps
         self.r_pt = _validate.real_scalar(self.r_pt, "r_pt", lo=0.0, hi=1.0)
+        if self.group is not None:
+            try:
+                hash(self.group)
+            except TypeError:
+                raise TypeError(f"group: expected a hashable label (a str or a number), got {type(self.group).__name__}") from None
+
+    @property
+    def has_cpt(self) -> bool:
+        """Whether the run has a CPT phase with at least one observation in it."""
+        return self._lr_cpt is not None and int(self.steps.max()) > len(self._lr_pt)
 
     @property
     def peak_lr(self) -> float:
+        """The largest LR over both phases (see :func:`cptlaw.extrapolation_checks` for the
+        phases judged apart)."""
         top = self._lr_pt.max()
         return float(top if self._lr_cpt is None or len(self._lr_cpt) == 0 else max(top, self._lr_cpt.max()))
 
@@ -140,7 +152,8 @@ def fit_runs(law, runs, *, valset=None, decay=0.999, split="by_source", warmup_a
 
     Computes the areas of every run, concatenates the observations and calls
     :func:`cptlaw.fit` with ``options``. The result also records the fitted domain
-    (``domain``) so that :func:`predict_run` can warn about extrapolation.
+    (``domain``: per phase the peak LRs and lengths, for CPT the checkpoints' loss
+    potentials) so that :func:`predict_run` can warn about extrapolation.
     """
     runs = _runs(runs)
     _validate.choice(split, "split", SPLITS)
@@ -153,6 +166,7 @@ def fit_runs(law, runs, *, valset=None, decay=0.999, split="by_source", warmup_a
         "peak_lr": (min(r.peak_lr for r in runs), max(r.peak_lr for r in runs)),
         "max_step": int(max(r.steps.max() for r in runs)),
         "area_options": {"decay": decay, "split": split, "warmup_as_peak": warmup_as_peak},
+        **run_domain(runs),
     }
     return res
 
@@ -160,9 +174,10 @@ def fit_runs(law, runs, *, valset=None, decay=0.999, split="by_source", warmup_a
 def predict_run(fitted, run: Run, *, decay=None, split=None, warmup_as_peak=None) -> np.ndarray:
     """Predicted losses of ``run`` at its steps, from a fitted law or a :func:`fit_runs` result.
 
-    Warns (:class:`ExtrapolationWarning`) when the run's peak LR or length lies far
-    outside the fitted runs: the law keeps lowering the loss for extra steps at zero LR
-    and for larger LRs, which real training does not (LAW.md section 6).
+    Warns (:class:`ExtrapolationWarning`) when the run lies far outside the fitted runs,
+    judging PT and CPT apart (:func:`cptlaw.extrapolation_checks` lists what is judged): the
+    law keeps lowering the loss for extra steps at zero LR and for larger LRs, which real
+    training does not, and a checkpoint annealed unlike the fitted ones can behave unlike them.
     """
     opts = {"decay": 0.999, "split": "by_source", "warmup_as_peak": False}
     law = fitted
@@ -171,21 +186,9 @@ def predict_run(fitted, run: Run, *, decay=None, split=None, warmup_as_peak=None
         domain = fitted.get("domain")
         if domain:
             opts.update(domain["area_options"])
-            lo, hi = domain["peak_lr"]
-            if run.peak_lr > 1.5 * hi or run.peak_lr < lo / 1.5:
-                warnings.warn(
-                    f"run {run.name!r}: peak LR {run.peak_lr:.3g} is outside the fitted range "
-                    f"[{lo:.3g}, {hi:.3g}]; the law extrapolates poorly in peak LR",
-                    ExtrapolationWarning,
-                    stacklevel=2,
-                )
-            if run.steps.max() > 3 * domain["max_step"]:
-                warnings.warn(
-                    f"run {run.name!r}: predicting to step {run.steps.max()}, over 3x the longest fitted run "
-                    f"({domain['max_step']})",
-                    ExtrapolationWarning,
-                    stacklevel=2,
-                )
+            for check in extrapolation_checks(fitted, run):
+                if not check.inside:
+                    _warnings.warn(check.message, ExtrapolationWarning)
     if not isinstance(law, Law):
         raise TypeError("fitted: expected a fitted law or a fit result with a law (was the fit successful?)")
     for key, val in (("decay", decay), ("split", split), ("warmup_as_peak", warmup_as_peak)):
@@ -194,4 +197,4 @@ def predict_run(fitted, run: Run, *, decay=None, split=None, warmup_as_peak=None
     return law(**run.features(law, **opts))
 
 
-__all__ = ["ExtrapolationWarning", "Run", "fit_runs", "predict_run"]
+__all__ = ["ExtrapolationWarning", "Run", "extrapolation_checks", "fit_runs", "predict_run"]

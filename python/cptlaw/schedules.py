@@ -31,7 +31,7 @@ from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
-from . import _core, _validate
+from . import _core, _limits, _validate
 from ._threads import get_num_threads
 from .areas import SPLITS, Areas, CPTAreas
 
@@ -57,23 +57,24 @@ __all__ = [
     "wsd",
 ]
 
-# Segment value formulas of the C++ core (cpp/include/cptlaw/schedule.hpp, enum Shape).
+# Segment value formulas of the compiled core, by the codes it exports (enum Shape there).
 # A segment row: len, shape, scale, floor, off, den, a, b; p = (j + off) / den, w = 1 - floor.
-_CONSTANT = 0  # scale
-_LINEAR = 1  # scale * (p * w + floor)
-_ONE_MINUS = 2  # scale * ((1 - p) * w + floor)
-_RATIO_DOWN = 3  # scale * (((off - j) / den) * w + floor)
-_COSINE = 4  # scale * (0.5 * (1 + cos(pi * a * 2 * p)) * w + floor)
-_COSINE_UP = 5  # scale * (0.5 * (1 - cos(pi * p)) * w + floor)
-_COSINE_HARD = 6  # scale * (0.5 * (1 + cos(pi * ((a * p) % 1))) * w + floor), b = cycle index
-_COSINE_TORCH = 7  # floor + (scale - floor) * (1 + cos(pi * (j + off) / den)) / 2
-_POWER = 8  # scale * (a ** (j + off) * w + floor)
-_SQRT_DOWN = 9  # scale * ((1 - sqrt(p)) * w + floor)
-_SQRT_UP = 10  # scale * ((1 - sqrt(1 - p)) * w + floor)
-_INV_SQRT = 11  # scale * ((1 / sqrt(p)) * w + floor)
-_POLY = 12  # scale * (((scale - floor) * (1 - p) ** a + floor) / scale)
-_ARRAY = 13  # data[off + j]
-_FIELDS = 8
+_SHAPE = _core.schedule_shapes
+_CONSTANT = _SHAPE["constant"]  # scale
+_LINEAR = _SHAPE["linear"]  # scale * (p * w + floor)
+_ONE_MINUS = _SHAPE["one_minus"]  # scale * ((1 - p) * w + floor)
+_RATIO_DOWN = _SHAPE["ratio_down"]  # scale * (((off - j) / den) * w + floor)
+_COSINE = _SHAPE["cosine"]  # scale * (0.5 * (1 + cos(pi * a * 2 * p)) * w + floor)
+_COSINE_UP = _SHAPE["cosine_up"]  # scale * (0.5 * (1 - cos(pi * p)) * w + floor)
+_COSINE_HARD = _SHAPE["cosine_hard"]  # scale * (0.5 * (1 + cos(pi * ((a * p) % 1))) * w + floor), b = cycle
+_COSINE_TORCH = _SHAPE["cosine_torch"]  # floor + (scale - floor) * (1 + cos(pi * (j + off) / den)) / 2
+_POWER = _SHAPE["power"]  # scale * (a ** (j + off) * w + floor)
+_SQRT_DOWN = _SHAPE["sqrt_down"]  # scale * ((1 - sqrt(p)) * w + floor)
+_SQRT_UP = _SHAPE["sqrt_up"]  # scale * ((1 - sqrt(1 - p)) * w + floor)
+_INV_SQRT = _SHAPE["inv_sqrt"]  # scale * ((1 / sqrt(p)) * w + floor)
+_POLY = _SHAPE["poly"]  # scale * (((scale - floor) * (1 - p) ** a + floor) / scale)
+_ARRAY = _SHAPE["array"]  # data[off + j]
+_FIELDS = _core.schedule_fields
 _NO_DATA = np.empty(0)
 _NO_DATA.setflags(write=False)
 
@@ -137,6 +138,8 @@ class Schedule:
             rows = np.array(rows, dtype=np.float64).reshape(-1, _FIELDS)
         if steps == 0:
             raise ValueError("steps: a schedule needs at least one step")
+        if steps > _limits.MAX_EXACT_INT:
+            raise ValueError(f"steps: a schedule has at most 2**53 steps, got {steps}")
         rows.setflags(write=False)
         self._rows = rows
         if data is None:
@@ -146,7 +149,7 @@ class Schedule:
             data.setflags(write=False)
         self._data = data
         self._steps = steps
-        self._peak = float(peak)
+        self._peak = None if peak is None else float(peak)  # None: found from the values when asked
         self._desc = desc
 
     # -- basic properties -------------------------------------------------------------
@@ -156,6 +159,8 @@ class Schedule:
 
     @property
     def peak(self) -> float:
+        if self._peak is None:
+            self._peak = float(self.values().max())
         return self._peak
 
     def __len__(self) -> int:
@@ -174,6 +179,8 @@ class Schedule:
     # -- values ----------------------------------------------------------------------
     def values(self) -> np.ndarray:
         """The LR of every step, float64 array of length ``steps``."""
+        _limits.check_fits(self._steps, 8, "values", "a schedule",
+                           "use lr(t) or areas(steps=...) at chosen steps")
         return _core.schedule_values(self._rows, self._data)
 
     def lr(self, t):
@@ -193,8 +200,9 @@ class Schedule:
         Use it with an optimizer whose ``lr`` is :attr:`peak`. Steps past the end hold the
         last LR (PyTorch evaluates the lambda once more after the final optimizer step).
         """
+        _limits.check_fits(self._steps, 40, "as_lambda", "a per-step table (Python floats)")
         vals = self.values()
-        peak = self._peak
+        peak = self.peak
         scaled = [float(v) / peak if peak > 0 else 0.0 for v in vals]
         last = len(scaled) - 1
 
@@ -228,7 +236,12 @@ class Schedule:
             ``cptlaw.areas(self.values(), decay, warmup_as_peak=...)`` at those steps.
         """
         lam = _validate.decay(decay)
-        idx = np.arange(self._steps, dtype=np.int64) if steps is None else _steps_array(steps, "steps", self._steps)
+        if steps is None:
+            _limits.check_fits(self._steps, 24, "steps", "every step's areas (steps=None)",
+                               "pass the steps you need")
+            idx = np.arange(self._steps, dtype=np.int64)
+        else:
+            idx = _steps_array(steps, "steps", self._steps)
         sched = self._warmup_view(warmup_as_peak)
         s1, s2 = _core.schedule_areas(sched._rows[None], sched._data, idx.ravel(), lam, 1)
         return Areas(s1.reshape(idx.shape), s2.reshape(idx.shape))
@@ -238,10 +251,12 @@ class Schedule:
         if warmup_as_peak is False or warmup_as_peak is None:
             return self
         if warmup_as_peak is True:
+            _limits.check_fits(self._steps, 8, "warmup_as_peak", "finding the first maximum (True) scans a schedule",
+                               "give the warmup length as an int")
             vals = self.values()
             w, peak = int(np.argmax(vals)), float(vals.max())
         else:
-            w, peak = min(_count(warmup_as_peak, "warmup_as_peak"), self._steps), self._peak
+            w, peak = min(_count(warmup_as_peak, "warmup_as_peak"), self._steps), self.peak
         if w == 0:
             return self
         head = Schedule([_row(w, _CONSTANT, peak)], peak=peak, desc="")
@@ -265,9 +280,7 @@ class Schedule:
         rows[:, 0] = np.minimum(ends, b) - np.maximum(starts, a)
         # Every formula reads j + off, except HF's linear decay (off - j) / den.
         rows[:, 4] += np.where(rows[:, 1] == _RATIO_DOWN, -front, front)
-        out = Schedule(rows, self._data if self._data.size else None, peak=0.0, desc=lambda: f"{self!r}[{a}:{b}]")
-        out._peak = float(out.values().max())
-        return out
+        return Schedule(rows, self._data if self._data.size else None, peak=None, desc=lambda: f"{self!r}[{a}:{b}]")
 
     def final_state(self, decay: float = 0.999) -> ScheduleState:
         """State after the last step: S1, S2, momentum m and final LR."""
@@ -320,11 +333,13 @@ def _lr(value, name: str) -> float:
 
 
 def _count(value, name: str, lo: int = 0) -> int:
-    if type(value) is int:
-        if value < lo:
-            raise ValueError(f"{name}: must be >= {lo}, got {value}")
-        return value
-    return _validate.integer(value, name, lo=lo)
+    if type(value) is not int:
+        value = _validate.integer(value, name, lo=lo)
+    if value < lo:
+        raise ValueError(f"{name}: must be >= {lo}, got {value}")
+    if value > _limits.MAX_EXACT_INT:  # segment tables hold lengths as float64
+        raise ValueError(f"{name}: must be <= 2**53, got {value}")
+    return value
 
 
 def _steps_arg(steps) -> int:
@@ -684,7 +699,8 @@ def concat(*schedules: Schedule) -> Schedule:
             raise TypeError(f"schedules[{i}]: expected a Schedule, got {type(s).__name__}")
     rows, data = _merge_rows(schedules)
     desc = lambda: "concat(" + ", ".join(repr(s) for s in schedules) + ")"
-    return Schedule(rows, data, peak=max(s.peak for s in schedules), desc=desc)
+    lazy = any(s._peak is None for s in schedules)  # a slice's peak is only found when asked
+    return Schedule(rows, data, peak=None if lazy else max(s.peak for s in schedules), desc=desc)
 
 
 def _merge_rows(schedules):
@@ -862,6 +878,7 @@ def _batch_steps(steps, name: str, lengths, count: int) -> np.ndarray:
     if steps is None:
         if len(set(lengths)) != 1:
             raise ValueError(f"{name}: required when the schedules have different lengths")
+        _limits.check_fits(n_min * count, 24, name, "every step's areas (steps=None)", "pass the steps you need")
         return np.arange(n_min, dtype=np.int64)
     idx = _steps_array(steps, name, max(lengths))
     if idx.ndim == 2:
@@ -951,7 +968,11 @@ def cpt_areas_at(pt_schedule: Schedule, cpt_schedule: Schedule, steps=None, deca
     if not isinstance(cpt_schedule, Schedule):
         raise TypeError(f"cpt_schedule: expected a Schedule, got {type(cpt_schedule).__name__}")
     n = pt_schedule.steps + cpt_schedule.steps
-    idx = np.arange(n, dtype=np.int64) if steps is None else _steps_array(steps, "steps", n)
+    if steps is None:
+        _limits.check_fits(n, 40, "steps", "every step's areas (steps=None)", "pass the steps you need")
+        idx = np.arange(n, dtype=np.int64)
+    else:
+        idx = _steps_array(steps, "steps", n)
     out = _cpt_common(pt_schedule, cpt_schedule, idx.ravel(), decay, split, warmup_as_peak)
     return CPTAreas(*(a.reshape(idx.shape) for a in out))
 

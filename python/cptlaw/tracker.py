@@ -29,8 +29,8 @@ import warnings
 
 import numpy as np
 
-from . import _validate
-from .areas import SPLITS
+from . import _core, _validate
+from .areas import SPLITS, cpt_areas
 
 __all__ = ["Tracker"]
 
@@ -94,7 +94,7 @@ class Tracker:
     __slots__ = (
         "_lam",
         "_split",
-        "_by_source",
+        "_pt_continues",
         "_warm",
         "_peak",
         "_slow",
@@ -120,7 +120,7 @@ class Tracker:
             raise TypeError(f"record: expected a bool, got {type(record).__name__}")
         self._lam = lam
         self._split = split
-        self._by_source = split == "by_source"
+        self._pt_continues = False  # set at the transfer (start_cpt)
         self._warm = warm
         self._peak = peak
         self._slow = _BIG if warm else 1
@@ -149,7 +149,7 @@ class Tracker:
             prev = self._prev
             self._prev = lr
             self._s1c += lr
-            if self._by_source:  # PT momentum keeps decaying, its area still goes to S2_pt
+            if self._pt_continues:  # by_source: PT momentum keeps decaying into S2_pt
                 mp = lam * self._mp
                 self._mp = mp
                 self._s2p += mp
@@ -193,9 +193,13 @@ class Tracker:
             raise RuntimeError("start_cpt: no PT step recorded yet; call step(lr) for the PT steps first")
         self._cpt = True
         self._T = self._n
-        # by_time continues the one momentum over the whole timeline; by_source and
-        # restart start the CPT momentum at 0 (previous LR: the last PT step's).
-        self._mc = self._mp if self._split == "by_time" else 0.0
+        # The split mode's transfer rule, from the compiled core (the one definition).
+        t = _core.cpt_transfer(SPLITS.index(self._split), self._mp, self._prev, self._s2p)
+        self._mc = t["momentum_cpt"]
+        self._prev = t["prev_lr"]
+        self._s2c = t["s2_cpt"]
+        self._pt_continues = t["pt_continues"]
+        self._mp = t["momentum_pt"]
 
     # -- read-only views ---------------------------------------------------------------
     @property
@@ -305,12 +309,16 @@ class Tracker:
         """Restore a state from :meth:`state_dict`, configuration included.
 
         The settings saved in the dict (decay, split, warmup, record) replace the ones
-        this tracker was constructed with, as for PyTorch optimizers.
+        this tracker was constructed with, as for PyTorch optimizers. The state is checked
+        first, each field and the fields against each other (with ``record=True`` the areas
+        against ``lr_history``); a state the tracker cannot have saved raises a ValueError
+        or TypeError naming the field and leaves the tracker as it was.
         """
         s = _checked_state(state_dict)
         self._lam = s["decay"]
         self._split = s["split"]
-        self._by_source = s["split"] == "by_source"
+        self._pt_continues = s["phase"] == "cpt" and _core.cpt_transfer(SPLITS.index(s["split"]), 0.0, 0.0)[
+            "pt_continues"]
         self._warm = s["warmup_as_peak"]
         self._peak = s["peak_lr"]
         self._slow = _BIG if self._warm else 1
@@ -360,43 +368,177 @@ def _warmup_config(warmup_as_peak, peak_lr):
 
 _FLOAT_KEYS = ("decay", "peak_lr", "s1_pt", "s2_pt", "s1_cpt", "s2_cpt", "momentum_pt", "momentum_cpt", "prev_lr")
 _INT_KEYS = ("warmup_as_peak", "step_count", "transfer_step")
+_STATE_KEYS = ("format", "split", "phase", "record") + _FLOAT_KEYS + _INT_KEYS
+_INT64_MAX = (1 << 63) - 1  # counts are int64 everywhere else in the library
+_AREA_RTOL = 1e-9  # areas vs their recomputation from lr_history (plus n * eps, see _check_history)
+
+
+def _field(key) -> str:
+    return f"state_dict[{key!r}]"
+
+
+def _state_float(state_dict, key, *, lo=None, hi=None) -> float:
+    value = state_dict[key]
+    try:
+        return _validate.real_scalar(value, _field(key), lo=lo, hi=hi)
+    except OverflowError:  # an int too large for a float
+        raise ValueError(f"{_field(key)}: must be finite, got a number too large for a float") from None
+
+
+def _state_int(state_dict, key, *, lo) -> int:
+    v = _validate.integer(state_dict[key], _field(key), lo=lo)
+    if v > _INT64_MAX:
+        raise ValueError(f"{_field(key)}: must be <= {_INT64_MAX}, got {v}")
+    return v
 
 
 def _checked_state(state_dict) -> dict:
+    """The fields of a saved state, each checked on its own and against the others.
+
+    A state the tracker cannot have reached (CPT areas during PT, a negative LR, areas that
+    disagree with the recorded LRs, ...) is rejected with an error naming the field, so that
+    a corrupted or hand-edited checkpoint never continues silently with wrong areas.
+    """
     if not isinstance(state_dict, dict):
         raise TypeError(f"state_dict: expected a dict, got {type(state_dict).__name__}")
-    if state_dict.get("format") != _STATE_FORMAT:
-        raise ValueError(f"state_dict: not a Tracker state (format {state_dict.get('format')!r})")
+    fmt = state_dict.get("format")
+    if not isinstance(fmt, str) or fmt != _STATE_FORMAT:
+        raise ValueError(f"state_dict['format']: not a Tracker state (expected {_STATE_FORMAT!r}, got {fmt!r})")
+    for key in _STATE_KEYS:
+        if key not in state_dict:
+            raise ValueError(f"{_field(key)}: missing")
     s = {}
-    for key in _FLOAT_KEYS:
-        if key not in state_dict:
-            raise ValueError(f"state_dict: missing key {key!r}")
-        s[key] = _validate.real_scalar(state_dict[key], f"state_dict[{key!r}]")
-    for key in _INT_KEYS:
-        if key not in state_dict:
-            raise ValueError(f"state_dict: missing key {key!r}")
-        s[key] = _validate.integer(state_dict[key], f"state_dict[{key!r}]", lo=-1)
-    _validate.decay(s["decay"])
-    s["split"] = _validate.choice(state_dict.get("split"), "state_dict['split']", SPLITS)
-    s["phase"] = _validate.choice(state_dict.get("phase"), "state_dict['phase']", ("pt", "cpt"))
-    record = state_dict.get("record")
+    s["decay"] = _state_float(state_dict, "decay", lo=0.0, hi=1.0)
+    s["split"] = _validate.choice(state_dict["split"], _field("split"), SPLITS)
+    s["phase"] = _validate.choice(state_dict["phase"], _field("phase"), ("pt", "cpt"))
+    record = state_dict["record"]
     if not isinstance(record, bool):
-        raise TypeError("state_dict['record']: expected a bool")
+        raise TypeError(f"{_field('record')}: expected a bool, got {type(record).__name__}")
     s["record"] = record
-    n = s["step_count"]
-    if n < 0 or s["warmup_as_peak"] < 0:
-        raise ValueError("state_dict: step_count and warmup_as_peak must be >= 0")
-    if s["phase"] == "cpt" and not 1 <= s["transfer_step"] <= n:
-        raise ValueError(f"state_dict['transfer_step']: must lie in [1, step_count={n}] in the CPT phase")
+    if not record and "lr_history" in state_dict:
+        raise ValueError(f"{_field('lr_history')}: saved only with record=True, but record is False")
+    extra = sorted(map(repr, set(state_dict) - set(_STATE_KEYS) - {"lr_history"}))
+    if extra:
+        raise ValueError(f"state_dict: unknown key(s) {', '.join(extra)}")
+    s["warmup_as_peak"] = warm = _state_int(state_dict, "warmup_as_peak", lo=0)
+    s["peak_lr"] = peak = _state_float(state_dict, "peak_lr", lo=0.0)
+    if not warm and peak != 0.0:
+        raise ValueError(f"{_field('peak_lr')}: must be 0.0 when warmup_as_peak is 0 (off), got {peak!r}")
+    s["step_count"] = n = _state_int(state_dict, "step_count", lo=0)
+    cpt = s["phase"] == "cpt"
+    t = _state_int(state_dict, "transfer_step", lo=-1)
+    if not cpt and t != -1:
+        raise ValueError(f"{_field('transfer_step')}: must be -1 in the PT phase, got {t}")
+    if cpt and not 1 <= t <= n:
+        raise ValueError(f"{_field('transfer_step')}: must lie in [1, step_count={n}] in the CPT phase, got {t}")
+    s["transfer_step"] = t
+    for key in ("s1_pt", "s1_cpt", "prev_lr"):
+        s[key] = _state_float(state_dict, key, lo=0.0)
+    for key in ("s2_pt", "s2_cpt", "momentum_pt", "momentum_cpt"):
+        s[key] = _state_float(state_dict, key)
+    _check_phase(s)
     if record:
-        hist = state_dict.get("lr_history")
-        if not isinstance(hist, (list, tuple)) or len(hist) != n:
-            raise ValueError(f"state_dict['lr_history']: expected a list of step_count={n} learning rates")
-        try:
-            values = [float(v) for v in hist]
-        except (TypeError, ValueError):
-            raise TypeError("state_dict['lr_history']: expected a list of numbers") from None
-        if not all(0.0 <= v < math.inf for v in values):
-            raise ValueError("state_dict['lr_history']: learning rates must be finite and >= 0")
-        s["lr_history"] = values
+        if "lr_history" not in state_dict:
+            raise ValueError(f"{_field('lr_history')}: missing (record is True)")
+        s["lr_history"] = _check_history(state_dict["lr_history"], s)
     return s
+
+
+def _check_phase(s) -> None:
+    """What the phase, the step count and the warmup imply for the areas and momenta."""
+    n, cpt, t = s["step_count"], s["phase"] == "cpt", s["transfer_step"]
+    zero = ("s1_cpt", "s2_cpt", "momentum_cpt") if not cpt else ()
+    if n == 0:
+        zero = ("s1_pt", "s2_pt", "momentum_pt", "prev_lr") + zero
+    elif cpt and n == t:  # at the transfer: no CPT step yet
+        zero = ("s1_cpt", "s2_cpt")
+    for key in zero:
+        if s[key] != 0.0:
+            why = "before the first step" if n == 0 else "in the PT phase" if not cpt else "before the first CPT step"
+            raise ValueError(f"{_field(key)}: must be 0.0 {why}, got {s[key]!r}")
+    if n and s["prev_lr"] > (s["s1_cpt"] if cpt and n > t else s["s1_pt"]):
+        which = "s1_cpt" if cpt and n > t else "s1_pt"
+        raise ValueError(f"{_field('prev_lr')}: {s['prev_lr']!r} exceeds {which}={s[which]!r}, which includes it")
+    warm, pt_steps = s["warmup_as_peak"], t if cpt else n
+    if warm and 0 < pt_steps <= warm and (not cpt or n == t):
+        # every step so far was a warmup step, counted at peak_lr: no drop, no S2
+        if s["prev_lr"] != s["peak_lr"]:
+            raise ValueError(
+                f"{_field('prev_lr')}: must equal peak_lr={s['peak_lr']!r} during the warmup_as_peak steps, "
+                f"got {s['prev_lr']!r}"
+            )
+        for key in ("s2_pt", "momentum_pt"):
+            if s[key] != 0.0:
+                raise ValueError(f"{_field(key)}: must be 0.0 during the warmup_as_peak steps, got {s[key]!r}")
+    if cpt:
+        # The transfer rule (the core's one definition) says which momenta the split zeroes:
+        # a frozen S2_pt keeps no PT momentum; a fresh CPT recursion starts from none.
+        probe = _core.cpt_transfer(SPLITS.index(s["split"]), 1.0, 0.0, 0.0)
+        zeroed = [] if probe["momentum_pt"] else ["momentum_pt"]
+        if n == t and not probe["momentum_cpt"]:
+            zeroed.append("momentum_cpt")
+        for key in zeroed:
+            if s[key] != 0.0:
+                where = "at the transfer" if key == "momentum_cpt" else "in the CPT phase"
+                raise ValueError(f"{_field(key)}: must be 0.0 {where} with split={s['split']!r}, got {s[key]!r}")
+
+
+def _check_history(hist, s) -> list:
+    """The recorded LRs, and the saved areas, momenta and previous LR checked against them."""
+    n = s["step_count"]
+    name = _field("lr_history")
+    if not isinstance(hist, (list, tuple)):
+        raise TypeError(f"{name}: expected a list of learning rates, got {type(hist).__name__}")
+    if len(hist) != n:
+        raise ValueError(f"{name}: expected step_count={n} learning rates, got {len(hist)}")
+    values = []
+    for i, v in enumerate(hist):  # element by element, so that an error names the bad one
+        if type(v) is not float:
+            try:
+                v = _validate.real_scalar(v, f"{name}[{i}]")
+            except OverflowError:
+                raise ValueError(f"{name}[{i}]: must be finite, got a number too large for a float") from None
+        values.append(v)
+    lr = np.array(values, dtype=np.float64)
+    bad = np.flatnonzero(~(np.isfinite(lr) & (lr >= 0.0)))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"{name}[{i}]: learning rates must be finite and >= 0, got {float(lr[i])!r}")
+    if n == 0:
+        return []
+    cpt, t = s["phase"] == "cpt", s["transfer_step"]
+    pt_steps = t if cpt else n
+    used = lr.copy()  # the LRs the areas count: PT warmup steps at peak_lr
+    used[: min(s["warmup_as_peak"], pt_steps)] = s["peak_lr"]
+    if s["prev_lr"] != used[-1]:
+        raise ValueError(
+            f"{_field('prev_lr')}: {s['prev_lr']!r} differs from the last recorded learning rate "
+            f"{float(used[-1])!r}" + (" (counted at peak_lr)" if used[-1] != lr[-1] else "")
+        )
+    a = cpt_areas(used[:pt_steps], used[pt_steps:], s["decay"], s["split"])
+    rtol = _AREA_RTOL + 8 * n * np.finfo(np.float64).eps  # summation orders may differ
+    scale1 = float(used.sum())
+    for key in ("s1_pt", "s1_cpt"):
+        ref = float(getattr(a, key)[-1])
+        _close(s, key, ref, rtol * scale1)
+    for key, mkey in (("s2_pt", "momentum_pt"), ("s2_cpt", "momentum_cpt")):
+        s2 = getattr(a, key)
+        m = np.diff(s2, prepend=0.0)  # per-step increments: the momentum each step added
+        scale2 = float(np.abs(m).sum())
+        _close(s, key, float(s2[-1]), rtol * scale2)
+        if key == "s2_pt":
+            # by_source keeps decaying the PT momentum in CPT; the other splits freeze S2_pt and
+            # keep no PT momentum (checked in _check_phase)
+            if not cpt or s["split"] == "by_source":
+                _close(s, mkey, float(m[n - 1]), rtol * scale2)
+        elif cpt and n > t:
+            _close(s, mkey, float(m[-1]), rtol * scale2)
+    return lr.tolist()
+
+
+def _close(s, key, ref, tol) -> None:
+    if not abs(s[key] - ref) <= tol:
+        raise ValueError(
+            f"{_field(key)}: {s[key]!r} disagrees with {ref!r} recomputed from lr_history "
+            "(the saved state is inconsistent)"
+        )

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "cptlaw/cancel.hpp"
 #include "cptlaw/config.hpp"
 #include "cptlaw/line_writer.hpp"
 #include "cptlaw/parallel.hpp"
@@ -27,6 +28,31 @@ struct AreaOptions {
   // NaN: plain momentum sum; otherwise S2 weights each momentum by x^eps (P1 Eq. 9).
   double s2_lr_exponent = std::nan("");
 };
+
+// The PT/CPT transfer (LAW.md section 3): what each split mode carries from the state after
+// the last PT step (its S2, momentum m and LR x) into CPT. The CPT areas start at 0 with
+// previous LR x; the CPT momentum starts at m (by_time: one momentum over the whole timeline)
+// or at 0 (by_source, restart). by_source keeps decaying the PT momentum after the transfer
+// and adds its area to S2_pt; the other modes freeze S2_pt. by_time's S2_cpt is the part of
+// the one S2 after T, S2(t) - S2(T-1): it starts at S2_pt - S2_pt, 0 unless S2_pt is NaN or
+// infinite (LR-weighted S2 with LRs of 0). The one place these rules live: the recurrences
+// below, the closed forms (schedule.hpp), the grid and the Python Tracker use it.
+struct Transfer {
+  double cpt_m = 0.0;         // CPT momentum before the first CPT step
+  double prev_lr = 0.0;       // LR before the first CPT step
+  double cpt_s2 = 0.0;        // S2_cpt before the first CPT step
+  bool pt_continues = false;  // S2_pt keeps growing by the decaying PT momentum (by_source)
+  double pt_m = 0.0;          // that PT momentum (0 when S2_pt is frozen)
+};
+CPTLAW_HD inline Transfer transfer(Split split, double pt_m, double pt_lr, double pt_s2 = 0.0) {
+  Transfer t;
+  t.cpt_m = split == Split::by_time ? pt_m : 0.0;
+  t.prev_lr = pt_lr;
+  t.cpt_s2 = split == Split::by_time ? pt_s2 - pt_s2 : 0.0;
+  t.pt_continues = split == Split::by_source;
+  t.pt_m = t.pt_continues ? pt_m : 0.0;
+  return t;
+}
 
 namespace detail {
 
@@ -53,7 +79,8 @@ struct RowView {
   double operator[](std::int64_t i) const { return i < warm ? peak : x[i]; }
 };
 
-inline double s2_weight(double x, double eps) { return std::isnan(eps) ? 1.0 : (x == 0.0 ? (eps == 0.0 ? 1.0 : 0.0) : std::pow(x, eps)); }
+// x^eps with IEEE pow's special values (0^0 = 1, 0^-eps = inf, as the reference); 1 without eps.
+inline double s2_weight(double x, double eps) { return std::isnan(eps) ? 1.0 : std::pow(x, eps); }
 
 }  // namespace detail
 
@@ -90,9 +117,11 @@ CPTLAW_CLONES bool areas_rows(const double* x, std::int64_t n, const AreaOptions
     const std::int64_t warm = General ? detail::warmup_length(xr, n, opt.warmup_as_peak, peak) : 0;
     v[r] = detail::RowView{xr, warm, peak};
     a1[r] = prev[r] = v[r][0];
-    m[r] = a2[r] = 0.0;
+    m[r] = 0.0;
+    // m[0] = 0 weighted like every other step (0 * inf = NaN, as the reference).
+    a2[r] = General ? 0.0 * detail::s2_weight(v[r][0], eps) : 0.0;
     b1[r][0] = a1[r];
-    b2[r][0] = 0.0;
+    b2[r][0] = a2[r];
     w1[r] = detail::LineWriter{s1 + r * n, 0, streaming};
     w2[r] = detail::LineWriter{s2 + r * n, 0, streaming};
   }
@@ -124,6 +153,7 @@ CPTLAW_CLONES bool areas_rows(const double* x, std::int64_t n, const AreaOptions
       w2[r].flush(b2[r], b, b == n);
     }
     if (b == n) break;
+    if ((b & 8191) < block) CPTLAW_CHECKPOINT();  // every ~8K steps
   }
   if (streaming) detail::stream_fence();
   return ok;
@@ -177,7 +207,7 @@ inline void cpt_areas_row(const double* x_pt, std::int64_t n_pt, const double* x
   auto weight = [&](double xi) { return weighted ? detail::s2_weight(xi, eps) : 1.0; };
 
   // PT phase: plain recurrences.
-  double a1 = 0.0, m = 0.0, a2 = 0.0, prev = v[0];
+  double a1 = 0.0, m = 0.0, a2 = 0.0 * weight(v[0]), prev = v[0];  // m[0] = 0, weighted
   for (std::int64_t i = 0; i < n_pt; ++i) {
     const double xi = v[i];
     a1 += xi;
@@ -190,28 +220,22 @@ inline void cpt_areas_row(const double* x_pt, std::int64_t n_pt, const double* x
     s2_pt[i] = a2;
     s1_cpt[i] = 0.0;
     s2_cpt[i] = 0.0;
+    if ((i & 65535) == 65535) CPTLAW_CHECKPOINT();
   }
   // CPT phase. m_pt: momentum attributed to PT drops; m_cpt: to CPT drops.
-  double m_pt = m, m_cpt = 0.0, b1 = 0.0, b2 = 0.0;
+  const Transfer t = transfer(split, m, prev, a2);
+  double m_pt = t.pt_m, m_cpt = t.cpt_m, b1 = 0.0, b2 = t.cpt_s2;
+  prev = t.prev_lr;
   for (std::int64_t j = 0; j < n_cpt; ++j) {
     const double xi = x_cpt[j];
     const double d = prev - xi;
     const double w = weight(xi);
     b1 += xi;
-    switch (split) {
-      case Split::by_source:
-        m_pt = lam * m_pt;
-        a2 += m_pt * w;
-        m_cpt = lam * m_cpt + d;
-        break;
-      case Split::by_time:
-        // One momentum over the whole timeline, its area after T goes to CPT.
-        m_cpt = lam * (j == 0 ? m : m_cpt) + d;
-        break;
-      case Split::restart:
-        m_cpt = lam * m_cpt + d;
-        break;
+    if (t.pt_continues) {
+      m_pt = lam * m_pt;
+      a2 += m_pt * w;
     }
+    m_cpt = lam * m_cpt + d;
     b2 += m_cpt * w;
     prev = xi;
     const std::int64_t i = n_pt + j;
@@ -219,6 +243,7 @@ inline void cpt_areas_row(const double* x_pt, std::int64_t n_pt, const double* x
     s2_pt[i] = a2;
     s1_cpt[i] = b1;
     s2_cpt[i] = b2;
+    if ((j & 65535) == 65535) CPTLAW_CHECKPOINT();
   }
 }
 

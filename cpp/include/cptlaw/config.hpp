@@ -23,3 +23,12 @@
 #else
 #define CPTLAW_HD
 #endif
+
+// Put before a CPTLAW_HD template that calls the function it is given (a visitor, a
+// callback): host code gives it host functions, kernels device ones, so nvcc is told not to
+// warn that a host+device function calls a host function.
+#if defined(__CUDACC__)
+#define CPTLAW_NO_EXEC_CHECK _Pragma("nv_exec_check_disable")
+#else
+#define CPTLAW_NO_EXEC_CHECK
+#endif

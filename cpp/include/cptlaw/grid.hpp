@@ -32,7 +32,8 @@
 #include <vector>
 
 #include "cptlaw/areas.hpp"
-#include "cptlaw/laws.hpp"
+#include "cptlaw/cancel.hpp"
+#include "cptlaw/law_registry.hpp"
 #include "cptlaw/parallel.hpp"
 #include "cptlaw/schedule.hpp"
 
@@ -63,74 +64,31 @@ enum DecayCode : int { decay_linear = 0, decay_cosine = 1, decay_sqrt = 2 };
 // start_lr levels: Hugging Face's own start (0, or min_lr for WSD) / the PT checkpoint's final LR.
 constexpr double kStartHF = -1.0, kStartPT = -2.0;
 
-enum LawKind : int {
-  law_annealing = 0,     // inputs (s1_pt + s1_cpt, s2_pt + s2_cpt)
-  law_cpt = 1,           // (s1_pt, s2_pt, s1_cpt, s2_cpt)
-  law_replay_pt = 2,     // (s1_pt, s2_pt, s1_cpt, s2_cpt, r_pt)
-  law_replay_cpt = 3,    // idem
-  law_cpt_power_s2 = 4,  // (s1_pt, s2_pt, s1_cpt, s2_cpt)
-  law_open_source = 5,   // (s1_cpt, s2_cpt)
-  kLawKinds = 6,
-};
-
-// Which of a row's inputs (s1_pt, s2_pt, s1_cpt, s2_cpt, r_pt) a grid law takes.
-enum LawInputs : int {
-  inputs_all = 0,   // the first n_inputs of them
-  inputs_sums = 1,  // (s1_pt + s1_cpt, s2_pt + s2_cpt)
-  inputs_cpt = 2,   // (s1_cpt, s2_cpt)
-};
-template <class Law, int Inputs>
-struct GridLaw {
-  using law = Law;
-  static constexpr int inputs = Inputs;
-};
-
-// Calls f(GridLaw<Law, inputs>{}) for law kind `kind` (nothing for an unknown kind): the
-// one dispatch over the grid's laws, for the CPU's blocks of rows and the CUDA rows alike.
+// Laws are given by their kind code: the index in the law registry (law_registry.hpp),
+// which also says how each reads the rows' areas. visit_law calls f(laws::Kind<Law, grid
+// inputs>{}) for the law of kind code `kind` if the grid can evaluate it (nothing
+// otherwise): the one dispatch over the grid's laws, for the CPU's blocks of rows and the
+// CUDA rows alike.
+CPTLAW_NO_EXEC_CHECK
 template <class F>
 CPTLAW_HD void visit_law(int kind, F&& f) {
-  switch (kind) {
-    case law_annealing:
-      f(GridLaw<laws::Annealing, inputs_sums>{});
-      break;
-    case law_cpt:
-      f(GridLaw<laws::CPT, inputs_all>{});
-      break;
-    case law_replay_pt:
-      f(GridLaw<laws::Replay<false>, inputs_all>{});
-      break;
-    case law_replay_cpt:
-      f(GridLaw<laws::Replay<true>, inputs_all>{});
-      break;
-    case law_cpt_power_s2:
-      f(GridLaw<laws::CPTPowerS2, inputs_all>{});
-      break;
-    case law_open_source:
-      f(GridLaw<laws::OpenSource, inputs_cpt>{});
-      break;
-    default:
-      break;
-  }
-}
-
-inline int law_param_count(int kind) {
-  int n = -1;
-  visit_law(kind, [&](auto gl) { n = decltype(gl)::law::n_params; });
-  return n;
+  laws::visit_law(kind, [&](auto k) {
+    if constexpr (decltype(k)::grid != laws::GridInputs::none) f(k);
+  });
 }
 
 // Loss of one row under law kind `kind` with parameters p; x = (s1_pt, s2_pt, s1_cpt, s2_cpt, r_pt).
 CPTLAW_HD inline double law_value(int kind, const double* p, const double* x) {
   double v = std::numeric_limits<double>::quiet_NaN();
-  visit_law(kind, [&](auto gl) {
-    using GL = decltype(gl);
-    using Law = typename GL::law;
+  visit_law(kind, [&](auto k) {
+    using K = decltype(k);
+    using Law = typename K::law;
     double raw[Law::n_inputs], z[Law::n_prep];
-    for (int k = 0; k < Law::n_inputs; ++k) raw[k] = x[k];
-    if (GL::inputs == inputs_sums) {
+    for (int i = 0; i < Law::n_inputs; ++i) raw[i] = x[i];
+    if constexpr (K::grid == laws::GridInputs::whole) {
       raw[0] = x[0] + x[2];
       raw[1] = x[1] + x[3];
-    } else if (GL::inputs == inputs_cpt) {
+    } else if constexpr (K::grid == laws::GridInputs::cpt_only) {
       raw[0] = x[2];
       raw[1] = x[3];
     }
@@ -169,7 +127,7 @@ struct Spec {
   // Areas.
   double lam = 0.999;
   Split split = Split::by_source;
-  // Laws: kinds, parameters law_params[param_off[l] .. param_off[l+1]).
+  // Laws: registry kind codes, parameters law_params[param_off[l] .. param_off[l+1]).
   std::int64_t n_laws = 0;
   const std::int32_t* law_kind = nullptr;
   const double* law_params = nullptr;
@@ -386,26 +344,22 @@ CPTLAW_HD inline int segments(const Config& c, sched::Segment* out) {
   return k;
 }
 
-// by_source: S2_pt after k >= 1 CPT steps is S2_pt(T) + m_pt * sum_{r=1..k} lam^r; this is
-// the factor lam (1 + lam g_{k-1}) (as CPTPair::areas_at writes it).
-CPTLAW_HD inline double pt_decay(const sched::Decay& dc, std::int64_t k) {
-  return dc.lam * (1.0 + dc.lam * dc.geo(k - 1, false).g);
-}
-
 // Areas of one valid schedule at ascending CPT step counts steps[0..ns) (steps null: the
-// final step), entered with the PT checkpoint's final state (as CPTPair does): one sweep over
-// its pieces; inside a recurrence-only piece a cursor continues from the previous step.
-// out(q, a) receives a = (S1_pt, S2_pt, S1_cpt, S2_cpt) at steps[q] (NaN beyond the schedule);
-// pt_dec(q) is pt_decay(dc, steps[q]) (pt_dec(0) = pt_decay(dc, c.n) for the final step).
+// final step), entered with the PT checkpoint's final state under the transfer rule of
+// areas.hpp (as CPTPair does): one sweep over its pieces; inside a recurrence-only piece a
+// cursor continues from the previous step. out(q, a) receives a = (S1_pt, S2_pt, S1_cpt,
+// S2_cpt) at steps[q] (NaN beyond the schedule); pt_dec(q) is sched::pt_momentum_area(dc,
+// steps[q]) (pt_dec(0) = pt_momentum_area(dc, c.n) for the final step).
+CPTLAW_NO_EXEC_CHECK
 template <class PtDecay, class Out>
 CPTLAW_HD void schedule_areas(const Config& c, const sched::Decay& dc, Split split, const std::int64_t* steps,
                               std::int64_t ns, PtDecay&& pt_dec, Out&& out) {
   const double* f = c.pt;
+  const Transfer tr = transfer(split, f[2], f[3], f[1]);
   auto write = [&](std::int64_t q, std::int64_t k, const sched::State& st) {
     double a[4] = {f[0], f[1], 0.0, 0.0};
     if (k != 0) {
-      // PT momentum keeps decaying into S2_pt (by_source).
-      if (split == Split::by_source) a[1] += pt_dec(q) * f[2];
+      if (tr.pt_continues) a[1] += pt_dec(q) * tr.pt_m;
       a[2] = st.s1;
       a[3] = st.s2;
     }
@@ -420,8 +374,9 @@ CPTLAW_HD void schedule_areas(const Config& c, const sched::Decay& dc, Split spl
     start += seg[i].len;
   }
   sched::State entry;
-  entry.m = split == Split::by_time ? f[2] : 0.0;
-  entry.x = f[3];
+  entry.m = tr.cpt_m;
+  entry.x = tr.prev_lr;
+  entry.s2 = tr.cpt_s2;
   if (!steps) {  // the final step
     for (int i = 0; i < np; ++i) sched::advance(entry, pc[i], seg[i].len, dc, nullptr);
     write(0, c.n, entry);
@@ -491,10 +446,12 @@ class Grid {
       bad("the final step is one step");
     }
     if (s.n_laws < 1) bad("no law");
+    const auto& reg = laws::registry();
     for (std::int64_t l = 0; l < s.n_laws; ++l) {
       const int kind = s.law_kind[l];
-      if (kind < 0 || kind >= kLawKinds) bad("unknown law kind");
-      if (s.law_param_off[l + 1] - s.law_param_off[l] != law_param_count(kind)) bad("wrong parameter count");
+      if (kind < 0 || kind >= static_cast<int>(reg.size()) || reg[kind].grid == laws::GridInputs::none)
+        bad("unknown law kind");
+      if (s.law_param_off[l + 1] - s.law_param_off[l] != reg[kind].n_params) bad("wrong parameter count");
     }
     if (s.w && (s.w_law_a < 0 || s.w_law_a >= s.n_laws || s.w_law_b < 0 || s.w_law_b >= s.n_laws))
       bad("weighted laws out of range");
@@ -515,7 +472,8 @@ class Grid {
       }
       starts_[static_cast<std::size_t>(b) + 1] = starts_[static_cast<std::size_t>(b)] + count;
     }
-    // The by_source decay factor of S2_pt depends on the step count only.
+    // by_source: S2_pt after k CPT steps is S2_pt(T) + m_pt * sum_{r=1..k} lam^r; the factor
+    // depends on k only (sched::pt_momentum_area, as CPTPair::areas_at).
     if (s.steps) {
       pt_decay_.resize(static_cast<std::size_t>(s.n_steps));
       for (std::int64_t q = 0; q < s.n_steps; ++q) pt_decay_[static_cast<std::size_t>(q)] = pt_decay(s.steps[q]);
@@ -536,34 +494,59 @@ class Grid {
 
   // Rows of schedules [s0, s1): out[c][r] for each output column c (laws, then the weighted
   // loss), codes[a * nrows + r] the level code of every axis, start[r] the re-warmup start LR
-  // (NaN without warmup); r = row - s0 * rows_per_schedule().
+  // (NaN without warmup); r = row - s0 * rows_per_schedule(). With `done` (s1 - s0 flags),
+  // done[s - s0] = 1 once schedule s is written: after Cancelled, those rows are complete.
   void materialize(std::int64_t s0, std::int64_t s1, double* const* out, std::int32_t* codes, double* start,
-                   int threads) const {
+                   int threads, std::uint8_t* done = nullptr) const {
     check_range(s0, s1);
     const std::int64_t nrows = (s1 - s0) * rows_per_schedule_;
     const std::int64_t row0 = s0 * rows_per_schedule_;
     Writer sink{this, out, codes, start, nrows};
-    for_blocks(s0, s1, threads, [&](std::int64_t b, std::int64_t e) { run_schedules(b, e, row0, sink); });
+    for_blocks(s0, s1, threads, [&](std::int64_t b, std::int64_t e) {
+      run_schedules(b, e, row0, sink);
+      if (done) std::fill(done + (b - s0), done + (e - s0), std::uint8_t{1});
+    });
   }
 
   // Best-k reduction of the rows of schedules [s0, s1) into `result` (groups x k; finished).
-  void reduce(std::int64_t s0, std::int64_t s1, const Reduction& red, TopK& result, int threads) const {
+  // `rows_seen` (optional) counts the rows fed to it. After Cancelled, `result` holds the
+  // (finished) reduction over those rows.
+  void reduce(std::int64_t s0, std::int64_t s1, const Reduction& red, TopK& result, int threads,
+              std::int64_t* rows_seen = nullptr) const {
     check_range(s0, s1);
     if (red.objective < 0 || red.objective >= outputs_) throw std::invalid_argument("grid: objective out of range");
     if (red.k < 1 || red.groups < 1) throw std::invalid_argument("grid: k and groups must be >= 1");
     result = TopK(red.groups, red.k);
     std::mutex mu;
-    threads = std::max(threads, 1);
+    std::int64_t seen = 0;
     std::atomic<std::int64_t> next{s0};
     const std::int64_t block = block_size(s1 - s0, threads);
-    // One task per thread, each with its own best-k, pulling small blocks of schedules.
-    parallel_for(threads, threads, 1, [&](std::int64_t, std::int64_t) {
-      Reducer sink{this, &red, TopK(red.groups, red.k)};
-      for (std::int64_t b; (b = next.fetch_add(block)) < s1;) run_schedules(b, std::min(s1, b + block), 0, sink);
-      std::lock_guard<std::mutex> lock(mu);
-      result.merge(sink.top);
-    });
+    const std::int64_t tasks = tasks_for(s1 - s0, block, threads);
+    // One task per thread, each with its own best-k, pulling small blocks of schedules; a
+    // task that stops early still hands in what it has.
+    try {
+      parallel_for(tasks, static_cast<int>(tasks), 1, [&](std::int64_t, std::int64_t) {
+        Reducer sink{this, &red, TopK(red.groups, red.k)};
+        auto hand_in = [&] {
+          std::lock_guard<std::mutex> lock(mu);
+          result.merge(sink.top);
+          seen += sink.rows;
+        };
+        try {
+          for (std::int64_t b; (b = next.fetch_add(block)) < s1;) run_schedules(b, std::min(s1, b + block), 0, sink);
+        } catch (...) {
+          hand_in();
+          throw;
+        }
+        hand_in();
+      });
+    } catch (...) {
+      result.finish();
+      if (rows_seen) *rows_seen = seen;
+      throw;
+    }
     result.finish();
+    if (rows_seen) *rows_seen = seen;
   }
 
   // The given rows (any order, repeats allowed): out[c][q], codes[a * n + q], start[q].
@@ -574,6 +557,11 @@ class Grid {
       if (rows[q] < 0 || rows[q] >= total) throw std::out_of_range("grid: row index out of range");
     Writer sink{this, out, codes, start, n};
     parallel_for(n, threads, 256, [&](std::int64_t b, std::int64_t e) { run_rows(rows, b, e, sink); });
+  }
+
+  // Threads worth starting for n schedules in blocks of `block`: no more than blocks.
+  static std::int64_t tasks_for(std::int64_t n, std::int64_t block, int threads) {
+    return std::max<std::int64_t>(1, std::min<std::int64_t>(std::max(threads, 1), (n + block - 1) / block));
   }
 
  private:
@@ -588,10 +576,10 @@ class Grid {
   template <class Fn>
   void for_blocks(std::int64_t s0, std::int64_t s1, int threads, Fn&& fn) const {
     if (s1 <= s0) return;
-    threads = std::max(threads, 1);
     std::atomic<std::int64_t> next{s0};
     const std::int64_t block = block_size(s1 - s0, threads);
-    parallel_for(threads, threads, 1, [&](std::int64_t, std::int64_t) {
+    const std::int64_t tasks = tasks_for(s1 - s0, block, threads);
+    parallel_for(tasks, static_cast<int>(tasks), 1, [&](std::int64_t, std::int64_t) {
       for (std::int64_t b; (b = next.fetch_add(block)) < s1;) fn(b, std::min(s1, b + block));
     });
   }
@@ -655,21 +643,21 @@ class Grid {
     for (std::int64_t l = 0; l < s_.n_laws; ++l) {
       const double* p = s_.law_params + s_.law_param_off[l];
       double* out = buf.loss[static_cast<std::size_t>(l)].data();
-      visit_law(s_.law_kind[l], [&](auto gl) {
-        using GL = decltype(gl);
+      visit_law(s_.law_kind[l], [&](auto k) {
+        using K = decltype(k);
         const double* in[5] = {x[0], x[1], x[2], x[3], x[4]};
-        if (GL::inputs == inputs_sums) {
+        if constexpr (K::grid == laws::GridInputs::whole) {
           for (std::int64_t i = 0; i < n; ++i) {
             buf.sum1[i] = x[0][i] + x[2][i];
             buf.sum2[i] = x[1][i] + x[3][i];
           }
           in[0] = buf.sum1.data();
           in[1] = buf.sum2.data();
-        } else if (GL::inputs == inputs_cpt) {
+        } else if constexpr (K::grid == laws::GridInputs::cpt_only) {
           in[0] = x[2];
           in[1] = x[3];
         }
-        laws::eval_dense<typename GL::law>(p, in, n, out);
+        laws::eval_dense<typename K::law>(p, in, n, out);
       });
     }
   }
@@ -715,7 +703,9 @@ class Grid {
     const Grid* g;
     const Reduction* red;
     TopK top;
+    std::int64_t rows = 0;  // rows fed
     void operator()(const Buffer& buf, std::int64_t i, const RowInfo& r, std::int32_t wi) {
+      ++rows;
       double v = g->value(buf, i, red->objective, wi);
       if (std::isnan(v)) return;
       if (red->maximize) v = -v;
@@ -769,6 +759,7 @@ class Grid {
     std::vector<double> a(static_cast<std::size_t>(4 * s_.n_steps));
     Cursor cur = locate(s0);
     for (std::int64_t s = s0; s < s1; ++s) {
+      if (((s - s0) & 15) == 15) CPTLAW_CHECKPOINT();
       push_schedule(resolve(cur), s, row0, buf, sink, a);
       next(cur);
     }
@@ -781,6 +772,7 @@ class Grid {
     std::vector<double> a(static_cast<std::size_t>(4 * s_.n_steps));
     const std::int64_t ns = s_.n_steps;
     for (std::int64_t q = b; q < e; ++q) {
+      if (((q - b) & 15) == 15) CPTLAW_CHECKPOINT();
       const std::int64_t row = rows[q];
       const std::int64_t sched = row / rows_per_schedule_;
       std::int64_t rem = row % rows_per_schedule_;
@@ -796,7 +788,7 @@ class Grid {
     flush(buf, sink);
   }
 
-  double pt_decay(std::int64_t k) const { return grid::pt_decay(dc_, k); }
+  double pt_decay(std::int64_t k) const { return sched::pt_momentum_area(dc_, k); }
 
   Spec s_;
   sched::Decay dc_;

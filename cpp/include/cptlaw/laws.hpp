@@ -15,6 +15,7 @@
 #include <cstring>
 #include <limits>
 
+#include "cptlaw/cancel.hpp"
 #include "cptlaw/config.hpp"
 #include "cptlaw/line_writer.hpp"
 #include "cptlaw/parallel.hpp"
@@ -90,6 +91,32 @@ struct CPT {
       g[7] = p[5] * sh.q * sh.lq;
     }
     return p[0] + p[1] * P - p[3] * z[1] - p[4] * z[3] + p[5] * sh.one_minus_q;
+  }
+};
+
+// LAW.md section 8: Eq. 4 with one annealing coefficient C over the whole LR history.
+// Inputs s1_pt, s2_pt, s1_cpt, s2_cpt; params L0 A alpha C B E beta.
+struct CPTSharedC {
+  static constexpr int n_params = 7, n_inputs = 4, n_prep = 3;
+  CPTLAW_HD static void prepare(const double* x, double* z) {
+    z[0] = detail::log_area(x[0] + x[2]);
+    z[1] = x[1] + x[3];
+    z[2] = x[2];
+  }
+  template <bool Grad>
+  CPTLAW_HD static double eval(const double* p, const double* z, double* g) {
+    const double P = simd::exp(-p[2] * z[0]);
+    const detail::Shift sh(p[5], p[6], z[2]);
+    if (Grad) {
+      g[0] = 1.0;
+      g[1] = P;
+      g[2] = -p[1] * z[0] * P;
+      g[3] = -z[1];
+      g[4] = sh.one_minus_q;
+      g[5] = p[4] * sh.dq_dE_over_b;
+      g[6] = p[4] * sh.q * sh.lq;
+    }
+    return p[0] + p[1] * P - p[3] * z[1] + p[4] * sh.one_minus_q;
   }
 };
 
@@ -352,13 +379,18 @@ void evaluate(const double* p, const double* const* x, const std::int64_t* strid
   bool dense = grad == nullptr;
   for (int k = 0; k < Law::n_inputs; ++k) dense = dense && stride[k] == 1;
   const bool streaming = n * std::int64_t{sizeof(double)} >= cptlaw::detail::kStreamMinBytes;
-  parallel_for(n, threads, 1 << 16, [&](std::int64_t b, std::int64_t e) {
-    const double* xb[Law::n_inputs];
-    for (int k = 0; k < Law::n_inputs; ++k) xb[k] = x[k] + b * stride[k];
-    if (dense) {
-      eval_dense<Law>(p, xb, e - b, out + b, streaming);
-    } else {
-      eval_strided<Law>(p, xb, stride, e - b, out + b, grad ? grad + b * Law::n_params : nullptr);
+  constexpr std::int64_t piece = std::int64_t{1} << 18;  // points between cancellation checks (~1 ms)
+  parallel_for(n, threads, 1 << 16, [&](std::int64_t b0, std::int64_t e0) {
+    for (std::int64_t b = b0; b < e0; b += piece) {
+      if (b > b0) CPTLAW_CHECKPOINT();
+      const std::int64_t e = e0 - b > piece ? b + piece : e0;
+      const double* xb[Law::n_inputs];
+      for (int k = 0; k < Law::n_inputs; ++k) xb[k] = x[k] + b * stride[k];
+      if (dense) {
+        eval_dense<Law>(p, xb, e - b, out + b, streaming);
+      } else {
+        eval_strided<Law>(p, xb, stride, e - b, out + b, grad ? grad + b * Law::n_params : nullptr);
+      }
     }
   });
 }

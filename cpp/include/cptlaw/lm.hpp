@@ -14,6 +14,7 @@
 #include <limits>
 #include <vector>
 
+#include "cptlaw/cancel.hpp"
 #include "cptlaw/laws.hpp"
 #include "cptlaw/parallel.hpp"
 
@@ -31,6 +32,21 @@ enum Status : int {
   singular = -1,          // no damping made the normal equations solvable
   non_finite = -2,        // the model is NaN/inf at every start
   bad_input = -3,         // e.g. non-positive loss with a log objective
+};
+
+// Every status with the message the Python layer reports for it.
+struct StatusInfo {
+  int code;
+  const char* message;
+};
+constexpr StatusInfo kStatuses[] = {
+    {converged_ftol, "converged: relative decrease of the objective below ftol"},
+    {converged_xtol, "converged: relative step below xtol"},
+    {converged_gtol, "converged: scaled gradient below gtol"},
+    {max_iterations, "stopped: iteration limit reached before convergence"},
+    {singular, "failed: the normal equations stayed singular at every damping"},
+    {non_finite, "failed: the model is NaN or infinite at every start"},
+    {bad_input, "failed: the data cannot be fitted (see message)"},
 };
 
 struct Options {
@@ -196,6 +212,8 @@ class Problem {
 
   bool log_objective() const { return opt_.objective != least_squares; }
   bool valid() const {
+    for (int k = 0; k < P; ++k)
+      if (!(lo_[k] <= hi_[k])) return false;  // an empty (or NaN) box has no solution
     if (!log_objective()) return true;
     for (double v : y_)
       if (!(v > 0.0)) return false;
@@ -294,6 +312,7 @@ class Problem {
     double mu = opt_.mu0 * (dmax > 0 ? dmax : 1.0), nu = 2.0;
     res.status = max_iterations;
     for (int it = 0; it < opt_.max_iter; ++it) {
+      if (n_ >= 4096 || (it & 15) == 15) CPTLAW_CHECKPOINT();  // small fits: every ~16 iterations
       res.iterations = it + 1;
       // Scaled gradient test (zero-gradient along an active bound counts as zero).
       double gmax = 0.0;
@@ -415,9 +434,15 @@ class Problem {
       ++evals;
       if (std::isfinite(o)) cands.push_back({o, std::move(p)});
     };
-    for (int s = 0; s < n_starts; ++s) add(starts + s * P, false);
+    for (int s = 0; s < n_starts; ++s) {
+      CPTLAW_CHECKPOINT();
+      add(starts + s * P, false);
+    }
     const int user = static_cast<int>(cands.size());
-    for (int s = 0; s < n_grid; ++s) add(grid + s * P, true);
+    for (int s = 0; s < n_grid; ++s) {
+      if ((s & 7) == 7) CPTLAW_CHECKPOINT();
+      add(grid + s * P, true);
+    }
     // User starts always run; the grid contributes its best candidates.
     std::vector<Cand> run(cands.begin(), cands.begin() + user);
     std::sort(cands.begin() + user, cands.end(), [](const Cand& a, const Cand& b) { return a.obj < b.obj; });
@@ -466,6 +491,7 @@ void fit_many(const double* const* raw, const double* y, const double* w, std::i
               double* out_params, double* out_objective, int* out_status, int* out_nfev, int threads) {
   parallel_for(n_fits, threads, 1, [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t f = b; f < e; ++f) {
+      CPTLAW_CHECKPOINT();
       const double* rows[Law::n_inputs];
       for (int k = 0; k < Law::n_inputs; ++k) rows[k] = raw[k] + f * n_points;
       Problem<Law> prob(rows, y + f * n_points, w ? w + f * n_points : nullptr, n_points, lo, hi, fixed, linear,

@@ -47,6 +47,7 @@
 #include <vector>
 
 #include "cptlaw/areas.hpp"
+#include "cptlaw/cancel.hpp"
 #include "cptlaw/config.hpp"
 #include "cptlaw/parallel.hpp"
 
@@ -88,10 +89,12 @@ constexpr int kSegmentFields = 8;
 
 inline Segment segment_from_row(const double* row) {
   Segment s;
-  s.len = static_cast<std::int64_t>(row[0]);
-  const int shape = static_cast<int>(row[1]);
-  if (!(row[0] >= 0.0) || shape < 0 || shape >= kShapeCount || static_cast<double>(shape) != row[1])
+  const int shape = row[1] >= 0.0 && row[1] < kShapeCount ? static_cast<int>(row[1]) : -1;
+  // Lengths are exact integers in the double table (<= 2^53, so the cast is defined).
+  if (!(row[0] >= 0.0 && row[0] <= 9007199254740992.0) || !(row[1] >= 0.0 && row[1] < kShapeCount) ||
+      static_cast<double>(shape) != row[1])
     throw std::invalid_argument("schedule: malformed segment row");
+  s.len = static_cast<std::int64_t>(row[0]);
   s.shape = static_cast<Shape>(shape);
   s.scale = row[2];
   s.floor = row[3];
@@ -428,31 +431,45 @@ CPTLAW_HD inline Piece make_piece(const Segment& s, std::int64_t start, const De
 
 }  // namespace detail
 
+// Steps of a recurrence between two cancellation checkpoints (~0.1 ms).
+constexpr std::int64_t kCheckEvery = 65536;
+
 // Advances `st` over steps j0 .. j1-1 of a segment with the per-step recurrence.
-CPTLAW_HD inline void advance_steps(State& st, const Piece& p, std::int64_t j0, std::int64_t j1, const Decay& dc,
-                          const double* data) {
+CPTLAW_HD inline void advance_steps(State& st, const Piece& p, std::int64_t j0, std::int64_t j1,
+                                    const Decay& dc, const double* data) {
   double s1 = st.s1, s2 = st.s2, m = st.m, prev = st.x;
   const double lam = dc.lam;
   const Segment& s = p.seg;
-  if (s.shape == Shape::array) {
-    const double* x = data + static_cast<std::int64_t>(s.off);
-    for (std::int64_t j = j0; j < j1; ++j) {
-      const double y = x[j];
-      s1 += y;
-      m = lam * m + (prev - y);
-      s2 += m;
-      prev = y;
+  for (std::int64_t c = j0; c < j1;) {
+    const std::int64_t e = j1 - c > kCheckEvery ? c + kCheckEvery : j1;
+    if (s.shape == Shape::array) {
+      const double* x = data + static_cast<std::int64_t>(s.off);
+      for (std::int64_t j = c; j < e; ++j) {
+        const double y = x[j];
+        s1 += y;
+        m = lam * m + (prev - y);
+        s2 += m;
+        prev = y;
+      }
+    } else {
+      for (std::int64_t j = c; j < e; ++j) {
+        const double y = segment_value(s, j, data);
+        s1 += y;
+        m = lam * m + (prev - y);
+        s2 += m;
+        prev = y;
+      }
     }
-  } else {
-    for (std::int64_t j = j0; j < j1; ++j) {
-      const double y = segment_value(s, j, data);
-      s1 += y;
-      m = lam * m + (prev - y);
-      s2 += m;
-      prev = y;
-    }
+    c = e;
+    if (c < j1) CPTLAW_CHECKPOINT();
   }
   st = {s1, s2, m, prev};
+}
+
+// Area that a momentum m adds to S2 over the next k steps without new drops:
+// sum_{r=1..k} lam^r m = pt_momentum_area(dc, k) * m (by_source's S2_pt after the transfer).
+CPTLAW_HD inline double pt_momentum_area(const Decay& dc, std::int64_t k) {
+  return k <= 0 ? 0.0 : dc.lam * (1.0 + dc.lam * dc.geo(k - 1, false).g);
 }
 
 // State after the first k steps of a segment, from the state `st` before it.
@@ -626,7 +643,10 @@ class Schedule {
         const double* x = data_ + static_cast<std::int64_t>(p.seg.off);
         std::copy(x, x + p.seg.len, o);
       } else {
-        for (std::int64_t j = 0; j < p.seg.len; ++j) o[j] = segment_value(p.seg, j, data_);
+        for (std::int64_t j = 0; j < p.seg.len; ++j) {
+          o[j] = segment_value(p.seg, j, data_);
+          if ((j & (kCheckEvery - 1)) == kCheckEvery - 1) CPTLAW_CHECKPOINT();
+        }
       }
     }
   }
@@ -649,10 +669,17 @@ class Schedule {
       std::vector<std::int64_t> order(static_cast<std::size_t>(n));
       for (std::int64_t q = 0; q < n; ++q) order[static_cast<std::size_t>(q)] = q;
       std::stable_sort(order.begin(), order.end(), [steps](std::int64_t a, std::int64_t b) { return steps[a] < steps[b]; });
-      for (const std::int64_t q : order) eval(steps[q], cur, s1[q], s2[q]);
+      for (std::int64_t i = 0; i < n; ++i) {
+        const std::int64_t q = order[static_cast<std::size_t>(i)];
+        eval(steps[q], cur, s1[q], s2[q]);
+        if ((i & (kCheckEvery - 1)) == kCheckEvery - 1) CPTLAW_CHECKPOINT();
+      }
       return;
     }
-    for (std::int64_t q = 0; q < n; ++q) eval(steps[q], cur, s1[q], s2[q]);
+    for (std::int64_t q = 0; q < n; ++q) {
+      eval(steps[q], cur, s1[q], s2[q]);
+      if ((q & (kCheckEvery - 1)) == kCheckEvery - 1) CPTLAW_CHECKPOINT();
+    }
   }
 
  private:
@@ -703,6 +730,7 @@ inline void areas_batch(const double* rows, std::int64_t count, std::int64_t nse
   parallel_for(count, threads, grain, [&](std::int64_t b, std::int64_t e) {
     Schedule sch;
     for (std::int64_t r = b; r < e; ++r) {
+      if ((r & 63) == 63) CPTLAW_CHECKPOINT();
       sch.build(rows + r * row_stride, nseg, data, dc);
       sch.areas_at(steps + r * steps_stride, nsteps, s1 + r * nsteps, s2 + r * nsteps);
     }
@@ -712,20 +740,20 @@ inline void areas_batch(const double* rows, std::int64_t count, std::int64_t nse
 // PT schedule followed by a CPT schedule (LAW.md section 3), at global steps of the
 // concatenated timeline (0 <= t < pt.steps() + cpt.steps()). Matches cpt_areas_row on the
 // materialised LRs. For t < T = pt.steps(): the PT areas and zeros. For t >= T, with
-// (S1p, S2p, m_p, x_{T-1}) the state after PT and j = t - T:
+// (S1p, S2p, m_p, x_{T-1}) the state after PT, j = t - T and the transfer rules of areas.hpp:
 //   s1_pt = S1p; s2_pt = S2p + lam m_p g_{j+1} (by_source) or S2p (restart, by_time);
-//   s1_cpt, s2_cpt: the CPT schedule advanced from (0, 0, m, x_{T-1}) with m = 0
-//   (by_source, restart) or m = m_p (by_time).
+//   s1_cpt, s2_cpt: the CPT schedule advanced from (0, 0, transfer's CPT momentum, x_{T-1}).
 class CPTPair {
  public:
   void build(const Schedule& pt, const double* cpt_rows, std::int64_t cpt_nseg, const double* cpt_data,
              Split split) {
     pt_ = &pt;
-    split_ = split;
     const State& f = pt.final_state();
+    tr_ = transfer(split, f.m, f.x, f.s2);
     State init;
-    init.x = f.x;
-    init.m = split == Split::by_time ? f.m : 0.0;
+    init.x = tr_.prev_lr;
+    init.m = tr_.cpt_m;
+    init.s2 = tr_.cpt_s2;
     cpt_.build(cpt_rows, cpt_nseg, cpt_data, pt.decay(), &init);
   }
   void areas_at(const std::int64_t* steps, std::int64_t n, double* s1p, double* s2p, double* s1c,
@@ -755,8 +783,7 @@ class CPTPair {
         for (std::int64_t u = q; u < e; ++u) {
           s1p[u] = f.s1;
           s2p[u] = f.s2;
-          // PT momentum keeps decaying into S2_pt: sum_{r=1..j+1} lam^r m_p = lam m_p g_{j+1}.
-          if (split_ == Split::by_source) s2p[u] += dc.lam * f.m * (1.0 + dc.lam * dc.geo(steps[u] - T, false).g);
+          if (tr_.pt_continues) s2p[u] += pt_momentum_area(dc, steps[u] - T + 1) * tr_.pt_m;
         }
       }
       q = e;
@@ -768,7 +795,7 @@ class CPTPair {
  private:
   const Schedule* pt_ = nullptr;
   Schedule cpt_;
-  Split split_ = Split::by_source;
+  Transfer tr_;
   mutable std::vector<std::int64_t> local_;
 };
 
@@ -787,6 +814,7 @@ inline void cpt_areas_batch(const double* pt_rows, std::int64_t pt_nseg, std::in
     Schedule own;
     CPTPair pair;
     for (std::int64_t r = b; r < e; ++r) {
+      if ((r & 63) == 63) CPTLAW_CHECKPOINT();
       const Schedule* pt = &shared;
       if (pt_stride != 0) {
         own.build(pt_rows + r * pt_stride, pt_nseg, pt_data, dc);

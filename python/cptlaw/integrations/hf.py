@@ -23,12 +23,15 @@ Usage::
 
 from __future__ import annotations
 
-import warnings
-
 from .. import _validate
 from ..tracker import Tracker
+from ._warn import at_user_line, warn
 
 __all__ = ["CPTLawCallback", "LivePredictionCallback"]
+
+
+def __dir__():
+    return sorted(__all__)
 
 
 def _build():
@@ -114,7 +117,8 @@ def _build():
             tracker = self.tracker
             if start is not None and tracker.phase == "pt" and state.global_step - 1 >= start:
                 tracker.start_cpt()
-            tracker.step(lr)
+            with at_user_line():  # the tracker's warnings point at the user's trainer.train()
+                tracker.step(lr)
 
     class LivePredictionCallback(TrainerCallback):
         """Feed the Trainer's evaluation losses to a :class:`cptlaw.live.LivePredictor`.
@@ -143,7 +147,10 @@ def _build():
         The Trainer evaluates after ``on_step_end``, so a :class:`CPTLawCallback` in the
         same Trainer has already recorded the step. Evaluations before the first
         optimizer step (``global_step`` 0 without an offset) are skipped: the law
-        needs at least one update. With ``eval_dataset`` a dict, the Trainer calls
+        needs at least one update (with a tracker: one with a non-zero LR, so that an evaluation
+        after the first step of a warmup from 0 is skipped too). Warnings (band, plan,
+        missing metrics) point at the line that called ``trainer.train()``. With
+        ``eval_dataset`` a dict, the Trainer calls
         ``on_evaluate`` once per dataset, each time with that dataset's metrics.
         """
 
@@ -185,23 +192,25 @@ def _build():
                 if not self._warned:
                     self._warned = True
                     looked = sorted(n for names in self.metric_keys.values() for n in names)
-                    warnings.warn(
+                    warn(
                         f"LivePredictionCallback: none of the metrics {sorted(metrics)} is a validation loss of "
                         f"{self.predictor.valsets} (looked for {looked}); pass metric_keys=",
                         RuntimeWarning,
-                        stacklevel=2,
                     )
                 return
             tracker = self.predictor.tracker
-            if tracker is not None:
-                if tracker.step_count < 1:
-                    return
-                new = self.predictor.observe(losses)
-            else:
-                step = state.global_step + self.step_offset
-                if step < 1:
-                    return
-                new = self.predictor.observe(step, losses)
+            with at_user_line():  # band and plan warnings point at the user's trainer.train()
+                if tracker is not None:
+                    # the law is not defined before some LR has been applied (S1 = 0), e.g. after
+                    # the first step of a warmup from 0
+                    if tracker.step_count < 1 or tracker.s1_pt + tracker.s1_cpt == 0.0:
+                        return
+                    new = self.predictor.observe(losses)
+                else:
+                    step = state.global_step + self.step_offset
+                    if step < 1:
+                        return
+                    new = self.predictor.observe(step, losses)
             if new and self.stop_on_excursion:
                 control.should_training_stop = True
 

@@ -26,8 +26,13 @@ import numpy as np
 
 from .. import _validate
 from ..tracker import Tracker
+from ._warn import at_user_line
 
 __all__ = ["lr_from_scheduler", "observe_every", "track_optimizer"]
+
+
+def __dir__():
+    return sorted(__all__)
 
 
 def _torch():
@@ -91,7 +96,12 @@ def track_optimizer(tracker: Tracker, optimizer, param_group: int = 0):
     step = tracker.step
 
     def _cptlaw_record_lr(opt_, args, kwargs):
-        step(opt_.param_groups[g]["lr"])
+        lr = opt_.param_groups[g]["lr"]
+        if not tracker.warmup_as_peak:  # the tracker's only warning needs the warmup convention
+            step(lr)
+            return
+        with at_user_line():  # point it at the user's optimizer.step() line
+            step(lr)
 
     return opt.register_step_pre_hook(_cptlaw_record_lr)
 
@@ -189,8 +199,11 @@ def observe_every(predictor, optimizer, evaluate, every: int, *, start_step: int
 
     Notes
     -----
-    Band warnings (:class:`cptlaw.live.BandWarning`) are issued by ``predictor.observe``;
-    pass ``on_excursion=`` to the predictor to react to them (e.g. stop training).
+    Band warnings (:class:`cptlaw.live.BandWarning`) are issued by ``predictor.observe``
+    and point at the line that called ``optimizer.step()``; pass ``on_excursion=`` to the
+    predictor to react to them (e.g. stop training). With a tracker, evaluations are not
+    observed while no LR has been applied yet (S1 = 0, e.g. after the first step of a
+    warmup from 0): the law is not defined there.
     """
     from ..live import LivePredictor
 
@@ -220,11 +233,14 @@ def observe_every(predictor, optimizer, evaluate, every: int, *, start_step: int
         state["last"] = step
         if step % n:
             return
+        if tracker is not None and not tracker.s1_pt + tracker.s1_cpt > 0.0:
+            return  # no LR applied yet (S1 = 0): the law is not defined there
         with torch.no_grad():
             losses = evaluate()
-        if tracker is None:
-            predictor.observe(step, losses)
-        else:
-            predictor.observe(losses)
+        with at_user_line():  # band and plan warnings point at the user's optimizer.step() line
+            if tracker is None:
+                predictor.observe(step, losses)
+            else:
+                predictor.observe(losses)
 
     return opt.register_step_post_hook(_cptlaw_observe)

@@ -1,0 +1,126 @@
+"""Prediction intervals and confidence bands around a fitted law.
+
+Two different questions, two names:
+
+- a **confidence band** bounds the *mean curve*, the law itself: how far the fitted curve may
+  be from the one the data would give with infinitely many observations (parameter
+  uncertainty only). It narrows as observations accumulate.
+- a **prediction interval** bounds a *single future observation* (the loss you will log at
+  that step): the confidence band's uncertainty plus the observation noise, estimated from
+  the fit's residuals. It never gets narrower than the noise.
+
+Observed losses scatter around the curve, so the loss you will log should be compared with
+the prediction interval; a confidence band read as one looks over-confident.
+
+Method (:func:`predict_interval`, the delta method): on the scale the fit works on (log of
+the loss for the log objectives, so the noise is taken as multiplicative and the interval
+is asymmetric; the loss itself for ``"least_squares"``),
+
+    half-width = t_dof((1 + level) / 2) * sqrt(g' C g + kind_is_prediction * s**2)
+
+with ``g`` the gradient of the (log) law with respect to its parameters at the predicted
+inputs, ``C`` the fit's covariance (``result.covariance``), ``s`` the residual standard
+deviation ``sqrt(RSS / dof)`` (``result.residual_std``) and a Student-t quantile on the fit's
+residual degrees of freedom. Parameters that ended on a bound are held there (no
+variance); where the prediction depends on a parameter the data do not determine
+(``result.unidentifiable``) the interval is unbounded (low 0 or -inf, high inf) and flagged.
+:meth:`cptlaw.BootstrapResult.prediction_interval` is the resampling counterpart.
+
+Limits: the residuals of a misfitting law include its systematic error, which widens the
+prediction interval (honestly) but is not noise; residuals that are correlated along a
+curve make both intervals too narrow. The intervals are pointwise, not simultaneous.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _validate
+from .fit import FitResult
+from .live import _t_two_sided
+
+KINDS = ("prediction", "confidence")
+_NAMES = {"prediction": "prediction_interval", "confidence": "confidence_band"}
+
+
+class Interval(dict):
+    """An interval around predicted losses (a dict with attribute access).
+
+    ``kind`` ("prediction" for a single future observation, "confidence" for the mean curve),
+    ``name`` ("prediction_interval" or "confidence_band", as JSON spells it), ``level``,
+    ``method`` ("delta" or "bootstrap"), ``center`` (the fitted curve; the bootstrap median for
+    ``method="bootstrap"``), ``low``, ``high`` (arrays shaped like the predicted inputs) and
+    ``unbounded`` (bool array: the prediction depends on parameters the data do not determine).
+    """
+
+    __getattr__ = FitResult.__getattr__
+
+    def as_dict(self) -> dict:
+        """JSON-friendly: arrays as lists, infinities as None."""
+        out = {}
+        for k, v in self.items():
+            if isinstance(v, np.ndarray):
+                v = [None if not np.isfinite(x) else float(x) for x in v.reshape(-1)] if v.dtype.kind == "f" \
+                    else v.reshape(-1).tolist()
+            out[k] = v
+        return out
+
+
+def _check_level(level):
+    level = _validate.real_scalar(level, "level", lo=0.0, hi=1.0)
+    if not 0 < level < 1:
+        raise ValueError("level: must be strictly between 0 and 1")
+    return level
+
+
+def make_interval(kind, level, method, center, low, high, unbounded=None) -> Interval:
+    if unbounded is None:
+        unbounded = np.zeros(np.shape(center), dtype=bool)
+    return Interval(kind=kind, name=_NAMES[kind], level=level, method=method,
+                    center=center, low=low, high=high, unbounded=unbounded)
+
+
+def predict_interval(result, features, *, level: float = 0.95, kind: str = "prediction") -> Interval:
+    """A prediction interval (``kind="prediction"``) or confidence band (``"confidence"``)
+    of a fitted law at ``features`` (the law's inputs by name, any broadcastable shape), by
+    the delta method (see the module docstring).
+
+    ``result`` is a successful :func:`cptlaw.fit` / :func:`cptlaw.fit_runs` result.
+    """
+    if not isinstance(result, dict) or result.get("law") is None:
+        raise TypeError("result: expected a successful cptlaw.fit result (with a fitted law)")
+    _validate.choice(kind, "kind", KINDS)
+    level = _check_level(level)
+    if not isinstance(features, dict):
+        raise TypeError("features: expected a dict of the law's inputs by name")
+    law = result["law"]
+    pred, g = law.value_and_grad(**features)
+    log_space = result.get("residual_space", "log") == "log"
+    if log_space:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = g / pred[..., None]
+    cov = np.asarray(result["covariance"], dtype=float)
+    names = law.param_names
+    undetermined = np.array([n in (result.get("unidentifiable") or {}) for n in names])
+    held = ~np.isfinite(np.diag(cov)) & ~undetermined  # on a bound: held there
+    use = ~undetermined & ~held
+    c = np.where(np.isfinite(cov), cov, 0.0)[np.ix_(use, use)]
+    gu = g[..., use]
+    var = np.einsum("...i,ij,...j->...", gu, c, gu)
+    var = np.maximum(var, 0.0)
+    # a prediction that moves with an undetermined parameter is not bounded by the data
+    gscale = np.maximum(np.abs(law.param_vector), 1.0)
+    unbounded = np.any(np.abs(g[..., undetermined] * gscale[undetermined]) > 1e-10, axis=-1) \
+        if undetermined.any() else np.zeros(pred.shape, dtype=bool)
+    noise = float(result.get("residual_std", np.nan)) if kind == "prediction" else 0.0
+    t = _t_two_sided(level, int(result.get("dof", 0)))
+    half = t * np.sqrt(var + noise**2)
+    half = np.where(unbounded, np.inf, half)
+    if log_space:
+        low, high = pred * np.exp(-half), pred * np.exp(half)
+    else:
+        low, high = pred - half, pred + half
+    return make_interval(kind, level, "delta", pred, low, high, unbounded)
+
+
+__all__ = ["Interval", "KINDS", "predict_interval"]
