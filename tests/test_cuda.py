@@ -7,6 +7,8 @@ needs a GPU and PyTorch (CuPy too where it is installed).
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import pytest
 
@@ -122,6 +124,82 @@ def test_cmake_cuda_auto_without_a_cuda_compiler_builds_the_cpu_package(tmp_path
     assert "building the CUDA module" not in out
     build_rules = next(p for p in (tmp_path / "build.ninja", tmp_path / "Makefile") if p.exists()).read_text()
     assert "_core" in build_rules and "cptlaw_cuda_kernels" not in build_rules
+
+
+class _StandIn:
+    """cptlaw._cuda's fitting entry points on the CPU core: what cuda.fit_many hands the kernel
+    (the uploaded, scaled data and fit's parameter arrays) is fitted by _core.fit_many, so the
+    Python side of device="cuda" is checked without a GPU."""
+
+    def __init__(self):
+        self.arrays = {}
+
+    def upload(self, array, device):
+        ptr = len(self.arrays) + 1  # 0 stands for "no array"
+        self.arrays[ptr] = np.array(array, dtype=float)
+        return types.SimpleNamespace(ptr=ptr, shape=array.shape, device=device)
+
+    def fit_many(self, *, name, inputs, y, w, n_fits, n_points, device, stream, **options):
+        get = self.arrays.__getitem__
+        assert get(y).shape == (n_fits, n_points) and device == 0 and stream == 0
+        return cptlaw._core.fit_many[name](inputs=[get(p) for p in inputs], y=get(y), w=get(w) if w else None,
+                                           threads=1, **options)
+
+
+@pytest.fixture
+def stand_in(monkeypatch):
+    mod = _StandIn()
+    monkeypatch.setattr(cuda, "_state", {"module": mod, "why": "", "count": 1})
+    return mod
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-90, 1e90])
+def test_fit_many_device_cuda_sets_up_the_problem_of_the_cpu_path(stand_in, scale):
+    # The problem of the CPU path (checks, start grid, loss rescaling and back), its statuses,
+    # messages and identifiability flags: a flat curve, one with no positive weight, fits that
+    # converge, and the CPT law with one annealing coefficient.
+    rng = np.random.default_rng(11)
+    feats, y = _annealing_batch(12, 40, rng)
+    y[3] = 2.5
+    w = rng.uniform(0.5, 1.5, y.shape)
+    w[5] = 0.0
+    for law, f, yy, kw in [(cptlaw.AnnealingLaw, feats, y * scale, dict(weights=w)),
+                           (cptlaw.AnnealingLaw, feats, y * scale, dict(objective="least_squares", keep=2)),
+                           (cptlaw.CPTSharedCLaw, *_shared_c_batch(6, rng, scale), {})]:
+        want = cptlaw.fit_many(law, f, yy, **kw)
+        got = cptlaw.fit_many(law, f, yy, device="cuda", **kw)
+        np.testing.assert_array_equal(got.status, want.status)
+        np.testing.assert_array_equal(got.params, want.params)
+        np.testing.assert_array_equal(got.objective, want.objective)
+        assert got.message == want.message
+        np.testing.assert_array_equal(got.unidentifiable, want.unidentifiable)
+        assert stand_in.arrays  # the data went through the stand-in's upload
+    assert want.success.all()
+    assert list(cptlaw.fit_many(cptlaw.AnnealingLaw, feats, y * scale, weights=w, device="cuda").status[[3, 5]]) == [
+        -3, -3]
+    # the same argument checks, made before anything is uploaded
+    stand_in.arrays.clear()
+    with pytest.raises(ValueError, match="^delta: must be > 0"):
+        cptlaw.fit_many(cptlaw.AnnealingLaw, feats, y, delta=0.0, device="cuda")
+    with pytest.raises(ValueError, match="^loss: must be > 0"):
+        cptlaw.fit_many(cptlaw.AnnealingLaw, feats, -y, device="cuda")
+    with pytest.raises(ValueError, match="^keep: at most 16"):
+        cptlaw.fit_many(cptlaw.AnnealingLaw, feats, y, keep=17, device="cuda")
+    assert not stand_in.arrays
+
+
+def _shared_c_batch(F, rng, scale=1.0):
+    """F noisy curves of the CPT law with one annealing coefficient on a PT + CPT timeline."""
+    n = 80
+    t = np.linspace(0.0, 1.0, n)
+    cpt = t >= 0.5
+    tc = np.where(cpt, (t - 0.5) * 2, 0.0)
+    x = {"s1_pt": np.where(cpt, 4.0, 0.1 + 8 * t), "s2_pt": np.where(cpt, 0.5, np.maximum(0, 2 * (t - 0.35))),
+         "s1_cpt": 2 * tc, "s2_cpt": 0.3 * tc**2 - 0.05 * tc}
+    laws = [cptlaw.CPTSharedCLaw(2.8 + 0.3 * rng.random(), 0.4, 0.5, 0.3, rng.choice([0.3, -0.4]),
+                                 20 + 40 * rng.random(), 0.2) for _ in range(F)]
+    y = np.stack([law(**x) for law in laws]) * (1 + 1e-3 * rng.uniform(-1, 1, (F, n)))
+    return {k: np.broadcast_to(v, (F, n)).copy() for k, v in x.items()}, y * scale
 
 
 # ----------------------------------------------------------------------------- with a GPU
@@ -306,6 +384,22 @@ def test_fit_many_cpt_law_on_the_gpu(lib):
     _same_fits(got, want, 1e-6)
 
 
+def test_fit_many_shared_c_law_scaled_losses_and_flags_on_the_gpu(lib):
+    rng = np.random.default_rng(7)
+    for scale in (1.0, 1e-90):
+        feats, y = _shared_c_batch(30, rng, scale)
+        y[4] = 2.5 * scale  # flat: status -3
+        w = rng.uniform(0.5, 1.5, y.shape)
+        w[6] = 0.0  # no positive weight: status -3
+        want = cptlaw.fit_many(cptlaw.CPTSharedCLaw, feats, y, weights=w)
+        got = cptlaw.fit_many(cptlaw.CPTSharedCLaw, {k: lib(v) for k, v in feats.items()}, lib(y), weights=lib(w),
+                              device="cuda")
+        _same_fits(got, want, 1e-6)
+        assert got.message == want.message
+        np.testing.assert_array_equal(got.unidentifiable, want.unidentifiable)
+        assert want.status[4] == want.status[6] == -3
+
+
 def test_fit_many_bad_device_inputs(lib):
     rng = np.random.default_rng(6)
     feats, y = _annealing_batch(8, 20, rng)
@@ -351,6 +445,24 @@ def test_grid_best_rows_on_the_gpu_match_the_cpu(reduce, k, group_by):
     for g in (got, got_small):
         assert list(g.index) == list(want.index)
         np.testing.assert_allclose(g["loss"], want["loss"], rtol=1e-12)
+
+
+@needs_gpu
+@pytest.mark.parametrize("split", ["by_source", "by_time", "restart"])
+def test_grid_of_every_grid_law_on_the_gpu_matches_the_cpu(split):
+    # Every law the grid evaluates (the registry's), CPTSharedCLaw and the replay laws included.
+    laws = {"cpt": cptlaw.CPTLaw(3.0, 0.45, 0.55, 0.3, 0.3, -0.5, 400, 0.2),
+            "shared": cptlaw.CPTSharedCLaw(3.0, 0.45, 0.55, 0.3, -0.5, 400, 0.2),
+            "power": cptlaw.CPTPowerS2Law(3.0, 0.5, 0.5, 0.3, 0.3, 0.36, 28, 0.19, 0.9, 1.1),
+            "replay": cptlaw.ReplayCPTLaw(3.0, 0.4, 0.6, 0.3, 0.3, 0.1, -0.6, 500.0, 0.15, 3.0),
+            "annealing": cptlaw.AnnealingLaw(2.9, 0.5, 0.5, 0.3)}
+    kw = dict(_grid_args(), laws=laws, w=None, replay=[0.0, 0.3], split=split, steps=[0, 1, 499, 5000, 19999],
+              progress=False)
+    want = cptlaw.grid(**kw)
+    got = cptlaw.grid(**kw, device="cuda", chunk_size=50_000)
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12)
 
 
 @needs_gpu

@@ -97,6 +97,23 @@ Problem cpt_problem(int n, int objective, Rng& rng) {
   return pr;
 }
 
+// Eq. 4 with one annealing coefficient (CPTSharedC) on the CPT problem's areas.
+Problem shared_c_problem(int n, int objective, Rng& rng) {
+  Problem pr = cpt_problem(n, objective, rng);
+  const double B = rng.next() < 0.5 ? 0.3 : -0.4;
+  const double truth[] = {2.8 + 0.3 * rng.next(), 0.4, 0.4 + 0.3 * rng.next(), 0.3, B, 20 + 40 * rng.next(), 0.2};
+  make_losses<laws::CPTSharedC>(pr, truth, 1e-3, rng);
+  pr.lo = {0, 0, 0, 0, -INFINITY, 0, 1e-2};
+  pr.hi = {INFINITY, INFINITY, 10, INFINITY, INFINITY, 1e6, 10};
+  pr.fixed = {0, 0, 0, 0, 0, 0, 0};
+  pr.linear = {1, 1, 0, 1, 1, 0, 0};
+  pr.grid.clear();
+  for (double a : {0.2, 0.5, 1.0})
+    for (double E : {3.0, 30.0, 300.0})
+      for (double b : {0.1, 0.5}) pr.grid.insert(pr.grid.end(), {1, 1, a, 1, 1, E, b});
+  return pr;
+}
+
 // The largest relative difference of the parameters (scaled by max(|p|, 1e-3)).
 template <int P>
 double param_diff(const double* a, const std::vector<double>& b) {
@@ -201,6 +218,13 @@ int run_batch_lm_tests() {
     pr.y[7] = 0.0;
     f += compare<laws::Annealing>(pr, "annealing, bad loss", seen);
   }
+  // An empty box (lo > hi): bad_input, as lm.hpp.
+  {
+    Problem pr = annealing_problem(40, fit::least_squares, rng);
+    pr.lo[2] = 2.0;
+    pr.hi[2] = 1.0;
+    f += compare<laws::Annealing>(pr, "annealing, empty box", seen);
+  }
   // An iteration limit.
   {
     Problem pr = annealing_problem(60, fit::least_squares, rng);
@@ -214,8 +238,13 @@ int run_batch_lm_tests() {
     Problem pr = cpt_problem(80 + 20 * i, i % 3, rng);
     f += compare<laws::CPT>(pr, "cpt", seen, 1e-6);
   }
+  // CPTSharedC (7 parameters, the same near-flat direction).
+  for (int i = 0; i < 6; ++i) {
+    Problem pr = shared_c_problem(80 + 20 * i, i % 3, rng);
+    f += compare<laws::CPTSharedC>(pr, "cpt_shared_c", seen, 1e-6);
+  }
   // The statuses these problems reach (so the comparison covered more than one path).
-  CPTLAW_CHECK(seen[fit::bad_input + 3] >= 1, f);
+  CPTLAW_CHECK(seen[fit::bad_input + 3] >= 2, f);
   CPTLAW_CHECK(seen[fit::max_iterations + 3] >= 1, f);
   CPTLAW_CHECK(seen[fit::converged_ftol + 3] >= 10 && seen[fit::converged_xtol + 3] >= 1 &&
                    seen[fit::converged_gtol + 3] >= 1,
