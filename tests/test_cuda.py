@@ -7,6 +7,7 @@ needs a GPU and PyTorch (CuPy too where it is installed).
 
 from __future__ import annotations
 
+import importlib
 import types
 
 import numpy as np
@@ -186,6 +187,29 @@ def test_fit_many_device_cuda_sets_up_the_problem_of_the_cpu_path(stand_in, scal
     with pytest.raises(ValueError, match="^keep: at most 16"):
         cptlaw.fit_many(cptlaw.AnnealingLaw, feats, y, keep=17, device="cuda")
     assert not stand_in.arrays
+
+
+def test_the_compiled_module_takes_what_cuda_py_passes():
+    # Without a GPU the compiled module still loads: its law table is the registry's, and its
+    # fitting entry points take cuda.py's keyword arguments (an empty batch touches no device).
+    try:
+        from cptlaw import _cuda
+    except ImportError:
+        pytest.skip("cptlaw._cuda is not built (no CUDA compiler at install time)")
+    prepare = importlib.import_module("cptlaw.fit")._prepare  # cptlaw.fit is the function
+    assert list(_cuda.law_names) == [law._core_name for law in cptlaw.LAWS]
+    rng = np.random.default_rng(12)
+    for law in (cptlaw.AnnealingLaw, cptlaw.CPTSharedCLaw):
+        feats = {k: rng.uniform(0.5, 2.0, (2, 30)) for k in law.input_names}
+        pb = prepare(law, feats, rng.uniform(2.0, 3.0, (2, 30)), None, None, None, None, None, True, "huber_log",
+                     "raise", True)
+        data = dict(inputs=[1] * len(law.input_names), y=1, w=0, n_fits=0, n_points=30, device=0, stream=0)
+        params, objv, status, nfev = _cuda.fit_many(name=law._core_name, **data, **pb.param_args())
+        assert params.shape == (0, len(law.param_names)) and status.shape == (0,)
+        flags, maxima, spread = _cuda.fit_check(**data)
+        assert maxima.shape == (0, len(law.input_names)) and spread.shape == (0, 2)
+        with pytest.raises(ValueError, match="^keep: must be 1 .. 16"):
+            _cuda.fit_many(name=law._core_name, **data, **{**pb.param_args(), "keep": 17})
 
 
 def _shared_c_batch(F, rng, scale=1.0):
