@@ -1,4 +1,4 @@
-"""Learning-rate areas S1 and S2 (LAW.md section 1) and their PT/CPT split (section 3)."""
+"""Learning-rate areas S1 and S2 (:ref:`areas`) and their PT/CPT split (:ref:`s2-split`)."""
 
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ def cpt_areas(
         Per-step learning rates of the two phases; leading axes broadcast.
         ``lr_cpt`` may have zero steps (then the result is PT only).
     split : {"by_source", "by_time", "restart"}
-        How S2 is shared between the phases (LAW.md section 3).
+        How S2 is shared between the phases (:ref:`s2-split`).
     warmup_as_peak : bool or int
         As in :func:`areas`, applied to the PT schedule only.
     """

@@ -3,7 +3,7 @@
 The solver is the compiled Levenberg-Marquardt (box bounds, fixed parameters,
 weights, Huber-on-log-residuals by IRLS), started from a grid over the law's
 nonlinear parameters with the linear ones solved exactly (variable projection),
-plus any starts you give. The objective is LAW.md section 6:
+plus any starts you give. The objective (:ref:`objective`) is
 ``sum_i w_i * rho(r_i)`` with ``r = log(pred) - log(obs)`` and ``rho`` Huber with
 ``delta = 1e-3`` by default; ``"log_least_squares"`` and ``"least_squares"``
 (on the raw loss) use ``rho = r**2 / 2``.
@@ -54,7 +54,7 @@ _GRID_VALUES = {
 
 
 # Default bounds beyond positivity. The B-beta direction is nearly degenerate
-# (B*(1-(1+E*x)**-beta) ~ B*beta*log(1+E*x) as beta -> 0, LAW.md section 6): with
+# (B*(1-(1+E*x)**-beta) ~ B*beta*log(1+E*x) as beta -> 0, docs/fitting.md#bounds): with
 # noisy data the optimum can run off to beta -> 0, |B|, E -> inf, so the search is
 # kept inside the decades real fits occupy and a fit that ends on such a bound says so.
 # The replay shift factor has the same degeneracy in a2 (B*(1-exp(-a2*r)) ~ B*a2*r); a2 takes

@@ -1,6 +1,6 @@
 """Grid search: fitted laws over the Cartesian product of schedule-family parameters.
 
-:func:`grid` evaluates one or more fitted laws (LAW.md section 3-4) for every combination of
+:func:`grid` evaluates one or more fitted laws (:ref:`cpt-law`, :ref:`extensions`) for every combination of
 CPT schedule parameters (shape, peak LR, length, warmup, re-warmup start LR, WSD decay
 fraction and type, min LR), PT checkpoint, replay ratio and loss weight, at the end of CPT
 or at chosen CPT steps. The areas come from the closed forms of the compiled core (the CPT
@@ -765,7 +765,7 @@ def grid(
         The CPT schedule family: each key maps to one value or a sequence of values, and the
         grid is their Cartesian product (a sequence of mappings: the concatenation of their
         products). Schedules are exactly those of :mod:`cptlaw.schedules` (Hugging Face's
-        formulas, SCHEDULES.md), step ``t = 0 .. steps - 1`` of CPT:
+        formulas, :ref:`schedule-families`), step ``t = 0 .. steps - 1`` of CPT:
 
         - ``shape`` (required): ``"cosine"`` (HF ``cosine_with_min_lr``), ``"linear"`` (HF
           linear with a min LR), ``"wsd"`` (HF ``get_wsd_schedule``), ``"constant"`` (HF
@@ -792,7 +792,7 @@ def grid(
         ``pt``. A PT family mapping (or a list of them) is crossed like ``cpt``, with keys
         ``shape``, ``peak_lr``, ``steps`` (the PT length), ``warmup``, ``decay_frac``,
         ``decay_type``, and one of ``min_lr``, ``min_lr_ratio`` or ``loss_potential`` (final
-        PT LR / peak PT LR, LAW.md section 5: the PT schedule anneals to
+        PT LR / peak PT LR, :ref:`loss-potential`: the PT schedule anneals to
         ``loss_potential * peak_lr``; HF schedules reach it one step after the end, so the
         checkpoint's exact final LR ratio is one decay step above it); its columns are
         ``pt_<key>``.
@@ -808,7 +808,7 @@ def grid(
     decay : float
         Momentum factor lambda of S2.
     split : {"by_source", "by_time", "restart"}
-        S2 split at the transfer (LAW.md section 3).
+        S2 split at the transfer (:ref:`s2-split`).
     warmup_as_peak : bool or int
         P2's warmup convention for the PT checkpoints, as in :func:`cptlaw.areas`: True
         counts the steps before the first peak at the peak, an int W the first W steps.

@@ -66,7 +66,7 @@ exception.
 Limits
 ------
 The band is a local (linearised) statement about a nonlinear, nearly degenerate law
-(LAW.md section 6: the B-beta direction). With only a handful of CPT observations the
+(:ref:`bounds`: the B-beta direction). With only a handful of CPT observations the
 distribution-shift term is extrapolated far beyond them and the band can be too narrow:
 on synthetic P1 runs (0.2% noise, an observation every 1000 of 20k CPT updates) the 95%
 band covered the final loss in 90-100% of runs from 5 CPT observations on, and in about

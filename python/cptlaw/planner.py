@@ -1,4 +1,4 @@
-"""Planning a CPT run with fitted laws (LAW.md sections 3-6).
+"""Planning a CPT run with fitted laws (:ref:`derived-quantities`, :ref:`limits`).
 
 Given a fitted law for the general validation loss (D_pt) and one for the domain loss (D_cpt)
 (:class:`cptlaw.CPTLaw` instances, or the replay laws :class:`cptlaw.ReplayPTLaw` /
@@ -32,7 +32,7 @@ Conventions shared by every function
 - Laws that take a replay ratio receive ``r_pt``; other extra inputs (``N`` of
   :class:`cptlaw.ModelSizeLaw`) go in ``inputs={"N": ...}``.
 - The laws keep rewarding a larger learning rate (and, for the domain loss, more steps):
-  LAW.md section 6. Every optimiser therefore searches inside explicit ``bounds``; an optimum on
+  :ref:`limits`. Every optimiser therefore searches inside explicit ``bounds``; an optimum on
   a bound is reported with ``at_bound=True`` and means "as far as the bound allows", not a
   property of real training. Predictions far outside the peak LRs and lengths the laws were
   fitted on deserve little trust.
@@ -339,7 +339,7 @@ def critical_point(
     split: str = "by_source",
     warmup_as_peak=False,
 ) -> CriticalPoint:
-    """The critical point of a PT checkpoint (LAW.md section 5): the level the D_pt loss tends
+    """The critical point of a PT checkpoint (:ref:`critical-point`): the level the D_pt loss tends
     to under endless CPT, and whether the checkpoint is pre- or post-critical.
 
     The endless CPT settles at LR ``cpt_lr`` (default: the PT peak). Only that final LR matters
@@ -611,7 +611,7 @@ class Optimum:
     objective, loss_pt, loss_cpt : float
         ``w*L_Dpt + (1-w)*L_Dcpt`` and the two losses at the final CPT step there.
     at_bound : bool
-        The optimum lies on a bound of the search (the law wants to go further; LAW.md 6).
+        The optimum lies on a bound of the search (the law wants to go further; :ref:`limits`).
     bounds : tuple
         The search interval.
     w : float
@@ -1017,7 +1017,7 @@ class ScheduleOptimum:
     message : str
         From SciPy's L-BFGS-B (the best of the starts).
     max_lr_active : bool
-        Some knot sits at ``max_lr``: the bound is doing the work (LAW.md section 6).
+        Some knot sits at ``max_lr``: the bound is doing the work (:ref:`limits`).
     """
 
     values: np.ndarray = field(repr=False)
@@ -1079,7 +1079,7 @@ def optimize_schedule(
     box-bounded parameters with an exact gradient, from several starts (constant, linear,
     cosine-like, step-down), and keeps the best.
 
-    ``max_lr`` is essential: the laws reward ever larger learning rates (LAW.md section 6), so
+    ``max_lr`` is essential: the laws reward ever larger learning rates (:ref:`limits`), so
     without it the optimum runs off to infinity; expect the optimum to use ``max_lr`` for a
     long stretch (``max_lr_active``) and to anneal near the end, over a span set by the momentum
     decay ``lambda``. Treat ``max_lr`` as the largest LR known to train stably (e.g. the PT

@@ -42,7 +42,7 @@ def huber(r, delta=1e-3):
 
 
 def objective(law_name, x, features, loss, delta=1e-3):
-    """LAW.md section 6: sum of Huber(log obs - log pred)."""
+    """:ref:`objective`: sum of Huber(log obs - log pred)."""
     p = dict(zip(reference.PARAM_NAMES[law_name], x))
     pred = getattr(reference, law_name)(p, **features)
     with np.errstate(all="ignore"):

@@ -3,7 +3,7 @@
 A :class:`Run` holds the per-step learning rates of a run (a PT schedule and
 optionally a CPT schedule that follows it) and the losses observed at some steps.
 ``steps[i]`` counts the optimizer updates done before loss ``i`` was measured, so
-its areas are those of ``lr[:steps[i]]`` (LAW.md's "steps 0..s inclusive" is
+its areas are those of ``lr[:steps[i]]`` (:ref:`step-counting`: "steps 0..s inclusive" is
 ``steps = s + 1``). For a CPT run, steps count on the concatenated PT ++ CPT timeline.
 """
 

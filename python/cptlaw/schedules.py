@@ -1,10 +1,10 @@
-"""Parametric learning-rate schedules with closed-form areas (LAW.md section 1).
+"""Parametric learning-rate schedules with closed-form areas (:ref:`areas`).
 
 A :class:`Schedule` is the learning rate used at each optimizer step ``t = 0 .. steps-1``
 (``lr(t)`` is the LR of optimizer step ``t``; with PyTorch's usual loop
 ``optimizer.step(); scheduler.step()`` that is the scheduler's value at ``last_epoch = t``).
 The constructors reproduce PyTorch ``torch.optim.lr_scheduler`` and Hugging Face
-``transformers`` schedules operation for operation (SCHEDULES.md), so ``values()`` matches the
+``transformers`` schedules operation for operation (:ref:`schedule-families`), so ``values()`` matches the
 LRs those libraries produce, and :meth:`Schedule.areas` gives the areas S1, S2 at any step
 from closed forms (geometric sums in the decay factor) without materialising per-step arrays:
 constant, linear, cosine and exponential pieces cost O(1) per step queried; 1-sqrt,
@@ -216,7 +216,7 @@ class Schedule:
 
     # -- areas -----------------------------------------------------------------------
     def areas(self, steps=None, decay: float = 0.999, *, warmup_as_peak=False) -> Areas:
-        """Areas S1, S2 (LAW.md section 1) at the given steps, in closed form.
+        """Areas S1, S2 (:ref:`areas`) at the given steps, in closed form.
 
         Parameters
         ----------
@@ -942,7 +942,7 @@ def _cpt_common(pt, cpt, steps, decay, split, warmup_as_peak=False):
 
 def cpt_areas_at(pt_schedule: Schedule, cpt_schedule: Schedule, steps=None, decay: float = 0.999,
                  split: str = "by_source", *, warmup_as_peak=False) -> CPTAreas:
-    """PT/CPT areas (LAW.md section 3) at global steps of the PT ++ CPT timeline, in closed form.
+    """PT/CPT areas (:ref:`s2-split`) at global steps of the PT ++ CPT timeline, in closed form.
 
     Equal to ``cptlaw.cpt_areas(pt.values(), cpt.values(), decay, split)`` at those indices,
     without materialising either schedule.

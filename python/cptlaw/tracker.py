@@ -1,4 +1,4 @@
-"""Streaming learning-rate areas for training loops (LAW.md sections 1 and 3).
+"""Streaming learning-rate areas for training loops (:ref:`areas`, :ref:`s2-split`).
 
 A :class:`Tracker` is fed the learning rate of each optimizer step as training runs and
 keeps the four areas the CPT law takes as inputs, ``s1_pt, s2_pt, s1_cpt, s2_cpt``, in
@@ -63,7 +63,7 @@ class Tracker:
     decay : float in [0, 1]
         Momentum factor lambda of S2 (P1 uses 0.999).
     split : {"by_source", "by_time", "restart"}
-        How S2 is shared between PT and CPT after the transfer (LAW.md section 3).
+        How S2 is shared between PT and CPT after the transfer (:ref:`s2-split`).
     warmup_as_peak : False or int
         P2's warmup convention for the PT schedule. ``False`` (default): LRs are taken
         literally. An int ``W``: the first ``W`` PT steps count as if the LR were

@@ -174,7 +174,7 @@ LR of the other optimisations is --peak-lr, else the optimal peak LR of that w (
 optimised too), else --max-lr. Bounds: peak_lr [--max-lr / 100, --max-lr]; steps --steps-bounds
 (default [max(1, warmup), 10 x PT steps]); warmup [0, steps / 2]; decay_fraction, min_lr_ratio,
 r_pt (the replay ratio; replay laws only) [0, 1]. An optimum on a bound (bound low/high)
-means the law wants to go further (LAW.md 6).
+means the law wants to go further (see docs/fitting.md#limits).
 With --peak-lr and no --optimize: the losses of that fixed plan.
 
 --json prints one object: pt_schedule {schedule, steps, peak_lr, final_lr}; fits {file,
@@ -456,7 +456,7 @@ def _print_plan(out, results, quantities):
     if any_bound:
         dom = fits["domain"]
         note = ("bound low/high: the optimum lies on that bound of the search; the law wants to go further "
-                "(LAW.md 6)")
+                "(see docs/fitting.md#limits)")
         if dom:
             note += (f"; the laws were fitted on peak LRs {_g(dom['peak_lr'][0])}..{_g(dom['peak_lr'][1])} "
                      f"and up to {dom['max_step']} steps")
