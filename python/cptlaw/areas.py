@@ -134,3 +134,10 @@ def cpt_areas(
     out = _core.cpt_areas(rows_pt, rows_cpt, lam, mode, warm, eps, get_num_threads())
     shape = lead + (n_pt + n_cpt,)
     return CPTAreas(*(a.reshape(shape) for a in out))
+
+
+__all__ = ["Areas", "CPTAreas", "SPLITS", "areas", "cpt_areas"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

@@ -192,3 +192,10 @@ def bootstrap(
         out["confidence_band"] = out.confidence_band(predict)
         out["prediction_interval"] = out.prediction_interval(predict)
     return out
+
+
+__all__ = ["BootstrapResult", "METHODS", "bootstrap"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

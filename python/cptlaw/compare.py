@@ -513,3 +513,7 @@ def _recommend(law_list, vs_list, folds, rows, fits, summary_rows, scores, tie, 
 
 
 __all__ = ["CompareResult", "compare"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

@@ -242,4 +242,9 @@ def _print_table(summary, stream):
         print(f"  {n + ' (' + role + ')':<26}" + "".join(f"{m:>{w}.4f}" for m in vals), file=stream)
 
 
-__all__ = ["DATA_DIR", "FIT_RUNS", "HELD_OUT", "fit_points", "load_runs", "run_demo"]
+__all__ = ["AREA_OPTIONS", "DATA_DIR", "FIT_RUNS", "HELD_OUT", "VALSETS", "fit_points", "load_runs", "run_demo",
+           "tinycpt_cpt_lr", "tinycpt_pt_lr"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

@@ -160,4 +160,9 @@ def extrapolation_checks(fitted, run) -> list:
     return out
 
 
-__all__ = ["ExtrapolationCheck", "ExtrapolationWarning", "extrapolation_checks", "run_domain"]
+__all__ = ["ExtrapolationCheck", "ExtrapolationWarning", "LENGTH_FACTOR", "LOSS_POTENTIAL_MARGIN", "PEAK_LR_FACTOR",
+           "extrapolation_checks", "run_domain"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

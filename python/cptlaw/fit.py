@@ -660,3 +660,13 @@ def fit_many(
         message=messages,
         _pending=(law_cls, pb.cols, w, pb.fixed_mask, np.array([m is None for m in why], dtype=bool)),
     )
+
+
+__all__ = [
+    "FitManyResult", "FitResult", "NAN_POLICIES", "OBJECTIVES", "STATUS_MESSAGES", "default_grid", "fit",
+    "fit_many",
+]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

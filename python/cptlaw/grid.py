@@ -43,6 +43,11 @@ from .laws import LAWS, Law
 
 __all__ = ["GridInterrupted", "SHAPES", "DECAY_TYPES", "grid", "wsd_decay_steps"]
 
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)
+
+
 #: CPT / PT schedule shapes (Hugging Face names; "constant" is constant_with_warmup), in
 #: the compiled grid's code order.
 SHAPES = tuple(_core.grid_shapes)

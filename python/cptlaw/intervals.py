@@ -74,6 +74,8 @@ def _check_level(level):
 
 
 def make_interval(kind, level, method, center, low, high, unbounded=None) -> Interval:
+    """An :class:`Interval` of ``kind`` (``"confidence"`` or ``"prediction"``); ``unbounded``
+    defaults to all False."""
     if unbounded is None:
         unbounded = np.zeros(np.shape(center), dtype=bool)
     return Interval(kind=kind, name=_NAMES[kind], level=level, method=method,
@@ -123,4 +125,8 @@ def predict_interval(result, features, *, level: float = 0.95, kind: str = "pred
     return make_interval(kind, level, "delta", pred, low, high, unbounded)
 
 
-__all__ = ["Interval", "KINDS", "predict_interval"]
+__all__ = ["Interval", "KINDS", "make_interval", "predict_interval"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

@@ -308,3 +308,13 @@ def law_class(name) -> type:
         if key == cls.__name__ or key.lower().replace("-", "_") == cls._core_name:
             return cls
     raise ValueError(f"law: unknown law {name!r}; expected one of {', '.join(law_names())}")
+
+
+__all__ = [
+    "LAWS", "AnnealingLaw", "CPTLaw", "CPTPowerS2Law", "CPTSharedCLaw", "Law", "ModelSizeLaw",
+    "OpenSourceLaw", "OutOfDomainLaw", "ReplayCPTLaw", "ReplayPTLaw", "law_class", "law_names",
+]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

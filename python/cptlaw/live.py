@@ -95,6 +95,10 @@ from .tracker import Tracker
 
 __all__ = ["BandWarning", "Excursion", "LivePredictor", "PlanWarning", "Prediction"]
 
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)
+
 _AREAS = ("s1_pt", "s2_pt", "s1_cpt", "s2_cpt")
 _STATE_FORMAT = "cptlaw.LivePredictor/1"
 _RCOND = 1e-9  # relative singular-value cut of the scaled Jacobian

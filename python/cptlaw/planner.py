@@ -79,6 +79,10 @@ __all__ = [
     "wsd_pt_family",
 ]
 
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)
+
 CPT_SHAPES = ("cosine", "linear", "1-sqrt", "wsd", "constant")
 _AREA_NAMES = ("s1_pt", "s2_pt", "s1_cpt", "s2_cpt")
 _EXTRA_NAMES = ("r_pt", "N")

@@ -15,6 +15,10 @@ import numpy as np
 __all__ = ["pareto_front", "plot_fit", "plot_heatmap", "plot_prediction", "plot_tradeoff"]
 
 
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)
+
+
 def _mpl():
     try:
         import matplotlib  # noqa: F401

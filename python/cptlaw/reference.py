@@ -61,6 +61,10 @@ __all__ = [
     "replay_pt",
 ]
 
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)
+
 SPLITS = ("by_source", "by_time", "restart")
 
 PARAM_NAMES = {

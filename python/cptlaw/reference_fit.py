@@ -67,3 +67,10 @@ def fit(law_name, features, loss, grid=None, delta=1e-3):
         if res.fun < best_f:
             best_x, best_f = res.x, float(res.fun)
     return dict(zip(names, best_x)), best_f
+
+
+__all__ = ["GRIDS", "P1_GRID", "P2_GRID", "fit", "huber", "objective"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

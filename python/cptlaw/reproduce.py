@@ -30,6 +30,11 @@ from .laws import CPTLaw
 
 __all__ = ["P1_PARAMS", "P1_SETTING", "main", "p1_laws", "reproduce_p1"]
 
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)
+
+
 #: P1 Fig. 3 (:ref:`published-parameters`): 106M model, FineWeb (D_pt) -> Knowledge-Pile (D_cpt).
 P1_PARAMS = {
     "D_pt": {"L0": 3.057, "A": 0.490, "alpha": 0.497, "C1": 0.299, "C2": 0.298, "B": 0.366, "E": 28.0,

@@ -198,3 +198,7 @@ def predict_run(fitted, run: Run, *, decay=None, split=None, warmup_as_peak=None
 
 
 __all__ = ["ExtrapolationWarning", "Run", "extrapolation_checks", "fit_runs", "predict_run"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

@@ -57,6 +57,11 @@ __all__ = [
     "wsd",
 ]
 
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)
+
+
 # Segment value formulas of the compiled core, by the codes it exports (enum Shape there).
 # A segment row: len, shape, scale, floor, off, den, a, b; p = (j + off) / den, w = 1 - floor.
 _SHAPE = _core.schedule_shapes

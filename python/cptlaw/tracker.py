@@ -34,6 +34,10 @@ from .areas import SPLITS, cpt_areas
 
 __all__ = ["Tracker"]
 
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)
+
 _INF = math.inf
 _STATE_FORMAT = "cptlaw.Tracker/1"
 _BIG = 1 << 62  # "every PT step takes the slow path" (warmup on)

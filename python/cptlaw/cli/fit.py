@@ -575,4 +575,9 @@ def add_predict_parser(sub, common):
 
 
 __all__ = ["RUN_INPUTS", "add_fit_parser", "add_predict_parser", "cmd_fit", "cmd_predict", "fittable_laws",
-           "law_for", "parse_steps", "per_run_mae", "print_fit"]
+           "law_for", "parse_steps", "per_run_mae", "plot_fits", "plot_predictions", "print_fit",
+           "write_prediction_csv"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

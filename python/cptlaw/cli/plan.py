@@ -35,6 +35,11 @@ from ._common import (
 
 __all__ = ["add_grid_parser", "add_plan_parser", "cmd_grid", "cmd_plan", "parse_values"]
 
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)
+
+
 #: Most rows `cptlaw grid` evaluates (streamed), and most it writes with --csv (held in memory).
 MAX_GRID_ROWS = 1_000_000_000
 MAX_CSV_ROWS = 5_000_000

@@ -65,3 +65,7 @@ def run_name_from_path(path) -> str:
 
 
 __all__ = ["read_csv_runs", "run_name_from_path", "runs_from_dataframe"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

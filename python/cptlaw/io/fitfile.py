@@ -233,3 +233,7 @@ def read_fit(path) -> dict:
 
 
 __all__ = ["AREA_DEFAULTS", "dumps", "fit_document", "fit_record", "law_class", "read_fit", "write_fit"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

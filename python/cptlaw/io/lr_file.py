@@ -80,3 +80,7 @@ def _read_npy(path):
 
 
 __all__ = ["read_lr_file"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

@@ -93,3 +93,7 @@ def checked(opts: dict) -> dict:
 
 
 __all__ = ["COMMON", "DEPRECATED", "WANDB_ONLY", "canonical", "checked"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

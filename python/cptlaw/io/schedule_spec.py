@@ -287,3 +287,7 @@ def read_schedule(path) -> dict:
 
 
 __all__ = ["PhaseSchedules", "read_schedule", "schedule_from_spec"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

@@ -87,3 +87,7 @@ def read_runs(paths, *, schedule=None, **options) -> list:
 
 
 __all__ = ["read_runs"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

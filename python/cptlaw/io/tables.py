@@ -202,3 +202,7 @@ def dataframe_table(df) -> Table:
 
 
 __all__ = ["MISSING", "Table", "dataframe_table", "read_text_table"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

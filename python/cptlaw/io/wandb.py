@@ -264,3 +264,7 @@ def _find_base(path, parts, base, search):
 
 
 __all__ = ["read_wandb_history"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)
