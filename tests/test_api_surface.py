@@ -20,6 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import cptlaw
@@ -105,3 +106,52 @@ def test_a_stray_import_is_caught():
     extra = [n for n in dir(module) if not n.startswith("_") and n not in module.__all__
              and not _is_submodule(getattr(module, n), "cptlaw.fake")]
     assert extra == ["math", "np"]
+
+
+# -- warnings point at the caller's line ----------------------------------------------------------
+
+
+def test_tracker_warning_points_at_the_caller():
+    tracker = cptlaw.Tracker(warmup_as_peak=10, peak_lr=1e-3)
+    with pytest.warns(RuntimeWarning, match="exceeds peak_lr") as rec:
+        tracker.step(2e-3)
+    assert rec[0].filename == __file__
+
+
+def test_live_warnings_point_at_the_caller():
+    from cptlaw.live import BandWarning, LivePredictor, PlanWarning
+
+    lr_pt, lr_cpt = np.full(100, 1e-3), np.full(50, 5e-4)
+    live = LivePredictor(planned_lr_pt=lr_pt, planned_lr_cpt=lr_cpt)
+    with pytest.warns(BandWarning, match="not finite") as rec:
+        live.observe(10, {"pt": float("nan"), "cpt": 3.0})
+    assert rec[0].filename == __file__ and isinstance(rec[0].message, BandWarning)
+
+    tracker = cptlaw.Tracker()
+    live = LivePredictor(tracker, planned_lr_pt=lr_pt, planned_lr_cpt=lr_cpt)
+    for _ in range(5):
+        tracker.step(2e-3)
+    with pytest.warns(PlanWarning, match="does not follow the plan") as rec:
+        live.observe({"pt": 3.0, "cpt": 3.0})
+    assert rec[0].filename == __file__
+
+
+def test_a_warning_through_nested_package_calls_points_at_the_caller():
+    # fit_runs -> fit -> the identifiability screen: three cptlaw frames deep, one warning here.
+    lr = np.full(400, 1e-3)
+    steps = np.arange(40, 401, 40)
+    s1, s2 = cptlaw.areas(lr)
+    law = cptlaw.CPTLaw(L0=3.0, A=0.4, alpha=0.5, C1=0.3, C2=0.3, B=0.3, E=30.0, beta=0.2)
+    loss = law(s1_pt=s1, s2_pt=s2, s1_cpt=0.0, s2_cpt=0.0)[steps - 1]
+    run = cptlaw.Run(lr_pt=lr, steps=steps, loss=loss)
+    with pytest.warns(cptlaw.IdentifiabilityWarning) as rec:
+        cptlaw.fit_runs(cptlaw.CPTLaw, [run])
+    assert [w.filename for w in rec if issubclass(w.category, cptlaw.IdentifiabilityWarning)] == [__file__]
+
+
+def test_deprecated_reader_option_warning_points_at_the_caller(tmp_path):
+    path = tmp_path / "run.csv"
+    path.write_text("step,lr,loss\n" + "".join(f"{s},0.001,{3 - 1e-3 * s}\n" for s in range(1, 21)))
+    with pytest.warns(DeprecationWarning, match="lr_key= is deprecated") as rec:
+        cptlaw.io.read_runs([path], lr_key="lr")
+    assert rec[0].filename == __file__

@@ -29,13 +29,12 @@ from __future__ import annotations
 
 import math
 import sys
-import warnings
 from collections.abc import Mapping
 from typing import Optional
 
 import numpy as np
 
-from . import _core, _limits, _validate
+from . import _core, _limits, _validate, _warnings
 from . import schedules as _schedules
 from ._threads import get_num_threads
 from .areas import SPLITS
@@ -711,8 +710,7 @@ def _progress_bar(progress, total: int, chunks: int):
         from tqdm import tqdm
     except ImportError:
         if progress is True:
-            warnings.warn("progress: tqdm is not installed (pip install tqdm); no progress bar", RuntimeWarning,
-                          stacklevel=3)
+            _warnings.warn("progress: tqdm is not installed (pip install tqdm); no progress bar", RuntimeWarning)
         return None
     return tqdm(total=total, unit="row", unit_scale=True, file=sys.stderr, desc="cptlaw.grid", leave=False)
 

@@ -80,7 +80,6 @@ from __future__ import annotations
 import functools
 import math
 import time
-import warnings
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any, Callable, Optional
@@ -621,24 +620,22 @@ class LivePredictor:
             areas = (tr.s1_pt, tr.s2_pt, tr.s1_cpt, tr.s2_cpt)
             if step > self.final_step and not self._plan_warned:
                 self._plan_warned = True
-                warnings.warn(
+                _warnings.warn(
                     f"step {step}: the run is past the planned final step {self.final_step}; "
                     "call set_plan() with the schedule actually run",
                     PlanWarning,
-                    stacklevel=3,
                 )
             elif step <= self.final_step:
                 planned = self._plan[step - 1]
                 tol = 1e-9 * max(planned[0] + planned[2], 1e-300)
                 if not self._plan_warned and np.max(np.abs(np.asarray(areas) - planned)) > tol:
                     self._plan_warned = True
-                    warnings.warn(
+                    _warnings.warn(
                         f"step {step}: the tracker's areas {np.round(areas, 10).tolist()} differ from the planned "
                         f"schedule's {np.round(planned, 10).tolist()}; the run does not follow the plan (check "
                         "start_cpt() and the schedule), so predictions at planned steps may be off; "
                         "call set_plan() with the schedule actually run",
                         PlanWarning,
-                        stacklevel=3,
                     )
             return step, areas, False
         if step is None:
@@ -959,7 +956,7 @@ class LivePredictor:
                 )
             else:
                 msg = f"valset {st.name!r}: observed loss {value} at step {step} is not finite; the run diverged"
-            warnings.warn(BandWarning(msg, exc), stacklevel=4)
+            _warnings.warn(BandWarning(msg, exc))
         if self.on_excursion is not None:
             self.on_excursion(exc)
         return exc

@@ -25,11 +25,10 @@ optimizers and the Hugging Face ``Trainer``.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
-from . import _core, _validate
+from . import _core, _validate, _warnings
 from .areas import SPLITS, cpt_areas
 
 __all__ = ["Tracker"]
@@ -175,12 +174,11 @@ class Tracker:
             peak = self._peak
             if lr > peak and not self._warned:
                 self._warned = True
-                warnings.warn(
+                _warnings.warn(
                     f"lr: {lr!r} exceeds peak_lr={peak!r}; the first {self._warm} steps are counted at "
                     "peak_lr, whereas cptlaw.cpt_areas(warmup_as_peak=W) counts them at the PT schedule's "
                     "maximum, so the two no longer agree",
                     RuntimeWarning,
-                    stacklevel=3,
                 )
             if n < self._warm:
                 lr = peak
