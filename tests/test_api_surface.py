@@ -155,3 +155,73 @@ def test_deprecated_reader_option_warning_points_at_the_caller(tmp_path):
     with pytest.warns(DeprecationWarning, match="lr_key= is deprecated") as rec:
         cptlaw.io.read_runs([path], lr_key="lr")
     assert rec[0].filename == __file__
+
+
+# -- signatures -------------------------------------------------------------------------------------
+
+
+def _public_callables():
+    seen, out = set(), []
+    for modname in PUBLIC_MODULES:
+        module = _module(modname)
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.ismodule(obj) or not callable(obj) or id(obj) in seen:
+                continue
+            seen.add(id(obj))
+            out.append((f"{modname}.{name}", obj))
+            if inspect.isclass(obj):
+                for attr, member in vars(obj).items():
+                    if not attr.startswith("_") and inspect.isfunction(member):
+                        out.append((f"{modname}.{name}.{attr}", member))
+    return out
+
+
+PUBLIC_CALLABLES = _public_callables()
+
+
+def test_public_callables_are_found():
+    names = {name for name, _ in PUBLIC_CALLABLES}
+    assert {"cptlaw.fit", "cptlaw.CPTLaw", "cptlaw.Tracker.step", "cptlaw.schedules.cosine"} <= names
+    assert len(names) > 150
+
+
+@pytest.mark.parametrize("name, obj", PUBLIC_CALLABLES, ids=[n for n, _ in PUBLIC_CALLABLES])
+def test_every_public_callable_has_a_signature(name, obj):
+    if inspect.isclass(obj) and issubclass(obj, BaseException):
+        pytest.skip("exceptions and warnings take the builtin message argument")
+    if inspect.isclass(obj) and issubclass(obj, dict) and "__init__" not in vars(obj):
+        pytest.skip("a result record: cptlaw makes it, and it constructs like dict")
+    inspect.signature(obj)  # raises ValueError / TypeError when there is none
+
+
+@pytest.mark.parametrize("cls", cptlaw.LAWS, ids=[c.__name__ for c in cptlaw.LAWS])
+def test_every_law_signature_names_its_parameters_and_inputs(cls):
+    params = list(inspect.signature(cls).parameters)
+    assert params == list(cls.param_names)
+    law = cls(*np.linspace(0.3, 0.9, len(cls.param_names)))
+    call = inspect.signature(law)
+    assert list(call.parameters) == list(cls.input_names) + ["out"]
+    assert call.parameters["out"].kind is inspect.Parameter.KEYWORD_ONLY and call.parameters["out"].default is None
+    for method in (law.grad, law.value_and_grad):
+        assert list(inspect.signature(method).parameters) == list(cls.input_names)
+    # the signatures describe calls that work, and those calls behave as before
+    inputs = {n: np.linspace(1.0, 2.0, 3) for n in cls.input_names}
+    bound = call.bind(**inputs)
+    np.testing.assert_array_equal(law(*bound.args, **bound.kwargs), law(**inputs))
+    np.testing.assert_array_equal(law.grad(**inputs), law.value_and_grad(**inputs)[1])
+    assert cls(*inspect.signature(cls).bind(*law.param_vector).args) == law
+    with pytest.raises(TypeError, match="missing parameter"):
+        cls()
+    assert cls.__init__.__doc__ and cls.param_names[0] in cls.__init__.__doc__
+
+
+def test_law_signatures_leave_an_overriding_subclass_alone():
+    class Doubled(cptlaw.CPTLaw):
+        def grad(self, *args, **inputs):
+            return 2 * super().grad(*args, **inputs)
+
+    p = np.linspace(0.3, 0.9, 8)
+    feats = dict(s1_pt=1.0, s2_pt=0.1, s1_cpt=0.5, s2_cpt=0.0)
+    np.testing.assert_allclose(Doubled(*p).grad(**feats), 2 * cptlaw.CPTLaw(*p).grad(**feats))
+    assert list(inspect.signature(Doubled).parameters) == list(cptlaw.CPTLaw.param_names)
