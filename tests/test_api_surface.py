@@ -15,7 +15,6 @@ import importlib
 import inspect
 import os
 import pkgutil
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -225,3 +224,23 @@ def test_law_signatures_leave_an_overriding_subclass_alone():
     feats = dict(s1_pt=1.0, s2_pt=0.1, s1_cpt=0.5, s2_cpt=0.0)
     np.testing.assert_allclose(Doubled(*p).grad(**feats), 2 * cptlaw.CPTLaw(*p).grad(**feats))
     assert list(inspect.signature(Doubled).parameters) == list(cptlaw.CPTLaw.param_names)
+
+
+# -- static types --------------------------------------------------------------------------------------
+
+
+def test_the_package_ships_its_type_information():
+    package = Path(cptlaw.__file__).parent
+    assert (package / "py.typed").exists()
+    assert (package / "_core.pyi").exists()
+
+
+def test_mypy_passes_on_the_package():
+    pytest.importorskip("mypy")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"), "--no-incremental",
+         str(ROOT / "python" / "cptlaw")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "MYPY_FORCE_COLOR": "0"},
+    )
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]

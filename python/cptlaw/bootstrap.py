@@ -12,6 +12,8 @@ counterpart).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from . import _validate, _warnings
@@ -32,7 +34,8 @@ class BootstrapResult(dict):
     fitted curve, not an interval for observations).
     """
 
-    __getattr__ = FitResult.__getattr__
+    def __getattr__(self, name: str) -> Any:  # the fields as attributes, as FitResult's
+        return FitResult.__getattr__(self, name)
 
     def __getitem__(self, key):
         if key == "prediction" and not dict.__contains__(self, "prediction"):

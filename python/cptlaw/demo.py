@@ -14,6 +14,7 @@ import os
 import sys
 import time
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -124,7 +125,7 @@ def run_demo(out_dir: str, *, plot: bool = True, n_boot: int = 200, stream=None)
     os.makedirs(out_dir, exist_ok=True)
     runs = fit_points(load_runs())
     fit_set = [runs[n] for n in FIT_RUNS]
-    summary = {
+    summary: dict[str, Any] = {
         "description": "P1's CPT law fitted per validation set on real tinycpt runs (bundled with cptlaw), "
                        "predicting held-out CPT schedules",
         "data": "cptlaw/data/tinycpt (a 120k-parameter byte-level GPT: PT on prose, CPT on Python code)",
@@ -139,7 +140,8 @@ def run_demo(out_dir: str, *, plot: bool = True, n_boot: int = 200, stream=None)
         res = fit_runs(CPTLaw, fit_set, valset=vs, **AREA_OPTIONS)
         if n_boot:
             samples[vs] = _bootstrap_samples(res, fit_set, vs, n_boot)
-        maes, final = {}, {}
+        maes: dict[str, float] = {}
+        final: dict[str, dict[str, Any]] = {}
         for name, run in runs.items():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ExtrapolationWarning)

@@ -11,7 +11,7 @@ plus any starts you give. The objective (:ref:`objective`) is
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import Any, NamedTuple, Optional
 
 import numpy as np
 
@@ -76,7 +76,7 @@ class FitResult(dict):
     ``dof`` (points minus estimated parameters).
     """
 
-    def __getattr__(self, name):
+    def __getattr__(self: dict, name: str) -> Any:
         try:
             return self[name]
         except KeyError:
@@ -234,7 +234,7 @@ def _starts(law_cls, starts, start_law, fixed):
 class _Problem(NamedTuple):
     """A validated fitting problem, as the compiled fitter takes it."""
 
-    law_cls: type
+    law_cls: type[Law]
     objective: int
     y: np.ndarray  # (n,) or (n_fits, n)
     cols: list  # the law's inputs, each shaped like y
@@ -375,7 +375,7 @@ def _unfittable(y, w=None) -> list:
     flat = np.ptp(y2, axis=1) <= 1e-12 * top
     scale = ~((top >= _LOSS_RANGE[0]) & (top <= _LOSS_RANGE[1]))
     unweighted = np.zeros(y2.shape[0], dtype=bool) if w is None else ~np.any(np.atleast_2d(w) > 0, axis=1)
-    why = [None] * y2.shape[0]
+    why: list[str | None] = [None] * y2.shape[0]
     for i in np.flatnonzero(flat | scale | unweighted):
         if flat[i]:
             why[i] = "loss is constant: the law's parameters are not identifiable from a flat curve"
@@ -591,7 +591,8 @@ class FitManyResult(dict):
     not ask keep their full speed.
     """
 
-    __getattr__ = FitResult.__getattr__
+    def __getattr__(self, name: str) -> Any:  # the fields as attributes, as FitResult's
+        return FitResult.__getattr__(self, name)
     _LAZY = ("unidentifiable", "identified", "message")
 
     def __getitem__(self, key):

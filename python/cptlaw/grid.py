@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Mapping
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -174,7 +174,7 @@ def _parse_family(spec, name: str, pt: bool) -> dict:
     """Validated level lists of one schedule family (CPT, or PT with ``pt=True``)."""
     keys = _PT_FAMILY_KEYS if pt else _FAMILY_KEYS
     d = _family(spec, name, keys, ("shape", "peak_lr", "steps"))
-    f = {}
+    f: dict[str, Any] = {}
     f["shape"] = _choices(d["shape"], f"{name}['shape']", SHAPES)
     f["peak_lr"] = _reals(d["peak_lr"], f"{name}['peak_lr']", lo=0.0, strict_lo=True)
     f["steps"] = _ints(d["steps"], f"{name}['steps']", lo=1)
@@ -210,11 +210,12 @@ def _parse_pt_family(spec, name: str, lam: float):
     """Expand a PT family into Schedules (built with cptlaw.schedules) and column values."""
     f = _parse_family(spec, name, pt=True)
     ratio = f["min_key"] != "min_lr"
-    scheds, cols = [], {k: [] for k in ("shape", "peak_lr", "steps", "warmup", "decay_frac", "decay_type", "min")}
+    scheds: list = []
+    cols: dict[str, list] = {k: [] for k in ("shape", "peak_lr", "steps", "warmup", "decay_frac", "decay_type", "min")}
     nan = float("nan")
     for shape in f["shape"]:
         fracs = f["decay_frac"] if shape == "wsd" else [nan]
-        dtypes = f["decay_type"] if shape == "wsd" else [None]
+        dtypes: list[Any] = f["decay_type"] if shape == "wsd" else [None]
         mins = f["min"] if shape != "constant" else [nan]
         for peak in f["peak_lr"]:
             for n in f["steps"]:
@@ -296,7 +297,7 @@ def _parse_pt(pt, lam: float, needs_pt: bool, warmup_as_peak=False):
     if not labels:
         labels = [repr(s) for s in scheds]
     # Categories must be unique.
-    seen = {}
+    seen: dict = {}
     for i, lab in enumerate(labels):
         if lab in seen:
             labels[i] = f"{lab} #{i}"
@@ -897,7 +898,7 @@ def grid(
     per = max(1, chunk_size // plan.rows_per_schedule)
     bounds = [(s0, min(s0 + per, plan.schedules)) for s0 in range(0, plan.schedules, per)]
     threads = get_num_threads()
-    acc = _Rows(plan) if red is None else _Best(plan, red, threads)
+    acc: Any = _Rows(plan) if red is None else _Best(plan, red, threads)
     done = [0]
 
     def finish(complete: bool):

@@ -33,6 +33,8 @@ curve make both intervals too narrow. The intervals are pointwise, not simultane
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from . import _validate
@@ -53,7 +55,8 @@ class Interval(dict):
     ``unbounded`` (bool array: the prediction depends on parameters the data do not determine).
     """
 
-    __getattr__ = FitResult.__getattr__
+    def __getattr__(self, name: str) -> Any:  # the fields as attributes, as FitResult's
+        return FitResult.__getattr__(self, name)
 
     def as_dict(self) -> dict:
         """JSON-friendly: arrays as lists, infinities as None."""

@@ -60,7 +60,7 @@ def _give_signatures(cls: type[Law]) -> None:
                                     ("__call__", inputs + [out], arrays, None),
                                     ("grad", inputs, arrays, None),
                                     ("value_and_grad", inputs, f"tuple[{arrays}, {arrays}]", None)):
-        base = getattr(Law, name)
+        base: Callable[..., Any] = getattr(Law, name)
         current = getattr(cls, name)
         if current is base or getattr(current, "__wrapped_law_method__", None) is base:  # not overridden
             setattr(cls, name, _method(base, cls, name, sig, returns, doc))
@@ -133,7 +133,7 @@ class Law:
         return f"{type(self).__name__}({inner})"
 
     def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and np.array_equal(self._p, other._p)  # type: ignore[attr-defined]
+        return type(self) is type(other) and np.array_equal(self._p, other._p)
 
     __hash__ = None  # type: ignore[assignment]  # mutable-looking value object
 
@@ -182,7 +182,7 @@ class Law:
         if size == 0:
             value = np.zeros(shape) if out is None else out
             return (value, np.zeros(shape + (len(self.param_names),))) if with_grad else value
-        res = fn(self._p, flat, size, with_grad, get_num_threads(), out)
+        res: Any = fn(self._p, flat, size, with_grad, get_num_threads(), out)
         if with_grad:
             value, grad = res
             return value.reshape(shape), grad.reshape(shape + (len(self.param_names),))

@@ -113,7 +113,7 @@ class BandWarning(UserWarning):
     The :class:`Excursion` is in ``warning.excursion``.
     """
 
-    def __init__(self, message: str, excursion: "Excursion" = None):
+    def __init__(self, message: str, excursion: Excursion | None = None):
         super().__init__(message)
         self.excursion = excursion
 
@@ -445,7 +445,7 @@ class LivePredictor:
             self.constants[k] = _validate.real_scalar(v, f"constants[{k!r}]")
 
         # Area options: from the tracker, or given, or the defaults.
-        opts = {"decay": 0.999, "split": "by_source", "warmup_as_peak": False}
+        opts: dict[str, Any] = {"decay": 0.999, "split": "by_source", "warmup_as_peak": False}
         given = {"decay": decay, "split": split, "warmup_as_peak": warmup_as_peak}
         if tracker is not None:
             have = {"decay": tracker.decay, "split": tracker.split, "warmup_as_peak": tracker.warmup_as_peak}
@@ -483,7 +483,7 @@ class LivePredictor:
             if isinstance(laws[v], Law):
                 self._vs[v].start = laws[v]
         self.excursions: list = []
-        self.history = {v: [] for v in valsets}
+        self.history: dict[str, list] = {v: [] for v in valsets}
         self.set_plan(planned_lr_pt, planned_lr_cpt)
 
     # -- configuration -------------------------------------------------------------------------
@@ -1006,7 +1006,7 @@ class LivePredictor:
         way and call :meth:`load_state_dict`; the fits are redone from the observations
         (with the saved parameters as a start).
         """
-        out = {"format": _STATE_FORMAT, "valsets": {}}
+        out: dict[str, Any] = {"format": _STATE_FORMAT, "valsets": {}}
         for st in self._vs.values():
             out["valsets"][st.name] = {
                 "law": st.law_cls.__name__,
@@ -1080,7 +1080,7 @@ class LivePredictor:
         for key, values in lists.items():
             if len(values) != n:
                 raise ValueError(f"{where}[{key!r}]: {len(values)} entries, but {n} steps")
-        out = {"steps": [], "loss": [], "areas": [], "from_plan": []}
+        out: dict[str, Any] = {"steps": [], "loss": [], "areas": [], "from_plan": []}
         for i in range(n):
             step = _state_int(lists["steps"][i], f"{where}['steps'][{i}]")
             src = _state_bool(lists["from_plan"][i], f"{where}['from_plan'][{i}]")
@@ -1138,7 +1138,7 @@ def _no_extra_keys(d, keys, where) -> None:
         raise ValueError(f"{where}: unknown key(s) {', '.join(map(repr, extra))}")
 
 
-def _state_list(value, name) -> list:
+def _state_list(value, name) -> list | tuple:
     if not isinstance(value, (list, tuple)):
         raise TypeError(f"{name}: expected a list, got {type(value).__name__}")
     return value

@@ -45,7 +45,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -264,7 +264,7 @@ def wsd_pt_family(peak_lr: float, steps: int, decay_steps: int, warmup: int = 0,
         lp = _validate.real_scalar(lp, "loss_potential", lo=0.0, hi=1.0)
         return _S.concat(_S.wsd(peak, n - 1, d, wu, lp * peak, decay), _S.constant(lp * peak, 1))
 
-    family.peak_lr, family.steps, family.decay_steps, family.warmup = peak, n, d, wu
+    family.peak_lr, family.steps, family.decay_steps, family.warmup = peak, n, d, wu  # type: ignore[attr-defined]
     return family
 
 
@@ -369,7 +369,7 @@ def critical_point(
     lim = {n: v[1:] for n, v in areas.items()}
     if eta > 0:
         lim["s1_cpt"] = np.array([1e300])
-        target = _Target(_law_at_infinity(target_law), None, 1.0, r_pt, inputs)
+        target = _Target(_law_at_infinity(target_law), None, 1.0, r_pt, inputs)  # type: ignore[arg-type]
     else:
         lim["s1_cpt"] = np.array([0.0])
     level = float(target.losses(lim)[0][0])
@@ -1195,7 +1195,7 @@ def optimize_schedule(
             inits.append(np.concatenate([[s[0]], s[1:] / s[:-1]]))
     else:
         inits = [np.ones(K), 1 - frac_pos, 0.5 * (1 + np.cos(np.pi * frac_pos)), np.full(K, 0.5)]
-    best = None
+    best: Any = None
     for f0 in inits:
         res = minimize(fun, np.clip(f0, 0.0, 1.0), jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * K,
                        options={"maxiter": _validate.integer(maxiter, "maxiter", lo=1), "ftol": 1e-15, "gtol": 1e-12})

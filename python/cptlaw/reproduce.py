@@ -158,6 +158,7 @@ def _turning(law_pt, law_cpt, setting) -> dict:
         pt = _pt(tp, 0.0, setting)
         opts = dict(decay=setting["decay"], split=setting["split"], warmup_as_peak=_warmup(tp, setting))
         tl = planner.turning_length(law_pt, pt, None, cpt_lr=peak, **opts)
+        assert tl.critical is not None  # always set for a constant CPT LR
         fam = planner.turning_length(
             law_pt, pt, lambda n, pt=pt: planner.cpt_schedule(peak, n, "cosine", warmup=min(setting["cpt_rewarmup"], n),
                                                                start_lr=pt.lr(pt.steps - 1)),

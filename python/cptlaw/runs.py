@@ -10,6 +10,7 @@ its areas are those of ``lr[:steps[i]]`` (:ref:`step-counting`: "steps 0..s incl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -55,10 +56,10 @@ class Run:
         :func:`cptlaw.compare` can hold out whole groups (``group_by="group"``).
     """
 
-    lr_pt: object
-    steps: object
-    loss: object = None
-    lr_cpt: object = None
+    lr_pt: Any
+    steps: Any
+    loss: Any = None
+    lr_cpt: Any = None
     r_pt: float = 0.0
     name: str = ""
     group: object = None
@@ -115,13 +116,14 @@ class Run:
             raise ValueError(f"loss: {arr.size} values for {self.steps.size} steps in run {self.name!r}")
         return arr
 
-    def features(self, law, decay=0.999, split="by_source", warmup_as_peak=False) -> dict:
+    def features(self, law: Law | type[Law], decay: float = 0.999, split: str = "by_source",
+                 warmup_as_peak: bool | int = False) -> dict[str, np.ndarray]:
         """The law's inputs at ``steps``."""
         law_cls = law if isinstance(law, type) else type(law)
         idx = self.steps - 1
         if "s1" in law_cls.input_names:
             lr = self._lr_pt if self._lr_cpt is None else np.concatenate([self._lr_pt, self._lr_cpt])
-            a = areas(lr, decay, warmup_as_peak=warmup_as_peak)
+            a: Any = areas(lr, decay, warmup_as_peak=warmup_as_peak)
             feats = {"s1": a.s1[idx], "s2": a.s2[idx]}
         else:
             lr_cpt = self._lr_cpt if self._lr_cpt is not None else np.zeros(0)
@@ -179,7 +181,7 @@ def predict_run(fitted, run: Run, *, decay=None, split=None, warmup_as_peak=None
     law keeps lowering the loss for extra steps at zero LR and for larger LRs, which real
     training does not, and a checkpoint annealed unlike the fitted ones can behave unlike them.
     """
-    opts = {"decay": 0.999, "split": "by_source", "warmup_as_peak": False}
+    opts: dict[str, Any] = {"decay": 0.999, "split": "by_source", "warmup_as_peak": False}
     law = fitted
     if isinstance(fitted, dict):
         law = fitted.get("law")

@@ -27,7 +27,7 @@ import math
 import numbers
 import operator
 from collections.abc import Sequence
-from typing import Callable, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 import numpy as np
 
@@ -131,7 +131,7 @@ class Schedule:
 
     __slots__ = ("_rows", "_data", "_steps", "_peak", "_desc")
 
-    def __init__(self, rows, data=None, *, peak: float, desc):
+    def __init__(self, rows, data=None, *, peak: float | None, desc):
         # Internal: built by the constructors of this module. rows: segment rows (see _row),
         # desc: the repr, or a callable making it (formatted lazily: cheap construction).
         if isinstance(rows, np.ndarray):
@@ -466,7 +466,7 @@ def wsd(
     r = _min_ratio(min_lr, peak)
     nc = _validate.real_scalar(num_cycles, "num_cycles", lo=0.0)
     rows = _wsd_rows(peak, n, w, n - w - d, d, r, r, warmup_type, decay, nc)
-    extra = {}
+    extra: dict[str, Any] = {}
     if warmup_type != "linear":
         extra["warmup_type"] = warmup_type
     if nc != 0.5:
@@ -808,7 +808,7 @@ def from_hf(name, peak_lr: float, num_warmup_steps: int, num_training_steps: Opt
         kw = take("timescale")
         return inverse_sqrt(peak, n, w, timescale=kw.get("timescale"))
     # cosine_with_min_lr, cosine_warmup_with_min_lr
-    names = ("num_cycles", "min_lr", "min_lr_rate")
+    names: tuple[str, ...] = ("num_cycles", "min_lr", "min_lr_rate")
     if key == "cosine_warmup_with_min_lr":
         names += ("warmup_lr_rate",)
     kw = take(*names)

@@ -25,6 +25,7 @@ optimizers and the Hugging Face ``Trainer``.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -409,7 +410,7 @@ def _checked_state(state_dict) -> dict:
     for key in _STATE_KEYS:
         if key not in state_dict:
             raise ValueError(f"{_field(key)}: missing")
-    s = {}
+    s: dict[str, Any] = {}
     s["decay"] = _state_float(state_dict, "decay", lo=0.0, hi=1.0)
     s["split"] = _validate.choice(state_dict["split"], _field("split"), SPLITS)
     s["phase"] = _validate.choice(state_dict["phase"], _field("phase"), ("pt", "cpt"))
@@ -449,7 +450,7 @@ def _checked_state(state_dict) -> dict:
 def _check_phase(s) -> None:
     """What the phase, the step count and the warmup imply for the areas and momenta."""
     n, cpt, t = s["step_count"], s["phase"] == "cpt", s["transfer_step"]
-    zero = ("s1_cpt", "s2_cpt", "momentum_cpt") if not cpt else ()
+    zero: tuple[str, ...] = ("s1_cpt", "s2_cpt", "momentum_cpt") if not cpt else ()
     if n == 0:
         zero = ("s1_pt", "s2_pt", "momentum_pt", "prev_lr") + zero
     elif cpt and n == t:  # at the transfer: no CPT step yet

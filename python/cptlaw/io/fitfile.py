@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from typing import Any
 
 import numpy as np
 
@@ -223,7 +224,7 @@ def read_fit(path) -> dict:
     if "valsets" in data:
         if not isinstance(data["valsets"], dict) or not data["valsets"]:
             raise doc.error("\"valsets\" must map validation-set names to fits", ("valsets",))
-        items = [(k, v, ("valsets", k)) for k, v in data["valsets"].items()]
+        items: list[tuple[Any, Any, tuple[str, ...]]] = [(k, v, ("valsets", k)) for k, v in data["valsets"].items()]
     else:
         vs = data.get("valset")
         if vs is not None and not isinstance(vs, str):

@@ -76,7 +76,7 @@ def read_runs(paths, *, schedule=None, **options) -> list:
             out.append(run)
         else:
             out.extend(read_csv_runs(p, schedule=schedule, name=run_name, **opts))
-    seen = {}
+    seen: dict = {}
     for r in out:
         if r.name in seen:
             seen[r.name] += 1

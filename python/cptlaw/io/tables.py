@@ -149,7 +149,7 @@ def read_text_table(path, header_optional=False) -> Table:
                 raise DataError(f"column {_short(h)!r} appears twice in the header", path, first + 1,
                                 _field_offsets(head, delim)[j])
             seen.add(h.lower())
-    cols = {h: [] for h in header}
+    cols: dict[str, list] = {h: [] for h in header}
     rows_line, rows_off = [], []
     for i in range(data_start, len(lines)):
         ln = lines[i]
