@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import _core, _validate
 from ._threads import get_num_threads
@@ -60,7 +61,9 @@ def _outputs(out, shape):
     return out
 
 
-def areas(lr, decay: float = 0.999, *, warmup_as_peak=False, s2_lr_exponent=None, out=None) -> Areas:
+def areas(lr: ArrayLike, decay: float = 0.999, *, warmup_as_peak: bool | int = False,
+          s2_lr_exponent: float | None = None,
+          out: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None) -> Areas:
     """Cumulative LR areas of per-step learning rates.
 
     Parameters
@@ -101,7 +104,8 @@ def areas(lr, decay: float = 0.999, *, warmup_as_peak=False, s2_lr_exponent=None
 
 
 def cpt_areas(
-    lr_pt, lr_cpt, decay: float = 0.999, split: str = "by_source", *, warmup_as_peak=False, s2_lr_exponent=None
+    lr_pt: ArrayLike, lr_cpt: ArrayLike, decay: float = 0.999, split: str = "by_source", *,
+    warmup_as_peak: bool | int = False, s2_lr_exponent: float | None = None
 ) -> CPTAreas:
     """Areas of a PT schedule followed by a CPT schedule, on the concatenated timeline.
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -300,8 +301,9 @@ def _information(res, k):
 
 
 # -- compare -----------------------------------------------------------------------------------
-def compare(laws, runs, *, valsets=None, group_by=None, decay: float = 0.999, split: str = "by_source",
-            warmup_as_peak: bool = False, tie: float = 0.1, threads=None, **fit_options) -> CompareResult:
+def compare(laws: Sequence[str | type[Law] | Law], runs: Sequence[Run], *, valsets: str | Sequence[str] | None = None,
+            group_by: Any = None, decay: float = 0.999, split: str = "by_source", warmup_as_peak: bool = False,
+            tie: float = 0.1, threads: int | None = None, **fit_options: Any) -> CompareResult:
     """Cross-validate several laws on your runs and recommend one.
 
     Parameters

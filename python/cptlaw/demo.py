@@ -22,7 +22,7 @@ DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "tin
 FIT_RUNS = ("pt_const", "pt_anneal", "cpt_const", "cpt_cos")
 HELD_OUT = ("cpt_wsd", "cpt_rewarm_cos")
 VALSETS = {"pt": "D_pt (prose)", "cpt": "D_cpt (code)"}
-AREA_OPTIONS = {"decay": 0.999, "split": "by_source", "warmup_as_peak": True}
+AREA_OPTIONS: dict[str, Any] = {"decay": 0.999, "split": "by_source", "warmup_as_peak": True}
 
 _PEAK, _PT_STEPS, _CPT_STEPS, _PT_WARMUP = 3e-3, 5000, 4000, 200
 

@@ -11,9 +11,11 @@ plus any starts you give. The objective (:ref:`objective`) is
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NamedTuple, Optional
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _core, _validate
 from ._threads import get_num_threads
@@ -441,17 +443,17 @@ def _quality(law_obj, cols, y, law_cls, obj_code, w, fixed_mask, on_bound):
 
 
 def fit(
-    law,
-    features,
-    loss,
+    law: type[Law] | Law,
+    features: Mapping[str, ArrayLike],
+    loss: ArrayLike,
     *,
     objective: str = "huber_log",
     delta: float = 1e-3,
-    weights=None,
-    bounds=None,
-    fixed=None,
-    starts=None,
-    grid=None,
+    weights: ArrayLike | None = None,
+    bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
+    fixed: Mapping[str, float] | None = None,
+    starts: Any = None,
+    grid: ArrayLike | None = None,
     multistart: bool = True,
     keep: int = 6,
     max_iter: int = 500,
@@ -615,17 +617,17 @@ class FitManyResult(dict):
 
 
 def fit_many(
-    law,
-    features,
-    losses,
+    law: type[Law] | Law,
+    features: Mapping[str, ArrayLike],
+    losses: ArrayLike,
     *,
     objective: str = "huber_log",
     delta: float = 1e-3,
-    weights=None,
-    bounds=None,
-    fixed=None,
-    starts=None,
-    grid=None,
+    weights: ArrayLike | None = None,
+    bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
+    fixed: Mapping[str, float] | None = None,
+    starts: Any = None,
+    grid: ArrayLike | None = None,
     multistart: bool = True,
     keep: int = 1,
     max_iter: int = 500,

@@ -29,10 +29,14 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Mapping
-from typing import Any, Optional
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from . import _core, _limits, _validate, _warnings
 from . import schedules as _schedules
@@ -737,24 +741,24 @@ def _cancel(futures):
 
 # ----------------------------------------------------------------------------- grid
 def grid(
-    laws,
+    laws: Law | Mapping[str, Law],
     *,
-    cpt,
-    pt=None,
-    replay=None,
-    w=None,
-    steps="final",
+    cpt: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    pt: Any = None,
+    replay: float | Sequence[float] | None = None,
+    w: float | Sequence[float] | None = None,
+    steps: str | ArrayLike = "final",
     decay: float = 0.999,
     split: str = "by_source",
-    warmup_as_peak=False,
+    warmup_as_peak: bool | int = False,
     reduce: Optional[str] = None,
     objective: Optional[str] = None,
     k: int = 1,
-    group_by=None,
+    group_by: str | Sequence[str] | None = None,
     chunk_size: int = 1_000_000,
     progress: Optional[bool] = None,
-    client=None,
-):
+    client: Any = None,
+) -> pd.DataFrame:
     """Evaluate fitted laws over the Cartesian product of schedule-family parameters.
 
     Parameters

@@ -33,9 +33,11 @@ curve make both intervals too narrow. The intervals are pointwise, not simultane
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _validate
 from .fit import FitResult
@@ -85,7 +87,8 @@ def make_interval(kind, level, method, center, low, high, unbounded=None) -> Int
                     center=center, low=low, high=high, unbounded=unbounded)
 
 
-def predict_interval(result, features, *, level: float = 0.95, kind: str = "prediction") -> Interval:
+def predict_interval(result: FitResult, features: Mapping[str, ArrayLike], *, level: float = 0.95,
+                     kind: str = "prediction") -> Interval:
     """A prediction interval (``kind="prediction"``) or confidence band (``"confidence"``)
     of a fitted law at ``features`` (the law's inputs by name, any broadcastable shape), by
     the delta method (see the module docstring).

@@ -82,14 +82,17 @@ import math
 import time
 from dataclasses import dataclass
 from statistics import NormalDist
+from collections.abc import Mapping, Sequence
 from typing import Any, Callable, Optional
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _validate, _warnings
 from .areas import SPLITS, cpt_areas
 from .fit import FitResult, fit, fit_many
 from .laws import CPTLaw, Law
+from .schedules import Schedule
 from .tracker import Tracker
 
 __all__ = ["BandWarning", "Excursion", "LivePredictor", "PlanWarning", "Prediction"]
@@ -388,27 +391,27 @@ class LivePredictor:
     def __init__(
         self,
         tracker: Optional[Tracker] = None,
-        law=CPTLaw,
+        law: type[Law] | Law | Mapping[str, type[Law] | Law] = CPTLaw,
         *,
-        planned_lr_pt,
-        planned_lr_cpt=None,
-        valsets=("pt", "cpt"),
+        planned_lr_pt: ArrayLike | Schedule,
+        planned_lr_cpt: ArrayLike | Schedule | None = None,
+        valsets: Sequence[str] = ("pt", "cpt"),
         refit_every: int = 1,
         band: str = "delta",
         level: float = 0.95,
         warn_level: float = 0.999,
-        fixed=None,
-        bounds=None,
-        constants=None,
-        decay=None,
-        split=None,
-        warmup_as_peak=None,
+        fixed: Mapping[str, Any] | None = None,
+        bounds: Mapping[str, Any] | None = None,
+        constants: Mapping[str, Any] | None = None,
+        decay: float | None = None,
+        split: str | None = None,
+        warmup_as_peak: bool | int | None = None,
         n_boot: int = 32,
         full_refit_growth: float = 1.5,
         on_excursion: Optional[Callable[[Excursion], Any]] = None,
         seed: int = 0,
-        fit_options=None,
-    ):
+        fit_options: Mapping[str, Any] | None = None,
+    ) -> None:
         if tracker is not None and not isinstance(tracker, Tracker):
             raise TypeError(f"tracker: expected a cptlaw.Tracker or None, got {type(tracker).__name__}")
         self.tracker = tracker
@@ -464,7 +467,7 @@ class LivePredictor:
         laws = _per_valset(law, valsets, "law", "law")
         fixeds = _per_valset(fixed, valsets, "fixed", "params")
         boundss = _per_valset(bounds, valsets, "bounds", "params")
-        self._vs = {}
+        self._vs: dict[str, _Valset] = {}
         for v in valsets:
             law_cls = _law_class(laws[v], "law" if not isinstance(law, dict) else f"law[{v!r}]")
             self._check_inputs(law_cls)
@@ -495,7 +498,7 @@ class LivePredictor:
                 f"law: {law_cls.__name__} needs input(s) {', '.join(missing)}; give constant ones in constants="
             )
 
-    def set_plan(self, planned_lr_pt, planned_lr_cpt=None) -> None:
+    def set_plan(self, planned_lr_pt: ArrayLike | Schedule, planned_lr_cpt: ArrayLike | Schedule | None = None) -> None:
         """Replace the planned schedule (e.g. the run was extended or its CPT schedule changed).
 
         Observations whose areas came from the old plan (observed without a tracker) get
@@ -522,7 +525,7 @@ class LivePredictor:
                 self._refit(st, force_full=True)
 
     # -- observations ----------------------------------------------------------------------------
-    def observe(self, *args, **losses) -> list:
+    def observe(self, *args: Any, **losses: Any) -> list[Excursion]:
         """Record observed validation losses and refit.
 
         Call forms: ``observe(losses)`` (with a tracker: the step is
@@ -667,7 +670,7 @@ class LivePredictor:
         law_cls = st.law_cls
         return law_cls(**{n: st.fixed.get(n, _NOMINAL) for n in law_cls.param_names})
 
-    def refit(self, valset=None) -> None:
+    def refit(self, valset: str | None = None) -> None:
         """Refit now (all validation sets, or one), even if ``refit_every`` has not come round."""
         for st in self._select(valset):
             if st.steps:
@@ -897,7 +900,7 @@ class LivePredictor:
             raise ValueError(f"valset: unknown validation set {valset!r}; expected one of {', '.join(self.valsets)}")
         return [self._vs[valset]]
 
-    def prediction(self, valset=None):
+    def prediction(self, valset: str | None = None) -> Prediction | dict[str, Prediction]:
         """The predicted loss at the final planned step with its band.
 
         Returns a :class:`Prediction` for ``valset``, or, without it, a dict
@@ -906,7 +909,7 @@ class LivePredictor:
         """
         return self._predict_steps(valset, self.final_step)
 
-    def predict(self, steps, valset=None):
+    def predict(self, steps: int | ArrayLike, valset: str | None = None) -> Prediction | dict[str, Prediction]:
         """Predicted losses and bands at planned steps (updates done, 1..final_step).
 
         ``steps`` is an int (fields are floats) or an array of ints (fields are arrays,
@@ -1019,7 +1022,7 @@ class LivePredictor:
             }
         return out
 
-    def load_state_dict(self, state_dict) -> None:
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore observations from :meth:`state_dict` and refit.
 
         Every field is checked first (an error names it, e.g.

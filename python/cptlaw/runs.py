@@ -10,9 +10,11 @@ its areas are those of ``lr[:steps[i]]`` (:ref:`step-counting`: "steps 0..s incl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from . import _validate, _warnings
 from .areas import SPLITS, areas, cpt_areas
@@ -101,7 +103,7 @@ class Run:
         top = self._lr_pt.max()
         return float(top if self._lr_cpt is None or len(self._lr_cpt) == 0 else max(top, self._lr_cpt.max()))
 
-    def losses(self, valset=None) -> np.ndarray:
+    def losses(self, valset: str | None = None) -> NDArray[np.float64]:
         loss = self.loss
         if isinstance(loss, dict):
             if valset is None:
@@ -137,7 +139,7 @@ class Run:
         return {n: feats[n] for n in law_cls.input_names}
 
 
-def _runs(runs):
+def _runs(runs: Any) -> list[Run]:
     if isinstance(runs, Run):
         return [runs]
     runs = list(runs)
@@ -149,7 +151,8 @@ def _runs(runs):
     return runs
 
 
-def fit_runs(law, runs, *, valset=None, decay=0.999, split="by_source", warmup_as_peak=False, **options) -> FitResult:
+def fit_runs(law: type[Law] | Law, runs: Run | Iterable[Run], *, valset: str | None = None, decay: float = 0.999,
+             split: str = "by_source", warmup_as_peak: bool | int = False, **options: Any) -> FitResult:
     """Fit one parameter vector jointly over several runs of one validation set.
 
     Computes the areas of every run, concatenates the observations and calls
@@ -173,7 +176,8 @@ def fit_runs(law, runs, *, valset=None, decay=0.999, split="by_source", warmup_a
     return res
 
 
-def predict_run(fitted, run: Run, *, decay=None, split=None, warmup_as_peak=None) -> np.ndarray:
+def predict_run(fitted: Law | Mapping[str, Any], run: Run, *, decay: float | None = None, split: str | None = None,
+                warmup_as_peak: bool | int | None = None) -> NDArray[np.float64]:
     """Predicted losses of ``run`` at its steps, from a fitted law or a :func:`fit_runs` result.
 
     Warns (:class:`ExtrapolationWarning`) when the run lies far outside the fitted runs,
@@ -182,7 +186,7 @@ def predict_run(fitted, run: Run, *, decay=None, split=None, warmup_as_peak=None
     training does not, and a checkpoint annealed unlike the fitted ones can behave unlike them.
     """
     opts: dict[str, Any] = {"decay": 0.999, "split": "by_source", "warmup_as_peak": False}
-    law = fitted
+    law: Any = fitted
     if isinstance(fitted, dict):
         law = fitted.get("law")
         domain = fitted.get("domain")

@@ -25,6 +25,7 @@ optimizers and the Hugging Face ``Trainer``.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -116,7 +117,8 @@ class Tracker:
         "_warned",
     )
 
-    def __init__(self, decay=0.999, split="by_source", warmup_as_peak=False, *, peak_lr=None, record=False):
+    def __init__(self, decay: float = 0.999, split: str = "by_source", warmup_as_peak: bool | int = False, *,
+                 peak_lr: float | None = None, record: bool = False) -> None:
         lam = _validate.decay(decay)
         split = _validate.choice(split, "split", SPLITS)
         warm, peak = _warmup_config(warmup_as_peak, peak_lr)
@@ -128,7 +130,7 @@ class Tracker:
         self._warm = warm
         self._peak = peak
         self._slow = _BIG if warm else 1
-        self._rec = [] if record else None
+        self._rec: list[float] | None = [] if record else None
         self._cpt = False
         self._n = 0
         self._T = 0
@@ -137,7 +139,7 @@ class Tracker:
         self._warned = False
 
     # -- the hot path ------------------------------------------------------------------
-    def step(self, lr) -> None:
+    def step(self, lr: float) -> None:
         """Account for one optimizer step that used learning rate ``lr`` (>= 0, finite)."""
         if type(lr) is not float:
             lr = _coerce_lr(lr)
@@ -308,7 +310,7 @@ class Tracker:
             state["lr_history"] = list(self._rec)
         return state
 
-    def load_state_dict(self, state_dict) -> None:
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore a state from :meth:`state_dict`, configuration included.
 
         The settings saved in the dict (decay, split, warmup, record) replace the ones
