@@ -96,7 +96,7 @@ _CHUNK = 8192  # schedules per batch_cpt_areas call
 class _AreaOpts:
     decay: float
     split: str
-    warmup_as_peak: object
+    warmup_as_peak: bool | int
 
     @classmethod
     def make(cls, decay, split, warmup_as_peak) -> "_AreaOpts":

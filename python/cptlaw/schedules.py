@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from typing import Any, Callable, NamedTuple, Optional
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _core, _limits, _validate
 from ._threads import get_num_threads
@@ -220,7 +221,8 @@ class Schedule:
         return lr_lambda
 
     # -- areas -----------------------------------------------------------------------
-    def areas(self, steps=None, decay: float = 0.999, *, warmup_as_peak=False) -> Areas:
+    def areas(self, steps: ArrayLike | None = None, decay: float = 0.999, *,
+              warmup_as_peak: bool | int = False) -> Areas:
         """Areas S1, S2 (:ref:`areas`) at the given steps, in closed form.
 
         Parameters
@@ -551,7 +553,7 @@ def polynomial(peak_lr: float, steps: int, warmup: int = 0, min_lr: float = 0.0,
     return Schedule(rows, peak=peak, desc=_lazy("polynomial", peak_lr=peak, steps=n, warmup=w, min_lr=lo, power=pw))
 
 
-def multistep(peak_lr: float, steps: int, milestones, gamma: float = 0.1, warmup: int = 0) -> Schedule:
+def multistep(peak_lr: float, steps: int, milestones: Sequence[int], gamma: float = 0.1, warmup: int = 0) -> Schedule:
     """Step decay: ``peak * gamma ** (number of milestones <= t)`` after an HF linear warmup.
 
     PyTorch ``MultiStepLR(milestones, gamma)`` when ``warmup = 0`` (repeated milestones
@@ -721,7 +723,7 @@ def _merge_rows(schedules):
     return np.concatenate(rows), (np.concatenate(data) if data else None)
 
 
-def from_values(values) -> Schedule:
+def from_values(values: ArrayLike) -> Schedule:
     """Wrap any per-step LR array (1-D, finite, >= 0). Its areas use the per-step recurrence."""
     x = _validate.learning_rates(values, "values")
     if x.ndim != 1:
@@ -730,7 +732,8 @@ def from_values(values) -> Schedule:
     return Schedule([_row(x.size, _ARRAY, 0.0)], x, peak=float(x.max()), desc=lambda: f"from_values(<{x.size} steps>)")
 
 
-def from_hf(name, peak_lr: float, num_warmup_steps: int, num_training_steps: Optional[int], **kwargs) -> Schedule:
+def from_hf(name: str, peak_lr: float, num_warmup_steps: int, num_training_steps: Optional[int],
+            **kwargs: Any) -> Schedule:
     """The schedule ``transformers.get_scheduler(name, ...)`` would produce, as a Schedule.
 
     ``name`` is a ``SchedulerType`` value ("linear", "cosine", "cosine_with_restarts",
@@ -900,7 +903,8 @@ def _batch_steps(steps, name: str, lengths, count: int) -> np.ndarray:
     return idx
 
 
-def batch_areas(schedules, steps=None, decay: float = 0.999, *, warmup_as_peak=False) -> Areas:
+def batch_areas(schedules: Sequence[Schedule], steps: ArrayLike | None = None, decay: float = 0.999, *,
+                warmup_as_peak: bool | int = False) -> Areas:
     """Areas of many schedules at once (C++ loop over schedules on all threads, GIL released).
 
     Parameters
@@ -945,8 +949,8 @@ def _cpt_common(pt, cpt, steps, decay, split, warmup_as_peak=False):
     return out
 
 
-def cpt_areas_at(pt_schedule: Schedule, cpt_schedule: Schedule, steps=None, decay: float = 0.999,
-                 split: str = "by_source", *, warmup_as_peak=False) -> CPTAreas:
+def cpt_areas_at(pt_schedule: Schedule, cpt_schedule: Schedule, steps: ArrayLike | None = None, decay: float = 0.999,
+                 split: str = "by_source", *, warmup_as_peak: bool | int = False) -> CPTAreas:
     """PT/CPT areas (:ref:`s2-split`) at global steps of the PT ++ CPT timeline, in closed form.
 
     Equal to ``cptlaw.cpt_areas(pt.values(), cpt.values(), decay, split)`` at those indices,
@@ -982,8 +986,9 @@ def cpt_areas_at(pt_schedule: Schedule, cpt_schedule: Schedule, steps=None, deca
     return CPTAreas(*(a.reshape(idx.shape) for a in out))
 
 
-def batch_cpt_areas(pt_schedules, cpt_schedules, steps=None, decay: float = 0.999,
-                    split: str = "by_source", *, warmup_as_peak=False) -> CPTAreas:
+def batch_cpt_areas(pt_schedules: Schedule | Sequence[Schedule], cpt_schedules: Schedule | Sequence[Schedule],
+                    steps: ArrayLike | None = None, decay: float = 0.999,
+                    split: str = "by_source", *, warmup_as_peak: bool | int = False) -> CPTAreas:
     """:func:`cpt_areas_at` for many (PT, CPT) pairs; either side may be a single Schedule
     (shared: a shared PT is prepared once). Steps as in :func:`batch_areas`; results are
     ``(count, k)``."""

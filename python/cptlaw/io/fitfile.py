@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from typing import Any
 
@@ -207,7 +208,7 @@ def _one_fit(fit, doc, p, top_law, top_area):
     return res
 
 
-def read_fit(path) -> dict:
+def read_fit(path: str | os.PathLike[str]) -> dict[str | None, dict[str, Any]]:
     """Read a fit written by ``cptlaw fit --json``.
 
     Returns ``{valset: fit}`` (key None for a single validation set) where each fit is a
