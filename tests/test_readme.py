@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cptlaw
+
 ROOT = Path(__file__).resolve().parents[1]
 
 #: appended to the example: what it computed, as JSON on the last line
@@ -42,7 +44,8 @@ def test_readme_example_runs_and_recovers_what_it_claims(tmp_path):
     code = _example()
     assert 'fixed={"E": 5662}' in code  # the example says E is held; the checks below rely on it
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "python"), env.get("PYTHONPATH")) if p)
+    package_root = str(Path(cptlaw.__file__).resolve().parents[1])  # the same cptlaw as this process
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     proc = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", code + _REPORT], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
