@@ -3,7 +3,7 @@
 The solver is the compiled Levenberg-Marquardt (box bounds, fixed parameters,
 weights, Huber-on-log-residuals by IRLS), started from a grid over the law's
 nonlinear parameters with the linear ones solved exactly (variable projection),
-plus any starts you give. The objective is LAW.md section 6:
+plus any starts you give. The objective (:ref:`objective`) is
 ``sum_i w_i * rho(r_i)`` with ``r = log(pred) - log(obs)`` and ``rho`` Huber with
 ``delta = 1e-3`` by default; ``"log_least_squares"`` and ``"least_squares"``
 (on the raw loss) use ``rho = r**2 / 2``.
@@ -11,9 +11,11 @@ plus any starts you give. The objective is LAW.md section 6:
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from collections.abc import Mapping
+from typing import Any, NamedTuple, Optional
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _core, _validate
 from ._threads import get_num_threads
@@ -54,7 +56,7 @@ _GRID_VALUES = {
 
 
 # Default bounds beyond positivity. The B-beta direction is nearly degenerate
-# (B*(1-(1+E*x)**-beta) ~ B*beta*log(1+E*x) as beta -> 0, LAW.md section 6): with
+# (B*(1-(1+E*x)**-beta) ~ B*beta*log(1+E*x) as beta -> 0, docs/fitting.md#bounds): with
 # noisy data the optimum can run off to beta -> 0, |B|, E -> inf, so the search is
 # kept inside the decades real fits occupy and a fit that ends on such a bound says so.
 # The replay shift factor has the same degeneracy in a2 (B*(1-exp(-a2*r)) ~ B*a2*r); a2 takes
@@ -76,7 +78,7 @@ class FitResult(dict):
     ``dof`` (points minus estimated parameters).
     """
 
-    def __getattr__(self, name):
+    def __getattr__(self: dict, name: str) -> Any:
         try:
             return self[name]
         except KeyError:
@@ -234,7 +236,7 @@ def _starts(law_cls, starts, start_law, fixed):
 class _Problem(NamedTuple):
     """A validated fitting problem, as the compiled fitter takes it."""
 
-    law_cls: type
+    law_cls: type[Law]
     objective: int
     y: np.ndarray  # (n,) or (n_fits, n)
     cols: list  # the law's inputs, each shaped like y
@@ -375,7 +377,7 @@ def _unfittable(y, w=None) -> list:
     flat = np.ptp(y2, axis=1) <= 1e-12 * top
     scale = ~((top >= _LOSS_RANGE[0]) & (top <= _LOSS_RANGE[1]))
     unweighted = np.zeros(y2.shape[0], dtype=bool) if w is None else ~np.any(np.atleast_2d(w) > 0, axis=1)
-    why = [None] * y2.shape[0]
+    why: list[str | None] = [None] * y2.shape[0]
     for i in np.flatnonzero(flat | scale | unweighted):
         if flat[i]:
             why[i] = "loss is constant: the law's parameters are not identifiable from a flat curve"
@@ -441,17 +443,17 @@ def _quality(law_obj, cols, y, law_cls, obj_code, w, fixed_mask, on_bound):
 
 
 def fit(
-    law,
-    features,
-    loss,
+    law: type[Law] | Law,
+    features: Mapping[str, ArrayLike],
+    loss: ArrayLike,
     *,
     objective: str = "huber_log",
     delta: float = 1e-3,
-    weights=None,
-    bounds=None,
-    fixed=None,
-    starts=None,
-    grid=None,
+    weights: ArrayLike | None = None,
+    bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
+    fixed: Mapping[str, float] | None = None,
+    starts: Any = None,
+    grid: ArrayLike | None = None,
     multistart: bool = True,
     keep: int = 6,
     max_iter: int = 500,
@@ -591,7 +593,8 @@ class FitManyResult(dict):
     not ask keep their full speed.
     """
 
-    __getattr__ = FitResult.__getattr__
+    def __getattr__(self, name: str) -> Any:  # the fields as attributes, as FitResult's
+        return FitResult.__getattr__(self, name)
     _LAZY = ("unidentifiable", "identified", "message")
 
     def __getitem__(self, key):
@@ -614,17 +617,17 @@ class FitManyResult(dict):
 
 
 def fit_many(
-    law,
-    features,
-    losses,
+    law: type[Law] | Law,
+    features: Mapping[str, ArrayLike],
+    losses: ArrayLike,
     *,
     objective: str = "huber_log",
     delta: float = 1e-3,
-    weights=None,
-    bounds=None,
-    fixed=None,
-    starts=None,
-    grid=None,
+    weights: ArrayLike | None = None,
+    bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
+    fixed: Mapping[str, float] | None = None,
+    starts: Any = None,
+    grid: ArrayLike | None = None,
     multistart: bool = True,
     keep: int = 1,
     max_iter: int = 500,
@@ -660,3 +663,13 @@ def fit_many(
         message=messages,
         _pending=(law_cls, pb.cols, w, pb.fixed_mask, np.array([m is None for m in why], dtype=bool)),
     )
+
+
+__all__ = [
+    "FitManyResult", "FitResult", "NAN_POLICIES", "OBJECTIVES", "STATUS_MESSAGES", "default_grid", "fit",
+    "fit_many",
+]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)
