@@ -34,7 +34,7 @@ def _mismatch_rows(case: str, what: str, diffs: dict) -> list:
 
 # ----------------------------------------------------------------------------- 1. areas
 def numpy_areas(x: np.ndarray, lam: float = DECAY):
-    """S1/S2 of LAW.md section 1 with NumPy + SciPy, steps on the last axis.
+    """S1/S2 of docs/laws.md#areas with NumPy + SciPy, steps on the last axis.
 
     S1 = inclusive cumsum; m[0] = 0, m[i] = lam m[i-1] + (x[i-1] - x[i]) is a
     first-order IIR filter of the drops (scipy.signal.lfilter); S2 = cumsum(m).
@@ -166,7 +166,7 @@ def case_law(ctx: Context) -> list:
     rng = ctx.rng()
     s1 = rng.uniform(0.01, 5.0, n)
     s2 = rng.uniform(0.0, 0.5, n)
-    # P2's script example fit (LAW.md section 7)
+    # P2's script example fit (docs/laws.md#published-parameters)
     L0, A, alpha, C = 2.628, 0.430, 0.550, 0.411
     law = cptlaw.AnnealingLaw(L0=L0, A=A, alpha=alpha, C=C)
 
@@ -214,7 +214,7 @@ def case_law(ctx: Context) -> list:
 
 # ----------------------------------------------------------------------------- 3. closed form
 # S1/S2 of parametric schedules at chosen steps, from closed forms (cptlaw.schedules;
-# LAW.md section 1: "a grid search over schedule families need not materialise
+# docs/laws.md#areas: "a grid search over schedule families need not materialise
 # per-step arrays"), against the recurrence on materialised per-step LRs.
 # _closed_form_api() adapts the schedule module to what the case needs:
 #   families: {name: make(n_schedules, total_steps, rng) -> list of schedules}

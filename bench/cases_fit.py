@@ -8,7 +8,7 @@ import numpy as np
 
 from _timing import Case, Context, race, speedup_row, with_threads
 
-# P2's fixture (LAW.md section 7), shared with the tests.
+# P2's fixture (docs/laws.md#published-parameters), shared with the tests.
 import sys
 from pathlib import Path
 

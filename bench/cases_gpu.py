@@ -188,7 +188,7 @@ def _grid_run(n_peak, n_len, device):
     else:
         from cptlaw import cuda
 
-        run, per = cuda.grid_runner(plan.spec, red, device), 100_000_000
+        run, per = cuda._grid_runner(plan.spec, red, device), 100_000_000
     per = max(1, per // plan.rows_per_schedule)
     best = (np.inf, -1)
     for s0 in range(0, plan.schedules, per):

@@ -1,7 +1,7 @@
 """Grid-search benchmarks (issue 4): cptlaw.grid against per-step NumPy arrays, thread scaling,
 and the best of a million CPT schedule configurations.
 
-Setting: P1's (LAW.md section 7): a WSD PT run (40K steps, peak 2e-4) and the fitted D_pt /
+Setting: P1's (docs/laws.md#published-parameters): a WSD PT run (40K steps, peak 2e-4) and the fitted D_pt /
 D_cpt laws of P1 Fig. 3, the objective ``0.5 * L_Dpt + 0.5 * L_Dcpt``; CPT families of
 cosine, linear and WSD (linear and cosine decay) schedules with re-warmup (from 0 or from the
 checkpoint's LR), over peak LR, length, warmup, min LR and decay fraction.

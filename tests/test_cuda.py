@@ -128,7 +128,7 @@ def test_cmake_cuda_auto_without_a_cuda_compiler_builds_the_cpu_package(tmp_path
 
 
 class _StandIn:
-    """cptlaw._cuda's fitting entry points on the CPU core: what cuda.fit_many hands the kernel
+    """cptlaw._cuda's fitting entry points on the CPU core: what cuda._fit_many hands the kernel
     (the uploaded, scaled data and fit's parameter arrays) is fitted by _core.fit_many, so the
     Python side of device="cuda" is checked without a GPU."""
 

@@ -121,8 +121,6 @@ def _exists(name: str, files: set) -> bool:
     return any(f == name or f.endswith("/" + name) for f in files)
 
 
-@pytest.mark.xfail(strict=False, reason="docstrings and messages still cite the project's internal LAW.md / "
-                                        "SCHEDULES.md; they are being replaced by links to docs/ pages")
 def test_every_document_cited_by_the_package_exists():
     files = _repository_files()
     missing = [f"{where}: {name}" for where, name in _citations() if not _exists(name, files)]

@@ -1,10 +1,11 @@
-"""Learning-rate areas S1 and S2 (LAW.md section 1) and their PT/CPT split (section 3)."""
+"""Learning-rate areas S1 and S2 (:ref:`areas`) and their PT/CPT split (:ref:`s2-split`)."""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import _core, _validate
 from ._threads import get_num_threads
@@ -60,7 +61,9 @@ def _outputs(out, shape):
     return out
 
 
-def areas(lr, decay: float = 0.999, *, warmup_as_peak=False, s2_lr_exponent=None, out=None) -> Areas:
+def areas(lr: ArrayLike, decay: float = 0.999, *, warmup_as_peak: bool | int = False,
+          s2_lr_exponent: float | None = None,
+          out: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None) -> Areas:
     """Cumulative LR areas of per-step learning rates.
 
     Parameters
@@ -101,7 +104,8 @@ def areas(lr, decay: float = 0.999, *, warmup_as_peak=False, s2_lr_exponent=None
 
 
 def cpt_areas(
-    lr_pt, lr_cpt, decay: float = 0.999, split: str = "by_source", *, warmup_as_peak=False, s2_lr_exponent=None
+    lr_pt: ArrayLike, lr_cpt: ArrayLike, decay: float = 0.999, split: str = "by_source", *,
+    warmup_as_peak: bool | int = False, s2_lr_exponent: float | None = None
 ) -> CPTAreas:
     """Areas of a PT schedule followed by a CPT schedule, on the concatenated timeline.
 
@@ -111,7 +115,7 @@ def cpt_areas(
         Per-step learning rates of the two phases; leading axes broadcast.
         ``lr_cpt`` may have zero steps (then the result is PT only).
     split : {"by_source", "by_time", "restart"}
-        How S2 is shared between the phases (LAW.md section 3).
+        How S2 is shared between the phases (:ref:`s2-split`).
     warmup_as_peak : bool or int
         As in :func:`areas`, applied to the PT schedule only.
     """
@@ -134,3 +138,10 @@ def cpt_areas(
     out = _core.cpt_areas(rows_pt, rows_cpt, lam, mode, warm, eps, get_num_threads())
     shape = lead + (n_pt + n_cpt,)
     return CPTAreas(*(a.reshape(shape) for a in out))
+
+
+__all__ = ["Areas", "CPTAreas", "SPLITS", "areas", "cpt_areas"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

@@ -12,11 +12,15 @@ counterpart).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _validate, _warnings
 from .fit import FitResult, _features, fit_many
-from .intervals import _check_level, make_interval
+from .intervals import Interval, _check_level, make_interval
 
 METHODS = ("pairs", "residuals")
 
@@ -32,7 +36,8 @@ class BootstrapResult(dict):
     fitted curve, not an interval for observations).
     """
 
-    __getattr__ = FitResult.__getattr__
+    def __getattr__(self, name: str) -> Any:  # the fields as attributes, as FitResult's
+        return FitResult.__getattr__(self, name)
 
     def __getitem__(self, key):
         if key == "prediction" and not dict.__contains__(self, "prediction"):
@@ -58,7 +63,7 @@ class BootstrapResult(dict):
             raise ValueError("bootstrap: too few resampled fits converged for a band")
         return np.stack([law_cls.from_vector(p)(**features) for p in self["samples"]])
 
-    def confidence_band(self, features=None, level=None):
+    def confidence_band(self, features: Mapping[str, ArrayLike] | None = None, level: float | None = None) -> Interval:
         """The band of the fitted curve at ``features`` (the law's inputs by name): pointwise
         quantiles of the refitted curves. ``level`` defaults to the bootstrap's. Without
         ``features``: the band at the bootstrap's ``predict`` inputs."""
@@ -72,7 +77,8 @@ class BootstrapResult(dict):
         out["median"] = med
         return out
 
-    def prediction_interval(self, features=None, level=None, n_draws: int = 4000):
+    def prediction_interval(self, features: Mapping[str, ArrayLike] | None = None, level: float | None = None,
+                            n_draws: int = 4000) -> Interval:
         """An interval for a single future observation at ``features``: each refitted curve
         times ``exp(e)``, ``e`` drawn from the scaled residuals (``n_draws`` in all), pointwise
         quantiles. Reproducible: the draws come from the bootstrap's seed. Without
@@ -101,16 +107,16 @@ class BootstrapResult(dict):
 
 
 def bootstrap(
-    result,
-    features,
-    loss,
+    result: FitResult,
+    features: Mapping[str, ArrayLike],
+    loss: ArrayLike,
     *,
     n_boot: int = 1000,
     method: str = "pairs",
     level: float = 0.95,
-    predict=None,
-    seed=None,
-    **fit_options,
+    predict: Mapping[str, ArrayLike] | None = None,
+    seed: int | None = None,
+    **fit_options: Any,
 ) -> BootstrapResult:
     """Bootstrap a fit.
 
@@ -192,3 +198,10 @@ def bootstrap(
         out["confidence_band"] = out.confidence_band(predict)
         out["prediction_interval"] = out.prediction_interval(predict)
     return out
+
+
+__all__ = ["BootstrapResult", "METHODS", "bootstrap"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

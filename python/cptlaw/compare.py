@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -69,7 +71,8 @@ class CompareResult(dict):
     ``group_by``, ``notes`` (caveats, e.g. replay runs given to a law without a replay term).
     """
 
-    __getattr__ = FitResult.__getattr__
+    def __getattr__(self, name: str) -> Any:  # the fields as attributes, as FitResult's
+        return FitResult.__getattr__(self, name)
 
     @property
     def table(self):
@@ -200,7 +203,8 @@ def _groups(group_by, runs, labels, held) -> dict:
                     raise ValueError(f"group_by: run {labels[i]!r} has no group (set cptlaw.Run(..., group=...))")
                 keys[i] = runs[i].group
         else:  # checkpoint: runs with identical PT schedules start from the same checkpoint
-            found, keys = [], {}
+            found: list = []
+            keys = {}
             for i in held:
                 lr = runs[i]._lr_pt
                 for j, (ref, name) in enumerate(found):
@@ -222,7 +226,7 @@ def _groups(group_by, runs, labels, held) -> dict:
     else:
         raise TypeError(f"group_by: expected None, {', '.join(map(repr, GROUPINGS))}, a dict or a function, "
                         f"got {type(group_by).__name__}")
-    out = {}
+    out: dict = {}
     for i in held:
         out.setdefault(keys[i], []).append(i)
     return out
@@ -297,8 +301,9 @@ def _information(res, k):
 
 
 # -- compare -----------------------------------------------------------------------------------
-def compare(laws, runs, *, valsets=None, group_by=None, decay: float = 0.999, split: str = "by_source",
-            warmup_as_peak: bool = False, tie: float = 0.1, threads=None, **fit_options) -> CompareResult:
+def compare(laws: Sequence[str | type[Law] | Law], runs: Sequence[Run], *, valsets: str | Sequence[str] | None = None,
+            group_by: Any = None, decay: float = 0.999, split: str = "by_source", warmup_as_peak: bool = False,
+            tie: float = 0.1, threads: int | None = None, **fit_options: Any) -> CompareResult:
     """Cross-validate several laws on your runs and recommend one.
 
     Parameters
@@ -353,7 +358,7 @@ def compare(laws, runs, *, valsets=None, group_by=None, decay: float = 0.999, sp
         except ValueError as exc:
             raise ValueError(f"laws: {law_cls.__name__} cannot be fitted from runs ({exc})") from None
 
-    tasks = []
+    tasks: list = []
     for law_cls in law_list:
         for vs in vs_list:
             tasks.append((law_cls, vs, None, list(range(len(run_list))), []))
@@ -513,3 +518,7 @@ def _recommend(law_list, vs_list, folds, rows, fits, summary_rows, scores, tie, 
 
 
 __all__ = ["CompareResult", "compare"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

@@ -32,6 +32,10 @@ from . import _validate
 
 __all__ = ["device_count", "device_info", "is_available", "is_device_array", "unavailable_reason"]
 
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)
+
 _state: dict = {}
 _DLPACK_CUDA = (2, 13)  # kDLCUDA, kDLCUDAManaged
 _MAX_KEEP = 16
@@ -94,7 +98,7 @@ def _index(i, name: str) -> int:
     return i
 
 
-def parse_device(device, name: str = "device"):
+def _parse_device(device, name: str = "device"):
     """None for "cpu"; the GPU index for "cuda" (device 0) or "cuda:N"; a clear error otherwise."""
     if isinstance(device, str):
         if device == "cpu":
@@ -123,7 +127,7 @@ def is_device_array(x) -> bool:
         return False
 
 
-def on_device(values) -> bool:
+def _on_device(values) -> bool:
     """True when any of `values` is a device array (the laws' dispatch test: cheap for NumPy)."""
     return any(is_device_array(v) for v in values)
 
@@ -281,7 +285,7 @@ def _kind_of(lib) -> str:
 
 
 # ----------------------------------------------------------------------------- laws
-def law_eval(law, args, kwargs, with_grad: bool, out=None):
+def _law_eval(law, args, kwargs, with_grad: bool, out=None):
     """``law(...)`` / ``law.value_and_grad(...)`` for device inputs (called by Law._eval)."""
     mod = _require("inputs")
     names = law.input_names
@@ -342,20 +346,20 @@ def law_eval(law, args, kwargs, with_grad: bool, out=None):
 
 
 # ----------------------------------------------------------------------------- fit_many
-def fit_many(law, features, losses, *, objective, delta, weights, bounds, fixed, starts, grid, multistart, keep,
+def _fit_many(law, features, losses, *, objective, delta, weights, bounds, fixed, starts, grid, multistart, keep,
              max_iter, ftol, xtol, gtol, device):
     """:func:`cptlaw.fit_many` on a GPU (called by it for ``device != "cpu"``): the same problem
     (checks, start grid, loss scaling), statuses, messages and identifiability flags."""
     from .fit import _many_result, _prepare, _unfittable
 
-    dev = parse_device(device)
+    dev = _parse_device(device)
     mod = _require("device")
     keep = _validate.integer(keep, "keep", lo=1)
     if keep > _MAX_KEEP:
         raise ValueError(f"keep: at most {_MAX_KEEP} with device='cuda', got {keep}")
     options = dict(delta=delta, max_iter=max_iter, ftol=ftol, xtol=xtol, gtol=gtol, keep=keep)
     feats = features.values() if isinstance(features, dict) else ()
-    if on_device([losses, weights, *feats]):
+    if _on_device([losses, weights, *feats]):
         pb, why, data, ptrs, keep_alive, stream = _device_problem(
             mod, dev, law, features, losses, weights, objective, bounds, fixed, starts, grid, multistart, options)
     else:
@@ -454,13 +458,13 @@ def _to_host(lib, value) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- grid
-def grid_runner(spec: dict, red, device="cuda"):
+def _grid_runner(spec: dict, red, device="cuda"):
     """A function (s0, s1) -> the chunk's result, as grid._run_chunk returns it, run on a GPU.
 
     Reductions seed each chunk with the k-th best value per group of the chunks before it, so
     rows that cannot make the final table are dropped on the GPU at once.
     """
-    dev = parse_device(device)
+    dev = _parse_device(device)
     mod = _require("device")
     g = mod.Grid(spec, dev)
     if red is None:

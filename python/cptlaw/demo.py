@@ -23,6 +23,7 @@ import os
 import sys
 import time
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +32,7 @@ PT_RUNS = ("pt_const", "pt_anneal")
 FIT_RUNS = ("pt_const", "pt_anneal", "cpt_const", "cpt_cos", "cpt_ann_cos")
 HELD_OUT = ("cpt_wsd", "cpt_rewarm_cos", "cpt_ann_rewarm_cos")
 VALSETS = {"pt": "D_pt (prose)", "cpt": "D_cpt (code)"}
-AREA_OPTIONS = {"decay": 0.999, "split": "by_source", "warmup_as_peak": True}
+AREA_OPTIONS: dict[str, Any] = {"decay": 0.999, "split": "by_source", "warmup_as_peak": True}
 #: the laws the demo chooses between (those this build has): P1's law and the law with one
 #: annealing coefficient, meant for CPT from annealed checkpoints
 CANDIDATES = ("cpt", "cpt_shared_c")
@@ -170,7 +171,7 @@ def run_demo(out_dir: str, *, plot: bool = True, n_boot: int = 0, stream=None) -
     fit_set = [runs[n] for n in FIT_RUNS]
     law_cls, chosen = choose_law(runs)
     method = "bootstrap" if n_boot else "delta"
-    summary = {
+    summary: dict[str, Any] = {
         "description": "A CPT law chosen by cross-validation (cptlaw.compare), fitted per validation set on real "
                        "tinycpt runs bundled with cptlaw, predicting held-out CPT runs with 95% prediction intervals",
         "data": "cptlaw/data/tinycpt (a 120k-parameter byte-level GPT: PT on prose, CPT on Python code, from an "
@@ -186,12 +187,15 @@ def run_demo(out_dir: str, *, plot: bool = True, n_boot: int = 0, stream=None) -
                       **({"n_boot": n_boot, "bootstrap": "pairs", "seed": 0} if n_boot else {})},
         "valsets": {},
     }
-    fits, bands = {}, {}
+    fits: dict[str, Any] = {}
+    bands: dict[str, dict[str, Any]] = {}
     for vs in VALSETS:
         res = fit_runs(law_cls, fit_set, valset=vs, **AREA_OPTIONS)
         fits[vs] = res
         boot = _bootstrap(res, law_cls, fit_set, vs, n_boot) if n_boot else None
-        maes, final, inside = {}, {}, {}
+        maes: dict[str, float] = {}
+        final: dict[str, dict[str, Any]] = {}
+        inside: dict[str, Any] = {}
         bands[vs] = {}
         for name, run in runs.items():
             with warnings.catch_warnings():
@@ -327,4 +331,9 @@ def _print_table(summary, chosen, stream):
       + f") and {cov['held_out_final_losses']} final losses.")
 
 
-__all__ = ["CANDIDATES", "DATA_DIR", "FIT_RUNS", "HELD_OUT", "choose_law", "fit_points", "load_runs", "run_demo"]
+__all__ = ["AREA_OPTIONS", "CANDIDATES", "DATA_DIR", "FIT_RUNS", "HELD_OUT", "VALSETS", "choose_law", "fit_points", "load_runs",
+           "run_demo", "tinycpt_cpt_lr", "tinycpt_pt_lr"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

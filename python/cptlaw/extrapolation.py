@@ -17,8 +17,12 @@ phases would). :func:`extrapolation_checks` returns every judgement as data;
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
+
+if TYPE_CHECKING:
+    from .runs import Run
 
 
 #: a peak LR is inside when within this factor of the fitted range
@@ -108,7 +112,7 @@ def _check(name, phase, quantity, value, fitted, allowed, fmt, why):
     return ExtrapolationCheck(phase, quantity, float(value), tuple(fitted), (float(lo), float(hi)), inside, msg)
 
 
-def extrapolation_checks(fitted, run) -> list:
+def extrapolation_checks(fitted: Mapping[str, Any], run: Run) -> list[ExtrapolationCheck]:
     """Judge ``run`` against the runs ``fitted`` (a :func:`cptlaw.fit_runs` result) was fitted on.
 
     Returns a list of :class:`ExtrapolationCheck`, inside or not (empty when ``fitted`` records
@@ -173,4 +177,9 @@ def phase_checks(fitted, seen, name="") -> list:
     return out
 
 
-__all__ = ["ExtrapolationCheck", "ExtrapolationWarning", "extrapolation_checks", "phase_checks", "run_domain"]
+__all__ = ["ExtrapolationCheck", "ExtrapolationWarning", "LENGTH_FACTOR", "LOSS_POTENTIAL_MARGIN", "PEAK_LR_FACTOR",
+           "extrapolation_checks", "phase_checks", "run_domain"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

@@ -3,7 +3,7 @@
 The solver is the compiled Levenberg-Marquardt (box bounds, fixed parameters,
 weights, Huber-on-log-residuals by IRLS), started from a grid over the law's
 nonlinear parameters with the linear ones solved exactly (variable projection),
-plus any starts you give. The objective is LAW.md section 6:
+plus any starts you give. The objective (:ref:`objective`) is
 ``sum_i w_i * rho(r_i)`` with ``r = log(pred) - log(obs)`` and ``rho`` Huber with
 ``delta = 1e-3`` by default; ``"log_least_squares"`` and ``"least_squares"``
 (on the raw loss) use ``rho = r**2 / 2``.
@@ -11,9 +11,11 @@ plus any starts you give. The objective is LAW.md section 6:
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from collections.abc import Mapping
+from typing import Any, NamedTuple, Optional
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _core, _validate
 from ._threads import get_num_threads
@@ -54,7 +56,7 @@ _GRID_VALUES = {
 
 
 # Default bounds beyond positivity. The B-beta direction is nearly degenerate
-# (B*(1-(1+E*x)**-beta) ~ B*beta*log(1+E*x) as beta -> 0, LAW.md section 6): with
+# (B*(1-(1+E*x)**-beta) ~ B*beta*log(1+E*x) as beta -> 0, docs/fitting.md#bounds): with
 # noisy data the optimum can run off to beta -> 0, |B|, E -> inf, so the search is
 # kept inside the decades real fits occupy and a fit that ends on such a bound says so.
 # The replay shift factor has the same degeneracy in a2 (B*(1-exp(-a2*r)) ~ B*a2*r); a2 takes
@@ -76,7 +78,7 @@ class FitResult(dict):
     ``dof`` (points minus estimated parameters).
     """
 
-    def __getattr__(self, name):
+    def __getattr__(self: dict, name: str) -> Any:
         try:
             return self[name]
         except KeyError:
@@ -239,7 +241,7 @@ def _starts(law_cls, starts, start_law, fixed):
 class _Problem(NamedTuple):
     """A validated fitting problem, as the compiled fitter takes it."""
 
-    law_cls: type
+    law_cls: type[Law]
     objective: int
     y: np.ndarray  # (n,) or (n_fits, n)
     cols: list  # the law's inputs, each shaped like y
@@ -414,7 +416,7 @@ def _unfittable_from(ptp, top, weighted=None) -> list:
     flat = ptp <= 1e-12 * top
     scale = ~((top >= _LOSS_RANGE[0]) & (top <= _LOSS_RANGE[1]))
     unweighted = np.zeros(len(top), dtype=bool) if weighted is None else ~weighted
-    why = [None] * len(top)
+    why: list[str | None] = [None] * len(top)
     for i in np.flatnonzero(flat | scale | unweighted):
         if flat[i]:
             why[i] = "loss is constant: the law's parameters are not identifiable from a flat curve"
@@ -480,17 +482,17 @@ def _quality(law_obj, cols, y, law_cls, obj_code, w, fixed_mask, on_bound):
 
 
 def fit(
-    law,
-    features,
-    loss,
+    law: type[Law] | Law,
+    features: Mapping[str, ArrayLike],
+    loss: ArrayLike,
     *,
     objective: str = "huber_log",
     delta: float = 1e-3,
-    weights=None,
-    bounds=None,
-    fixed=None,
-    starts=None,
-    grid=None,
+    weights: ArrayLike | None = None,
+    bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
+    fixed: Mapping[str, float] | None = None,
+    starts: Any = None,
+    grid: ArrayLike | None = None,
     multistart: bool = True,
     keep: int = 6,
     max_iter: int = 500,
@@ -630,7 +632,8 @@ class FitManyResult(dict):
     not ask keep their full speed.
     """
 
-    __getattr__ = FitResult.__getattr__
+    def __getattr__(self, name: str) -> Any:  # the fields as attributes, as FitResult's
+        return FitResult.__getattr__(self, name)
     _LAZY = ("unidentifiable", "identified", "message")
 
     def __getitem__(self, key):
@@ -654,17 +657,17 @@ class FitManyResult(dict):
 
 
 def fit_many(
-    law,
-    features,
-    losses,
+    law: type[Law] | Law,
+    features: Mapping[str, ArrayLike],
+    losses: ArrayLike,
     *,
     objective: str = "huber_log",
     delta: float = 1e-3,
-    weights=None,
-    bounds=None,
-    fixed=None,
-    starts=None,
-    grid=None,
+    weights: ArrayLike | None = None,
+    bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
+    fixed: Mapping[str, float] | None = None,
+    starts: Any = None,
+    grid: ArrayLike | None = None,
     multistart: bool = True,
     keep: int = 1,
     max_iter: int = 500,
@@ -688,7 +691,7 @@ def fit_many(
     if device != "cpu":
         from . import cuda
 
-        return cuda.fit_many(law, features, losses, objective=objective, delta=delta, weights=weights,
+        return cuda._fit_many(law, features, losses, objective=objective, delta=delta, weights=weights,
                              bounds=bounds, fixed=fixed, starts=starts, grid=grid, multistart=multistart, keep=keep,
                              max_iter=max_iter, ftol=ftol, xtol=xtol, gtol=gtol, device=device)
     pb = _prepare(law, features, losses, weights, bounds, fixed, starts, grid, multistart, objective, "raise",
@@ -722,3 +725,13 @@ def _many_result(pb, params, objv, status, nfev, why, data) -> FitManyResult:
         message=messages.tolist(),
         _pending=(pb.law_cls, data, pb.fixed_mask, ~unfit),
     )
+
+
+__all__ = [
+    "FitManyResult", "FitResult", "NAN_POLICIES", "OBJECTIVES", "STATUS_MESSAGES", "default_grid", "fit",
+    "fit_many",
+]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

@@ -1,6 +1,6 @@
 """Grid search: fitted laws over the Cartesian product of schedule-family parameters.
 
-:func:`grid` evaluates one or more fitted laws (LAW.md section 3-4) for every combination of
+:func:`grid` evaluates one or more fitted laws (:ref:`cpt-law`, :ref:`extensions`) for every combination of
 CPT schedule parameters (shape, peak LR, length, warmup, re-warmup start LR, WSD decay
 fraction and type, min LR), PT checkpoint, replay ratio and loss weight, at the end of CPT
 or at chosen CPT steps. The areas come from the closed forms of the compiled core (the CPT
@@ -29,19 +29,27 @@ from __future__ import annotations
 
 import math
 import sys
-import warnings
-from collections.abc import Mapping
-from typing import Optional
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from . import _core, _limits, _validate
+if TYPE_CHECKING:
+    import pandas as pd
+
+from . import _core, _limits, _validate, _warnings
 from . import schedules as _schedules
 from ._threads import get_num_threads
 from .areas import SPLITS
 from .laws import LAWS, Law
 
 __all__ = ["GridInterrupted", "SHAPES", "DECAY_TYPES", "grid", "wsd_decay_steps"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)
+
 
 #: CPT / PT schedule shapes (Hugging Face names; "constant" is constant_with_warmup), in
 #: the compiled grid's code order.
@@ -170,7 +178,7 @@ def _parse_family(spec, name: str, pt: bool) -> dict:
     """Validated level lists of one schedule family (CPT, or PT with ``pt=True``)."""
     keys = _PT_FAMILY_KEYS if pt else _FAMILY_KEYS
     d = _family(spec, name, keys, ("shape", "peak_lr", "steps"))
-    f = {}
+    f: dict[str, Any] = {}
     f["shape"] = _choices(d["shape"], f"{name}['shape']", SHAPES)
     f["peak_lr"] = _reals(d["peak_lr"], f"{name}['peak_lr']", lo=0.0, strict_lo=True)
     f["steps"] = _ints(d["steps"], f"{name}['steps']", lo=1)
@@ -206,11 +214,12 @@ def _parse_pt_family(spec, name: str, lam: float):
     """Expand a PT family into Schedules (built with cptlaw.schedules) and column values."""
     f = _parse_family(spec, name, pt=True)
     ratio = f["min_key"] != "min_lr"
-    scheds, cols = [], {k: [] for k in ("shape", "peak_lr", "steps", "warmup", "decay_frac", "decay_type", "min")}
+    scheds: list = []
+    cols: dict[str, list] = {k: [] for k in ("shape", "peak_lr", "steps", "warmup", "decay_frac", "decay_type", "min")}
     nan = float("nan")
     for shape in f["shape"]:
         fracs = f["decay_frac"] if shape == "wsd" else [nan]
-        dtypes = f["decay_type"] if shape == "wsd" else [None]
+        dtypes: list[Any] = f["decay_type"] if shape == "wsd" else [None]
         mins = f["min"] if shape != "constant" else [nan]
         for peak in f["peak_lr"]:
             for n in f["steps"]:
@@ -292,7 +301,7 @@ def _parse_pt(pt, lam: float, needs_pt: bool, warmup_as_peak=False):
     if not labels:
         labels = [repr(s) for s in scheds]
     # Categories must be unique.
-    seen = {}
+    seen: dict = {}
     for i, lab in enumerate(labels):
         if lab in seen:
             labels[i] = f"{lab} #{i}"
@@ -706,8 +715,7 @@ def _progress_bar(progress, total: int, chunks: int):
         from tqdm import tqdm
     except ImportError:
         if progress is True:
-            warnings.warn("progress: tqdm is not installed (pip install tqdm); no progress bar", RuntimeWarning,
-                          stacklevel=3)
+            _warnings.warn("progress: tqdm is not installed (pip install tqdm); no progress bar", RuntimeWarning)
         return None
     return tqdm(total=total, unit="row", unit_scale=True, file=sys.stderr, desc="cptlaw.grid", leave=False)
 
@@ -733,25 +741,25 @@ def _cancel(futures):
 
 # ----------------------------------------------------------------------------- grid
 def grid(
-    laws,
+    laws: Law | Mapping[str, Law],
     *,
-    cpt,
-    pt=None,
-    replay=None,
-    w=None,
-    steps="final",
+    cpt: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    pt: Any = None,
+    replay: float | Sequence[float] | None = None,
+    w: float | Sequence[float] | None = None,
+    steps: str | ArrayLike = "final",
     decay: float = 0.999,
     split: str = "by_source",
-    warmup_as_peak=False,
+    warmup_as_peak: bool | int = False,
     reduce: Optional[str] = None,
     objective: Optional[str] = None,
     k: int = 1,
-    group_by=None,
+    group_by: str | Sequence[str] | None = None,
     chunk_size: Optional[int] = None,
     progress: Optional[bool] = None,
-    client=None,
+    client: Any = None,
     device: str = "cpu",
-):
+) -> pd.DataFrame:
     """Evaluate fitted laws over the Cartesian product of schedule-family parameters.
 
     Parameters
@@ -766,7 +774,7 @@ def grid(
         The CPT schedule family: each key maps to one value or a sequence of values, and the
         grid is their Cartesian product (a sequence of mappings: the concatenation of their
         products). Schedules are exactly those of :mod:`cptlaw.schedules` (Hugging Face's
-        formulas, SCHEDULES.md), step ``t = 0 .. steps - 1`` of CPT:
+        formulas, :ref:`schedule-families`), step ``t = 0 .. steps - 1`` of CPT:
 
         - ``shape`` (required): ``"cosine"`` (HF ``cosine_with_min_lr``), ``"linear"`` (HF
           linear with a min LR), ``"wsd"`` (HF ``get_wsd_schedule``), ``"constant"`` (HF
@@ -793,7 +801,7 @@ def grid(
         ``pt``. A PT family mapping (or a list of them) is crossed like ``cpt``, with keys
         ``shape``, ``peak_lr``, ``steps`` (the PT length), ``warmup``, ``decay_frac``,
         ``decay_type``, and one of ``min_lr``, ``min_lr_ratio`` or ``loss_potential`` (final
-        PT LR / peak PT LR, LAW.md section 5: the PT schedule anneals to
+        PT LR / peak PT LR, :ref:`loss-potential`: the PT schedule anneals to
         ``loss_potential * peak_lr``; HF schedules reach it one step after the end, so the
         checkpoint's exact final LR ratio is one decay step above it); its columns are
         ``pt_<key>``.
@@ -809,7 +817,7 @@ def grid(
     decay : float
         Momentum factor lambda of S2.
     split : {"by_source", "by_time", "restart"}
-        S2 split at the transfer (LAW.md section 3).
+        S2 split at the transfer (:ref:`s2-split`).
     warmup_as_peak : bool or int
         P2's warmup convention for the PT checkpoints, as in :func:`cptlaw.areas`: True
         counts the steps before the first peak at the peak, an int W the first W steps.
@@ -891,10 +899,11 @@ def grid(
         red = None
     if device != "cpu" and client is not None:
         raise ValueError("device: 'cuda' runs the grid on this machine's GPU; it does not combine with client=")
+    threads = get_num_threads()
     if device != "cpu":
         from . import cuda
 
-        run_local = cuda.grid_runner(plan.spec, red, device)
+        run_local = cuda._grid_runner(plan.spec, red, device)
     else:
         run_local = lambda s0, s1: _run_chunk(plan.spec, s0, s1, red, threads)  # noqa: E731
     if chunk_size is None:
@@ -908,8 +917,7 @@ def grid(
 
     per = max(1, chunk_size // plan.rows_per_schedule)
     bounds = [(s0, min(s0 + per, plan.schedules)) for s0 in range(0, plan.schedules, per)]
-    threads = get_num_threads()
-    acc = _Rows(plan) if red is None else _Best(plan, red, threads)
+    acc: Any = _Rows(plan) if red is None else _Best(plan, red, threads)
     done = [0]
 
     def finish(complete: bool):

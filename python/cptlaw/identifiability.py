@@ -196,3 +196,10 @@ def _undetermined_many(law_cls, params, cols, w, fixed_mask, use):
         J *= np.sqrt(w)[:, :, None]
     mask = _undetermined(J, np.where(use[:, None], params, 0.0), fixed_mask == 0)[0]
     return mask & use[:, None]
+
+
+__all__ = ["IDENTIFIABILITY_ATOL", "IDENTIFIABILITY_RTOL", "IdentifiabilityWarning"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

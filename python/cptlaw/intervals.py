@@ -33,7 +33,11 @@ curve make both intervals too narrow. The intervals are pointwise, not simultane
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _validate
 from .fit import FitResult
@@ -53,7 +57,8 @@ class Interval(dict):
     ``unbounded`` (bool array: the prediction depends on parameters the data do not determine).
     """
 
-    __getattr__ = FitResult.__getattr__
+    def __getattr__(self, name: str) -> Any:  # the fields as attributes, as FitResult's
+        return FitResult.__getattr__(self, name)
 
     def as_dict(self) -> dict:
         """JSON-friendly: arrays as lists, infinities as None."""
@@ -74,13 +79,16 @@ def _check_level(level):
 
 
 def make_interval(kind, level, method, center, low, high, unbounded=None) -> Interval:
+    """An :class:`Interval` of ``kind`` (``"confidence"`` or ``"prediction"``); ``unbounded``
+    defaults to all False."""
     if unbounded is None:
         unbounded = np.zeros(np.shape(center), dtype=bool)
     return Interval(kind=kind, name=_NAMES[kind], level=level, method=method,
                     center=center, low=low, high=high, unbounded=unbounded)
 
 
-def predict_interval(result, features, *, level: float = 0.95, kind: str = "prediction") -> Interval:
+def predict_interval(result: FitResult, features: Mapping[str, ArrayLike], *, level: float = 0.95,
+                     kind: str = "prediction") -> Interval:
     """A prediction interval (``kind="prediction"``) or confidence band (``"confidence"``)
     of a fitted law at ``features`` (the law's inputs by name, any broadcastable shape), by
     the delta method (see the module docstring).
@@ -123,4 +131,8 @@ def predict_interval(result, features, *, level: float = 0.95, kind: str = "pred
     return make_interval(kind, level, "delta", pred, low, high, unbounded)
 
 
-__all__ = ["Interval", "KINDS", "predict_interval"]
+__all__ = ["Interval", "KINDS", "make_interval", "predict_interval"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

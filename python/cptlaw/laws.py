@@ -11,16 +11,60 @@ below names its compiled law (``_core_name``) and registers itself on definition
 
 from __future__ import annotations
 
-from typing import ClassVar
+import inspect
+from typing import Any, Callable, ClassVar, TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import _core, _validate
 from . import cuda as _cuda
 from ._threads import get_num_threads
 
 
-_CLASSES: dict = {}  # compiled law name -> its class
+_CLASSES: dict[str, type[Law]] = {}  # compiled law name -> its class
+_LawT = TypeVar("_LawT", bound="Law")
+_P = inspect.Parameter
+
+
+def _method(base: Callable[..., Any], cls: type, name: str, params: list[inspect.Parameter],
+            returns: str, doc: str | None = None) -> Callable[..., Any]:
+    """``base`` under ``cls.name`` with a signature naming the law's own parameters or inputs.
+
+    ``Law``'s methods take ``*args, **kwargs`` (the names differ from law to law); this thin
+    wrapper carries the real signature for ``help()``, ``inspect.signature``, IDEs and the
+    API reference, and calls ``base`` unchanged.
+    """
+    def method(self, *args, **kwargs):
+        return base(self, *args, **kwargs)
+
+    method.__name__ = base.__name__
+    method.__qualname__ = f"{cls.__qualname__}.{base.__name__}"
+    method.__module__ = cls.__module__
+    method.__doc__ = doc if doc is not None else base.__doc__
+    method.__wrapped_law_method__ = base  # type: ignore[attr-defined]
+    method.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [_P("self", _P.POSITIONAL_OR_KEYWORD)] + params, return_annotation=returns)
+    return method
+
+
+def _give_signatures(cls: type[Law]) -> None:
+    """Set the constructor, call and gradient signatures of a law class from its
+    ``param_names`` and ``input_names``."""
+    params = [_P(n, _P.POSITIONAL_OR_KEYWORD, annotation="float") for n in cls.param_names]
+    inputs = [_P(n, _P.POSITIONAL_OR_KEYWORD, annotation="ArrayLike") for n in cls.input_names]
+    out = _P("out", _P.KEYWORD_ONLY, default=None, annotation="NDArray[np.float64] | None")
+    init_doc = (f"A {cls.__name__} with parameters {', '.join(cls.param_names)} (finite reals, by position "
+                "in this order or by name).")
+    arrays = "NDArray[np.float64]"
+    for name, sig, returns, doc in (("__init__", params, "None", init_doc),
+                                    ("__call__", inputs + [out], arrays, None),
+                                    ("grad", inputs, arrays, None),
+                                    ("value_and_grad", inputs, f"tuple[{arrays}, {arrays}]", None)):
+        base: Callable[..., Any] = getattr(Law, name)
+        current = getattr(cls, name)
+        if current is base or getattr(current, "__wrapped_law_method__", None) is base:  # not overridden
+            setattr(cls, name, _method(base, cls, name, sig, returns, doc))
 
 
 class Law:
@@ -34,8 +78,9 @@ class Law:
     linear_params: ClassVar[tuple[str, ...]] = ()
     _core_name: ClassVar[str] = ""
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        _give_signatures(cls)
         name = cls.__dict__.get("_core_name")
         if not name:
             return
@@ -47,7 +92,8 @@ class Law:
                             f"but the compiled law {name!r} has {info['n_params']} / {info['n_inputs']}")
         _CLASSES[name] = cls
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: float, **kwargs: float) -> None:
+        """Parameters by position (in ``param_names`` order) or by name."""
         names = self.param_names
         if len(args) > len(names):
             raise TypeError(f"{type(self).__name__}: takes {len(names)} parameters, got {len(args)}")
@@ -66,17 +112,18 @@ class Law:
         self._p = np.array([_validate.real_scalar(values[n], n) for n in names], dtype=np.float64)
 
     @property
-    def params(self) -> dict:
+    def params(self) -> dict[str, float]:
         """Parameters by name, in ``param_names`` order."""
         return {n: float(v) for n, v in zip(self.param_names, self._p)}
 
     @property
-    def param_vector(self) -> np.ndarray:
+    def param_vector(self) -> NDArray[np.float64]:
         """Parameters as a float64 array in ``param_names`` order (a copy)."""
         return self._p.copy()
 
     @classmethod
-    def from_vector(cls, vector) -> "Law":
+    def from_vector(cls: type[_LawT], vector: ArrayLike) -> _LawT:
+        """A law from its parameters as one vector in ``param_names`` order."""
         v = _validate.as_float_array(vector, "vector", min_ndim=1)
         if v.shape != (len(cls.param_names),):
             raise ValueError(f"vector: expected {len(cls.param_names)} values ({', '.join(cls.param_names)})")
@@ -86,13 +133,13 @@ class Law:
         inner = ", ".join(f"{n}={v:.6g}" for n, v in self.params.items())
         return f"{type(self).__name__}({inner})"
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         return type(self) is type(other) and np.array_equal(self._p, other._p)
 
-    __hash__ = None  # mutable-looking value object
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking value object
 
     # -- evaluation ---------------------------------------------------------------
-    def _given(self, args, kwargs) -> list:
+    def _given(self, args: tuple, kwargs: dict) -> list[Any]:
         """The inputs' values in ``input_names`` order, from positional and keyword arguments."""
         names = self.input_names
         if len(args) > len(names):
@@ -109,7 +156,7 @@ class Law:
             raise TypeError(f"{type(self).__name__}: missing input(s) {', '.join(missing)}")
         return [given[n] for n in names]
 
-    def _inputs(self, args, kwargs):
+    def _inputs(self, args: tuple, kwargs: dict) -> tuple[list[np.ndarray], tuple[int, ...], int]:
         names = self.input_names
         arrays = [_validate.as_float_array(v, n, allow_empty=True) for n, v in zip(names, self._given(args, kwargs))]
         try:
@@ -128,9 +175,9 @@ class Law:
                 flat.append(np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1))
         return flat, shape, size
 
-    def _eval(self, args, kwargs, with_grad: bool, out=None):
-        if _cuda.on_device((*args, *kwargs.values(), out)):  # CuPy / PyTorch CUDA arrays: on their GPU
-            return _cuda.law_eval(self, args, kwargs, with_grad, out)
+    def _eval(self, args: tuple, kwargs: dict, with_grad: bool, out: np.ndarray | None = None) -> Any:
+        if _cuda._on_device((*args, *kwargs.values(), out)):  # CuPy / PyTorch CUDA arrays: on their GPU
+            return _cuda._law_eval(self, args, kwargs, with_grad, out)
         flat, shape, size = self._inputs(args, kwargs)
         fn = _core.law_eval[self._core_name]
         if out is not None:
@@ -140,13 +187,14 @@ class Law:
         if size == 0:
             value = np.zeros(shape) if out is None else out
             return (value, np.zeros(shape + (len(self.param_names),))) if with_grad else value
-        res = fn(self._p, flat, size, with_grad, get_num_threads(), out)
+        res: Any = fn(self._p, flat, size, with_grad, get_num_threads(), out)
         if with_grad:
             value, grad = res
             return value.reshape(shape), grad.reshape(shape + (len(self.param_names),))
         return out if out is not None else res.reshape(shape)
 
-    def __call__(self, *args, out=None, **inputs) -> np.ndarray:
+    def __call__(self, *args: ArrayLike, out: NDArray[np.float64] | None = None,
+                 **inputs: ArrayLike) -> NDArray[np.float64]:
         """The loss at the given inputs (broadcast together).
 
         ``out``: a float64, C-contiguous array of the broadcast shape to write the
@@ -155,11 +203,12 @@ class Law:
         """
         return self._eval(args, inputs, False, out)
 
-    def grad(self, *args, **inputs) -> np.ndarray:
+    def grad(self, *args: ArrayLike, **inputs: ArrayLike) -> NDArray[np.float64]:
         """d loss / d params, shape ``broadcast(inputs) + (len(param_names),)``."""
         return self._eval(args, inputs, True)[1]
 
-    def value_and_grad(self, *args, **inputs):
+    def value_and_grad(self, *args: ArrayLike,
+                       **inputs: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """``(loss, grad)`` in one pass."""
         return self._eval(args, inputs, True)
 
@@ -280,7 +329,7 @@ class OutOfDomainLaw(Law):
     _core_name = "out_of_domain"
 
     @classmethod
-    def fit(cls, loss_pt, loss_cpt, loss_ood) -> "OutOfDomainLaw":
+    def fit(cls, loss_pt: ArrayLike, loss_cpt: ArrayLike, loss_ood: ArrayLike) -> OutOfDomainLaw:
         """Least-squares weights from observed (loss_pt, loss_cpt, loss_ood) triples."""
         cols = []
         for name, v in (("loss_pt", loss_pt), ("loss_cpt", loss_cpt), ("loss_ood", loss_ood)):
@@ -297,15 +346,15 @@ class OutOfDomainLaw(Law):
 
 
 #: Every law class, in the order of the compiled registry.
-LAWS = tuple(_CLASSES[name] for name in _core.laws if name in _CLASSES)
+LAWS: tuple[type[Law], ...] = tuple(_CLASSES[name] for name in _core.laws if name in _CLASSES)
 
 
-def law_names() -> tuple:
+def law_names() -> tuple[str, ...]:
     """The laws' short names (``"annealing"``, ``"cpt"``, ...), as the CLI and fit files spell them."""
     return tuple(cls._core_name for cls in LAWS)
 
 
-def law_class(name) -> type:
+def law_class(name: str | type[Law]) -> type[Law]:
     """A law class from its short name (``cpt``, ``replay_pt``; ``-`` for ``_`` is accepted) or its
     class name (``CPTLaw``)."""
     key = str(name).strip()
@@ -313,3 +362,13 @@ def law_class(name) -> type:
         if key == cls.__name__ or key.lower().replace("-", "_") == cls._core_name:
             return cls
     raise ValueError(f"law: unknown law {name!r}; expected one of {', '.join(law_names())}")
+
+
+__all__ = [
+    "LAWS", "AnnealingLaw", "CPTLaw", "CPTPowerS2Law", "CPTSharedCLaw", "Law", "ModelSizeLaw",
+    "OpenSourceLaw", "OutOfDomainLaw", "ReplayCPTLaw", "ReplayPTLaw", "law_class", "law_names",
+]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

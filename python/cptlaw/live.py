@@ -66,7 +66,7 @@ exception.
 Limits
 ------
 The band is a local (linearised) statement about a nonlinear, nearly degenerate law
-(LAW.md section 6: the B-beta direction). With only a handful of CPT observations the
+(:ref:`bounds`: the B-beta direction). With only a handful of CPT observations the
 distribution-shift term is extrapolated far beyond them and the band can be too narrow:
 on synthetic P1 runs (0.2% noise, an observation every 1000 of 20k CPT updates) the 95%
 band covered the final loss in 90-100% of runs from 5 CPT observations on, and in about
@@ -80,20 +80,26 @@ from __future__ import annotations
 import functools
 import math
 import time
-import warnings
 from dataclasses import dataclass
 from statistics import NormalDist
+from collections.abc import Mapping, Sequence
 from typing import Any, Callable, Optional
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _validate, _warnings
 from .areas import SPLITS, cpt_areas
 from .fit import FitResult, fit, fit_many
 from .laws import CPTLaw, Law
+from .schedules import Schedule
 from .tracker import Tracker
 
 __all__ = ["BandWarning", "Excursion", "LivePredictor", "PlanWarning", "Prediction"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)
 
 _AREAS = ("s1_pt", "s2_pt", "s1_cpt", "s2_cpt")
 _STATE_FORMAT = "cptlaw.LivePredictor/1"
@@ -110,7 +116,7 @@ class BandWarning(UserWarning):
     The :class:`Excursion` is in ``warning.excursion``.
     """
 
-    def __init__(self, message: str, excursion: "Excursion" = None):
+    def __init__(self, message: str, excursion: Excursion | None = None):
         super().__init__(message)
         self.excursion = excursion
 
@@ -385,27 +391,27 @@ class LivePredictor:
     def __init__(
         self,
         tracker: Optional[Tracker] = None,
-        law=CPTLaw,
+        law: type[Law] | Law | Mapping[str, type[Law] | Law] = CPTLaw,
         *,
-        planned_lr_pt,
-        planned_lr_cpt=None,
-        valsets=("pt", "cpt"),
+        planned_lr_pt: ArrayLike | Schedule,
+        planned_lr_cpt: ArrayLike | Schedule | None = None,
+        valsets: Sequence[str] = ("pt", "cpt"),
         refit_every: int = 1,
         band: str = "delta",
         level: float = 0.95,
         warn_level: float = 0.999,
-        fixed=None,
-        bounds=None,
-        constants=None,
-        decay=None,
-        split=None,
-        warmup_as_peak=None,
+        fixed: Mapping[str, Any] | None = None,
+        bounds: Mapping[str, Any] | None = None,
+        constants: Mapping[str, Any] | None = None,
+        decay: float | None = None,
+        split: str | None = None,
+        warmup_as_peak: bool | int | None = None,
         n_boot: int = 32,
         full_refit_growth: float = 1.5,
         on_excursion: Optional[Callable[[Excursion], Any]] = None,
         seed: int = 0,
-        fit_options=None,
-    ):
+        fit_options: Mapping[str, Any] | None = None,
+    ) -> None:
         if tracker is not None and not isinstance(tracker, Tracker):
             raise TypeError(f"tracker: expected a cptlaw.Tracker or None, got {type(tracker).__name__}")
         self.tracker = tracker
@@ -442,7 +448,7 @@ class LivePredictor:
             self.constants[k] = _validate.real_scalar(v, f"constants[{k!r}]")
 
         # Area options: from the tracker, or given, or the defaults.
-        opts = {"decay": 0.999, "split": "by_source", "warmup_as_peak": False}
+        opts: dict[str, Any] = {"decay": 0.999, "split": "by_source", "warmup_as_peak": False}
         given = {"decay": decay, "split": split, "warmup_as_peak": warmup_as_peak}
         if tracker is not None:
             have = {"decay": tracker.decay, "split": tracker.split, "warmup_as_peak": tracker.warmup_as_peak}
@@ -461,7 +467,7 @@ class LivePredictor:
         laws = _per_valset(law, valsets, "law", "law")
         fixeds = _per_valset(fixed, valsets, "fixed", "params")
         boundss = _per_valset(bounds, valsets, "bounds", "params")
-        self._vs = {}
+        self._vs: dict[str, _Valset] = {}
         for v in valsets:
             law_cls = _law_class(laws[v], "law" if not isinstance(law, dict) else f"law[{v!r}]")
             self._check_inputs(law_cls)
@@ -480,7 +486,7 @@ class LivePredictor:
             if isinstance(laws[v], Law):
                 self._vs[v].start = laws[v]
         self.excursions: list = []
-        self.history = {v: [] for v in valsets}
+        self.history: dict[str, list] = {v: [] for v in valsets}
         self.set_plan(planned_lr_pt, planned_lr_cpt)
 
     # -- configuration -------------------------------------------------------------------------
@@ -492,7 +498,7 @@ class LivePredictor:
                 f"law: {law_cls.__name__} needs input(s) {', '.join(missing)}; give constant ones in constants="
             )
 
-    def set_plan(self, planned_lr_pt, planned_lr_cpt=None) -> None:
+    def set_plan(self, planned_lr_pt: ArrayLike | Schedule, planned_lr_cpt: ArrayLike | Schedule | None = None) -> None:
         """Replace the planned schedule (e.g. the run was extended or its CPT schedule changed).
 
         Observations whose areas came from the old plan (observed without a tracker) get
@@ -519,7 +525,7 @@ class LivePredictor:
                 self._refit(st, force_full=True)
 
     # -- observations ----------------------------------------------------------------------------
-    def observe(self, *args, **losses) -> list:
+    def observe(self, *args: Any, **losses: Any) -> list[Excursion]:
         """Record observed validation losses and refit.
 
         Call forms: ``observe(losses)`` (with a tracker: the step is
@@ -617,24 +623,22 @@ class LivePredictor:
             areas = (tr.s1_pt, tr.s2_pt, tr.s1_cpt, tr.s2_cpt)
             if step > self.final_step and not self._plan_warned:
                 self._plan_warned = True
-                warnings.warn(
+                _warnings.warn(
                     f"step {step}: the run is past the planned final step {self.final_step}; "
                     "call set_plan() with the schedule actually run",
                     PlanWarning,
-                    stacklevel=3,
                 )
             elif step <= self.final_step:
                 planned = self._plan[step - 1]
                 tol = 1e-9 * max(planned[0] + planned[2], 1e-300)
                 if not self._plan_warned and np.max(np.abs(np.asarray(areas) - planned)) > tol:
                     self._plan_warned = True
-                    warnings.warn(
+                    _warnings.warn(
                         f"step {step}: the tracker's areas {np.round(areas, 10).tolist()} differ from the planned "
                         f"schedule's {np.round(planned, 10).tolist()}; the run does not follow the plan (check "
                         "start_cpt() and the schedule), so predictions at planned steps may be off; "
                         "call set_plan() with the schedule actually run",
                         PlanWarning,
-                        stacklevel=3,
                     )
             return step, areas, False
         if step is None:
@@ -666,7 +670,7 @@ class LivePredictor:
         law_cls = st.law_cls
         return law_cls(**{n: st.fixed.get(n, _NOMINAL) for n in law_cls.param_names})
 
-    def refit(self, valset=None) -> None:
+    def refit(self, valset: str | None = None) -> None:
         """Refit now (all validation sets, or one), even if ``refit_every`` has not come round."""
         for st in self._select(valset):
             if st.steps:
@@ -896,7 +900,7 @@ class LivePredictor:
             raise ValueError(f"valset: unknown validation set {valset!r}; expected one of {', '.join(self.valsets)}")
         return [self._vs[valset]]
 
-    def prediction(self, valset=None):
+    def prediction(self, valset: str | None = None) -> Prediction | dict[str, Prediction]:
         """The predicted loss at the final planned step with its band.
 
         Returns a :class:`Prediction` for ``valset``, or, without it, a dict
@@ -905,7 +909,7 @@ class LivePredictor:
         """
         return self._predict_steps(valset, self.final_step)
 
-    def predict(self, steps, valset=None):
+    def predict(self, steps: int | ArrayLike, valset: str | None = None) -> Prediction | dict[str, Prediction]:
         """Predicted losses and bands at planned steps (updates done, 1..final_step).
 
         ``steps`` is an int (fields are floats) or an array of ints (fields are arrays,
@@ -955,7 +959,7 @@ class LivePredictor:
                 )
             else:
                 msg = f"valset {st.name!r}: observed loss {value} at step {step} is not finite; the run diverged"
-            warnings.warn(BandWarning(msg, exc), stacklevel=4)
+            _warnings.warn(BandWarning(msg, exc))
         if self.on_excursion is not None:
             self.on_excursion(exc)
         return exc
@@ -1005,7 +1009,7 @@ class LivePredictor:
         way and call :meth:`load_state_dict`; the fits are redone from the observations
         (with the saved parameters as a start).
         """
-        out = {"format": _STATE_FORMAT, "valsets": {}}
+        out: dict[str, Any] = {"format": _STATE_FORMAT, "valsets": {}}
         for st in self._vs.values():
             out["valsets"][st.name] = {
                 "law": st.law_cls.__name__,
@@ -1018,7 +1022,7 @@ class LivePredictor:
             }
         return out
 
-    def load_state_dict(self, state_dict) -> None:
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore observations from :meth:`state_dict` and refit.
 
         Every field is checked first (an error names it, e.g.
@@ -1079,7 +1083,7 @@ class LivePredictor:
         for key, values in lists.items():
             if len(values) != n:
                 raise ValueError(f"{where}[{key!r}]: {len(values)} entries, but {n} steps")
-        out = {"steps": [], "loss": [], "areas": [], "from_plan": []}
+        out: dict[str, Any] = {"steps": [], "loss": [], "areas": [], "from_plan": []}
         for i in range(n):
             step = _state_int(lists["steps"][i], f"{where}['steps'][{i}]")
             src = _state_bool(lists["from_plan"][i], f"{where}['from_plan'][{i}]")
@@ -1137,7 +1141,7 @@ def _no_extra_keys(d, keys, where) -> None:
         raise ValueError(f"{where}: unknown key(s) {', '.join(map(repr, extra))}")
 
 
-def _state_list(value, name) -> list:
+def _state_list(value, name) -> list | tuple:
     if not isinstance(value, (list, tuple)):
         raise TypeError(f"{name}: expected a list, got {type(value).__name__}")
     return value

@@ -1,4 +1,4 @@
-"""Planning a CPT run with fitted laws (LAW.md sections 3-6).
+"""Planning a CPT run with fitted laws (:ref:`derived-quantities`, :ref:`limits`).
 
 Given a fitted law for the general validation loss (D_pt) and one for the domain loss (D_cpt)
 (:class:`cptlaw.CPTLaw` instances, or the replay laws :class:`cptlaw.ReplayPTLaw` /
@@ -32,7 +32,7 @@ Conventions shared by every function
 - Laws that take a replay ratio receive ``r_pt``; other extra inputs (``N`` of
   :class:`cptlaw.ModelSizeLaw`) go in ``inputs={"N": ...}``.
 - The laws keep rewarding a larger learning rate (and, for the domain loss, more steps):
-  LAW.md section 6. Every optimiser therefore searches inside explicit ``bounds``; an optimum on
+  :ref:`limits`. Every optimiser therefore searches inside explicit ``bounds``; an optimum on
   a bound is reported with ``at_bound=True`` and means "as far as the bound allows", not a
   property of real training. Predictions far outside the peak LRs and lengths the laws were
   fitted on deserve little trust.
@@ -45,7 +45,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -79,6 +79,10 @@ __all__ = [
     "wsd_pt_family",
 ]
 
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)
+
 CPT_SHAPES = ("cosine", "linear", "1-sqrt", "wsd", "constant")
 _AREA_NAMES = ("s1_pt", "s2_pt", "s1_cpt", "s2_cpt")
 _EXTRA_NAMES = ("r_pt", "N")
@@ -92,7 +96,7 @@ _CHUNK = 8192  # schedules per batch_cpt_areas call
 class _AreaOpts:
     decay: float
     split: str
-    warmup_as_peak: object
+    warmup_as_peak: bool | int
 
     @classmethod
     def make(cls, decay, split, warmup_as_peak) -> "_AreaOpts":
@@ -260,7 +264,7 @@ def wsd_pt_family(peak_lr: float, steps: int, decay_steps: int, warmup: int = 0,
         lp = _validate.real_scalar(lp, "loss_potential", lo=0.0, hi=1.0)
         return _S.concat(_S.wsd(peak, n - 1, d, wu, lp * peak, decay), _S.constant(lp * peak, 1))
 
-    family.peak_lr, family.steps, family.decay_steps, family.warmup = peak, n, d, wu
+    family.peak_lr, family.steps, family.decay_steps, family.warmup = peak, n, d, wu  # type: ignore[attr-defined]
     return family
 
 
@@ -339,7 +343,7 @@ def critical_point(
     split: str = "by_source",
     warmup_as_peak=False,
 ) -> CriticalPoint:
-    """The critical point of a PT checkpoint (LAW.md section 5): the level the D_pt loss tends
+    """The critical point of a PT checkpoint (:ref:`critical-point`): the level the D_pt loss tends
     to under endless CPT, and whether the checkpoint is pre- or post-critical.
 
     The endless CPT settles at LR ``cpt_lr`` (default: the PT peak). Only that final LR matters
@@ -365,7 +369,7 @@ def critical_point(
     lim = {n: v[1:] for n, v in areas.items()}
     if eta > 0:
         lim["s1_cpt"] = np.array([1e300])
-        target = _Target(_law_at_infinity(target_law), None, 1.0, r_pt, inputs)
+        target = _Target(_law_at_infinity(target_law), None, 1.0, r_pt, inputs)  # type: ignore[arg-type]
     else:
         lim["s1_cpt"] = np.array([0.0])
     level = float(target.losses(lim)[0][0])
@@ -611,7 +615,7 @@ class Optimum:
     objective, loss_pt, loss_cpt : float
         ``w*L_Dpt + (1-w)*L_Dcpt`` and the two losses at the final CPT step there.
     at_bound : bool
-        The optimum lies on a bound of the search (the law wants to go further; LAW.md 6).
+        The optimum lies on a bound of the search (the law wants to go further; :ref:`limits`).
     bounds : tuple
         The search interval.
     w : float
@@ -1017,7 +1021,7 @@ class ScheduleOptimum:
     message : str
         From SciPy's L-BFGS-B (the best of the starts).
     max_lr_active : bool
-        Some knot sits at ``max_lr``: the bound is doing the work (LAW.md section 6).
+        Some knot sits at ``max_lr``: the bound is doing the work (:ref:`limits`).
     """
 
     values: np.ndarray = field(repr=False)
@@ -1079,7 +1083,7 @@ def optimize_schedule(
     box-bounded parameters with an exact gradient, from several starts (constant, linear,
     cosine-like, step-down), and keeps the best.
 
-    ``max_lr`` is essential: the laws reward ever larger learning rates (LAW.md section 6), so
+    ``max_lr`` is essential: the laws reward ever larger learning rates (:ref:`limits`), so
     without it the optimum runs off to infinity; expect the optimum to use ``max_lr`` for a
     long stretch (``max_lr_active``) and to anneal near the end, over a span set by the momentum
     decay ``lambda``. Treat ``max_lr`` as the largest LR known to train stably (e.g. the PT
@@ -1191,7 +1195,7 @@ def optimize_schedule(
             inits.append(np.concatenate([[s[0]], s[1:] / s[:-1]]))
     else:
         inits = [np.ones(K), 1 - frac_pos, 0.5 * (1 + np.cos(np.pi * frac_pos)), np.full(K, 0.5)]
-    best = None
+    best: Any = None
     for f0 in inits:
         res = minimize(fun, np.clip(f0, 0.0, 1.0), jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * K,
                        options={"maxiter": _validate.integer(maxiter, "maxiter", lo=1), "ftol": 1e-15, "gtol": 1e-12})

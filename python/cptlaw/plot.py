@@ -98,6 +98,10 @@ def finish_figure(fig, title=None, *, extra=(), ncol=6):
     return fig
 
 
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)
+
+
 def _mpl():
     try:
         import matplotlib  # noqa: F401

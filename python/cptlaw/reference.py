@@ -1,7 +1,7 @@
 """Independent pure-Python reference implementation of every cptlaw formula.
 
 This module is the project's second, deliberately independent copy of the formulas
-in LAW.md (``shared/spec/LAW.md``). It is written straight from that document with
+documented in :ref:`laws`. It is written straight from those formulas with
 plain Python loops and plain NumPy, and it shares no code with the compiled core or
 with the package's other modules (it imports nothing from ``cptlaw``). The test
 suite and the benchmarks compare the core against it.
@@ -13,15 +13,15 @@ hand-derived derivatives). Do not use it for real work.
 
 Contents
 --------
-- :func:`areas` and :func:`cpt_areas`: LAW.md sections 1 and 3, for one 1-D schedule.
+- :func:`areas` and :func:`cpt_areas`: :ref:`areas` and :ref:`s2-split`, for one 1-D schedule.
 - one value function per law (:func:`annealing`, :func:`cpt`, :func:`replay_pt`,
   :func:`replay_cpt`, :func:`model_size`, :func:`open_source`, :func:`cpt_power_s2`,
   :func:`out_of_domain`, :func:`cpt_shared_c`), each taking a params dict (real or complex values) and the
-  law's inputs as keyword arguments named as in LAW.md;
+  law's inputs as keyword arguments named as in :ref:`laws`;
 - :func:`grad`: complex-step gradient of any law w.r.t. its parameters;
 - :data:`PARAM_NAMES`, :data:`INPUT_NAMES`, :data:`LAWS`.
 
-Conventions pinned here (they follow LAW.md and the package documentation):
+Conventions pinned here (they follow the package documentation, :ref:`laws` and :ref:`conventions`):
 
 - A non-positive base of a power (the forward area ``S1_pt + S1_cpt``, ``S1_cpt +
   S1_pt_hat``, ``1 + E*S1_cpt``, or the model size ``N``) gives NaN.
@@ -60,6 +60,10 @@ __all__ = [
     "replay_cpt",
     "replay_pt",
 ]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)
 
 SPLITS = ("by_source", "by_time", "restart")
 
@@ -161,7 +165,7 @@ def _cumsum(values):
 
 
 def areas(lr, decay=0.999, warmup_as_peak=False, s2_lr_exponent=None):
-    """Forward area S1 and annealing area S2 of one schedule (LAW.md section 1).
+    """Forward area S1 and annealing area S2 of one schedule (:ref:`areas`).
 
     ``S1[i] = x[0] + ... + x[i]``; ``m[0] = 0``, ``m[i] = lam*m[i-1] + x[i-1] - x[i]``;
     ``S2[i] = m[0] + ... + m[i]`` (or ``sum m[j] * x[j]**eps`` with ``s2_lr_exponent``).
@@ -220,7 +224,7 @@ def _forward_split(x, T):
 
 
 def cpt_areas(lr_pt, lr_cpt, decay=0.999, split="by_source", warmup_as_peak=False, s2_lr_exponent=None):
-    """Areas of a PT schedule followed by a CPT schedule (LAW.md section 3).
+    """Areas of a PT schedule followed by a CPT schedule (:ref:`s2-split`).
 
     Returns ``(s1_pt, s2_pt, s1_cpt, s2_cpt)``, 1-D float64 arrays of length
     ``len(lr_pt) + len(lr_cpt)``. With ``x = x_pt ++ x_cpt``, ``d_k = x[k-1] - x[k]``
@@ -286,7 +290,7 @@ def cpt_areas(lr_pt, lr_cpt, decay=0.999, split="by_source", warmup_as_peak=Fals
 
 
 def cpt_areas_double_sum(lr_pt, lr_cpt, decay=0.999, warmup_as_peak=False, s2_lr_exponent=None):
-    """The by_source split evaluated literally from LAW.md's double sums (O(n^2), tests only)."""
+    """The by_source split evaluated literally from the double sums of :ref:`s2-split` (O(n^2), tests only)."""
     x, T, lam, eps = _cpt_prepare(lr_pt, lr_cpt, decay, "by_source", warmup_as_peak, s2_lr_exponent)
     n = len(x)
     s1_pt, s1_cpt = _forward_split(x, T)

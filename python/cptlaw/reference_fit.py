@@ -42,7 +42,7 @@ def huber(r, delta=1e-3):
 
 
 def objective(law_name, x, features, loss, delta=1e-3):
-    """LAW.md section 6: sum of Huber(log obs - log pred)."""
+    """:ref:`objective`: sum of Huber(log obs - log pred)."""
     p = dict(zip(reference.PARAM_NAMES[law_name], x))
     pred = getattr(reference, law_name)(p, **features)
     with np.errstate(all="ignore"):
@@ -67,3 +67,10 @@ def fit(law_name, features, loss, grid=None, delta=1e-3):
         if res.fun < best_f:
             best_x, best_f = res.x, float(res.fun)
     return dict(zip(names, best_x)), best_f
+
+
+__all__ = ["GRIDS", "P1_GRID", "P2_GRID", "fit", "huber", "objective"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

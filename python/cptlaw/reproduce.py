@@ -1,7 +1,7 @@
 """Recompute P1's qualitative findings from its published parameter tables.
 
 ``cptlaw reproduce p1 [--json]`` (or ``python -m cptlaw.reproduce p1 --json``) evaluates the
-CPT law with P1's fitted D_pt and D_cpt parameter sets (LAW.md section 7, Fig. 3: 106M model,
+CPT law with P1's fitted D_pt and D_cpt parameter sets (:ref:`published-parameters`, Fig. 3: 106M model,
 FineWeb -> Knowledge-Pile) in P1's setting (WSD PT, then cosine or WSD CPT, peak LR 2e-4) and
 prints four findings: the effect of the PT checkpoint's loss potential, of the CPT peak LR, the
 turning length for several PT lengths, and the optimal CPT peak LR for weights w = 0.1..0.9.
@@ -30,7 +30,12 @@ from .laws import CPTLaw
 
 __all__ = ["P1_PARAMS", "P1_SETTING", "main", "p1_laws", "reproduce_p1"]
 
-#: P1 Fig. 3 (LAW.md section 7): 106M model, FineWeb (D_pt) -> Knowledge-Pile (D_cpt).
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)
+
+
+#: P1 Fig. 3 (:ref:`published-parameters`): 106M model, FineWeb (D_pt) -> Knowledge-Pile (D_cpt).
 P1_PARAMS = {
     "D_pt": {"L0": 3.057, "A": 0.490, "alpha": 0.497, "C1": 0.299, "C2": 0.298, "B": 0.366, "E": 28.0,
              "beta": 0.189},
@@ -153,6 +158,7 @@ def _turning(law_pt, law_cpt, setting) -> dict:
         pt = _pt(tp, 0.0, setting)
         opts = dict(decay=setting["decay"], split=setting["split"], warmup_as_peak=_warmup(tp, setting))
         tl = planner.turning_length(law_pt, pt, None, cpt_lr=peak, **opts)
+        assert tl.critical is not None  # always set for a constant CPT LR
         fam = planner.turning_length(
             law_pt, pt, lambda n, pt=pt: planner.cpt_schedule(peak, n, "cosine", warmup=min(setting["cpt_rewarmup"], n),
                                                                start_lr=pt.lr(pt.steps - 1)),
@@ -264,7 +270,7 @@ def _notes(out: dict) -> list:
             ws = [w for w, b in zip(opt["w"], opt["at_bound"][shape]) if b]
             notes.append(
                 f"optimal_peak_lr ({shape}): for w in {ws} the optimum lies on a search bound. The laws reward "
-                "ever larger LRs for the domain loss (LAW.md section 6) and, with P1's very large E on D_cpt "
+                "ever larger LRs for the domain loss (see docs/fitting.md#limits) and, with P1's very large E on D_cpt "
                 "(5662), a tiny LR already captures most of the domain gain; the weighted loss can then be "
                 "bimodal in the peak LR (best at a very small or at the largest allowed LR) and the optimum "
                 "jumps between the bounds as w grows."
@@ -272,7 +278,7 @@ def _notes(out: dict) -> list:
     notes.append(
         "Beyond cosine/WSD: cptlaw.planner.optimize_schedule (not run here) searches free-form CPT schedules "
         "under a maximum LR. Under these laws its optimum tends to hold the maximum LR, then drop to ~0 early "
-        "enough for zero-LR steps to harvest the annealing momentum, which the laws reward (LAW.md section 6); "
+        "enough for zero-LR steps to harvest the annealing momentum, which the laws reward (see docs/fitting.md#limits); "
         "treat such schedules as a statement about the formulas, not a recipe."
     )
     return notes

@@ -3,15 +3,18 @@
 A :class:`Run` holds the per-step learning rates of a run (a PT schedule and
 optionally a CPT schedule that follows it) and the losses observed at some steps.
 ``steps[i]`` counts the optimizer updates done before loss ``i`` was measured, so
-its areas are those of ``lr[:steps[i]]`` (LAW.md's "steps 0..s inclusive" is
+its areas are those of ``lr[:steps[i]]`` (:ref:`step-counting`: "steps 0..s inclusive" is
 ``steps = s + 1``). For a CPT run, steps count on the concatenated PT ++ CPT timeline.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from . import _validate, _warnings
 from .areas import SPLITS, areas, cpt_areas
@@ -55,10 +58,10 @@ class Run:
         :func:`cptlaw.compare` can hold out whole groups (``group_by="group"``).
     """
 
-    lr_pt: object
-    steps: object
-    loss: object = None
-    lr_cpt: object = None
+    lr_pt: Any
+    steps: Any
+    loss: Any = None
+    lr_cpt: Any = None
     r_pt: float = 0.0
     name: str = ""
     group: object = None
@@ -100,7 +103,7 @@ class Run:
         top = self._lr_pt.max()
         return float(top if self._lr_cpt is None or len(self._lr_cpt) == 0 else max(top, self._lr_cpt.max()))
 
-    def losses(self, valset=None) -> np.ndarray:
+    def losses(self, valset: str | None = None) -> NDArray[np.float64]:
         loss = self.loss
         if isinstance(loss, dict):
             if valset is None:
@@ -115,13 +118,14 @@ class Run:
             raise ValueError(f"loss: {arr.size} values for {self.steps.size} steps in run {self.name!r}")
         return arr
 
-    def features(self, law, decay=0.999, split="by_source", warmup_as_peak=False) -> dict:
+    def features(self, law: Law | type[Law], decay: float = 0.999, split: str = "by_source",
+                 warmup_as_peak: bool | int = False) -> dict[str, np.ndarray]:
         """The law's inputs at ``steps``."""
         law_cls = law if isinstance(law, type) else type(law)
         idx = self.steps - 1
         if "s1" in law_cls.input_names:
             lr = self._lr_pt if self._lr_cpt is None else np.concatenate([self._lr_pt, self._lr_cpt])
-            a = areas(lr, decay, warmup_as_peak=warmup_as_peak)
+            a: Any = areas(lr, decay, warmup_as_peak=warmup_as_peak)
             feats = {"s1": a.s1[idx], "s2": a.s2[idx]}
         else:
             lr_cpt = self._lr_cpt if self._lr_cpt is not None else np.zeros(0)
@@ -135,7 +139,7 @@ class Run:
         return {n: feats[n] for n in law_cls.input_names}
 
 
-def _runs(runs):
+def _runs(runs: Any) -> list[Run]:
     if isinstance(runs, Run):
         return [runs]
     runs = list(runs)
@@ -147,7 +151,8 @@ def _runs(runs):
     return runs
 
 
-def fit_runs(law, runs, *, valset=None, decay=0.999, split="by_source", warmup_as_peak=False, **options) -> FitResult:
+def fit_runs(law: type[Law] | Law, runs: Run | Iterable[Run], *, valset: str | None = None, decay: float = 0.999,
+             split: str = "by_source", warmup_as_peak: bool | int = False, **options: Any) -> FitResult:
     """Fit one parameter vector jointly over several runs of one validation set.
 
     Computes the areas of every run, concatenates the observations and calls
@@ -171,7 +176,8 @@ def fit_runs(law, runs, *, valset=None, decay=0.999, split="by_source", warmup_a
     return res
 
 
-def predict_run(fitted, run: Run, *, decay=None, split=None, warmup_as_peak=None) -> np.ndarray:
+def predict_run(fitted: Law | Mapping[str, Any], run: Run, *, decay: float | None = None, split: str | None = None,
+                warmup_as_peak: bool | int | None = None) -> NDArray[np.float64]:
     """Predicted losses of ``run`` at its steps, from a fitted law or a :func:`fit_runs` result.
 
     Warns (:class:`ExtrapolationWarning`) when the run lies far outside the fitted runs,
@@ -179,8 +185,8 @@ def predict_run(fitted, run: Run, *, decay=None, split=None, warmup_as_peak=None
     law keeps lowering the loss for extra steps at zero LR and for larger LRs, which real
     training does not, and a checkpoint annealed unlike the fitted ones can behave unlike them.
     """
-    opts = {"decay": 0.999, "split": "by_source", "warmup_as_peak": False}
-    law = fitted
+    opts: dict[str, Any] = {"decay": 0.999, "split": "by_source", "warmup_as_peak": False}
+    law: Any = fitted
     if isinstance(fitted, dict):
         law = fitted.get("law")
         domain = fitted.get("domain")
@@ -198,3 +204,7 @@ def predict_run(fitted, run: Run, *, decay=None, split=None, warmup_as_peak=None
 
 
 __all__ = ["ExtrapolationWarning", "Run", "extrapolation_checks", "fit_runs", "predict_run"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

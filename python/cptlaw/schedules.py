@@ -1,10 +1,10 @@
-"""Parametric learning-rate schedules with closed-form areas (LAW.md section 1).
+"""Parametric learning-rate schedules with closed-form areas (:ref:`areas`).
 
 A :class:`Schedule` is the learning rate used at each optimizer step ``t = 0 .. steps-1``
 (``lr(t)`` is the LR of optimizer step ``t``; with PyTorch's usual loop
 ``optimizer.step(); scheduler.step()`` that is the scheduler's value at ``last_epoch = t``).
 The constructors reproduce PyTorch ``torch.optim.lr_scheduler`` and Hugging Face
-``transformers`` schedules operation for operation (SCHEDULES.md), so ``values()`` matches the
+``transformers`` schedules operation for operation (:ref:`schedule-families`), so ``values()`` matches the
 LRs those libraries produce, and :meth:`Schedule.areas` gives the areas S1, S2 at any step
 from closed forms (geometric sums in the decay factor) without materialising per-step arrays:
 constant, linear, cosine and exponential pieces cost O(1) per step queried; 1-sqrt,
@@ -27,9 +27,10 @@ import math
 import numbers
 import operator
 from collections.abc import Sequence
-from typing import Callable, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _core, _limits, _validate
 from ._threads import get_num_threads
@@ -56,6 +57,11 @@ __all__ = [
     "rewarmup",
     "wsd",
 ]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)
+
 
 # Segment value formulas of the compiled core, by the codes it exports (enum Shape there).
 # A segment row: len, shape, scale, floor, off, den, a, b; p = (j + off) / den, w = 1 - floor.
@@ -126,7 +132,7 @@ class Schedule:
 
     __slots__ = ("_rows", "_data", "_steps", "_peak", "_desc")
 
-    def __init__(self, rows, data=None, *, peak: float, desc):
+    def __init__(self, rows, data=None, *, peak: float | None, desc):
         # Internal: built by the constructors of this module. rows: segment rows (see _row),
         # desc: the repr, or a callable making it (formatted lazily: cheap construction).
         if isinstance(rows, np.ndarray):
@@ -215,8 +221,9 @@ class Schedule:
         return lr_lambda
 
     # -- areas -----------------------------------------------------------------------
-    def areas(self, steps=None, decay: float = 0.999, *, warmup_as_peak=False) -> Areas:
-        """Areas S1, S2 (LAW.md section 1) at the given steps, in closed form.
+    def areas(self, steps: ArrayLike | None = None, decay: float = 0.999, *,
+              warmup_as_peak: bool | int = False) -> Areas:
+        """Areas S1, S2 (:ref:`areas`) at the given steps, in closed form.
 
         Parameters
         ----------
@@ -461,7 +468,7 @@ def wsd(
     r = _min_ratio(min_lr, peak)
     nc = _validate.real_scalar(num_cycles, "num_cycles", lo=0.0)
     rows = _wsd_rows(peak, n, w, n - w - d, d, r, r, warmup_type, decay, nc)
-    extra = {}
+    extra: dict[str, Any] = {}
     if warmup_type != "linear":
         extra["warmup_type"] = warmup_type
     if nc != 0.5:
@@ -546,7 +553,7 @@ def polynomial(peak_lr: float, steps: int, warmup: int = 0, min_lr: float = 0.0,
     return Schedule(rows, peak=peak, desc=_lazy("polynomial", peak_lr=peak, steps=n, warmup=w, min_lr=lo, power=pw))
 
 
-def multistep(peak_lr: float, steps: int, milestones, gamma: float = 0.1, warmup: int = 0) -> Schedule:
+def multistep(peak_lr: float, steps: int, milestones: Sequence[int], gamma: float = 0.1, warmup: int = 0) -> Schedule:
     """Step decay: ``peak * gamma ** (number of milestones <= t)`` after an HF linear warmup.
 
     PyTorch ``MultiStepLR(milestones, gamma)`` when ``warmup = 0`` (repeated milestones
@@ -716,7 +723,7 @@ def _merge_rows(schedules):
     return np.concatenate(rows), (np.concatenate(data) if data else None)
 
 
-def from_values(values) -> Schedule:
+def from_values(values: ArrayLike) -> Schedule:
     """Wrap any per-step LR array (1-D, finite, >= 0). Its areas use the per-step recurrence."""
     x = _validate.learning_rates(values, "values")
     if x.ndim != 1:
@@ -725,7 +732,8 @@ def from_values(values) -> Schedule:
     return Schedule([_row(x.size, _ARRAY, 0.0)], x, peak=float(x.max()), desc=lambda: f"from_values(<{x.size} steps>)")
 
 
-def from_hf(name, peak_lr: float, num_warmup_steps: int, num_training_steps: Optional[int], **kwargs) -> Schedule:
+def from_hf(name: str, peak_lr: float, num_warmup_steps: int, num_training_steps: Optional[int],
+            **kwargs: Any) -> Schedule:
     """The schedule ``transformers.get_scheduler(name, ...)`` would produce, as a Schedule.
 
     ``name`` is a ``SchedulerType`` value ("linear", "cosine", "cosine_with_restarts",
@@ -803,7 +811,7 @@ def from_hf(name, peak_lr: float, num_warmup_steps: int, num_training_steps: Opt
         kw = take("timescale")
         return inverse_sqrt(peak, n, w, timescale=kw.get("timescale"))
     # cosine_with_min_lr, cosine_warmup_with_min_lr
-    names = ("num_cycles", "min_lr", "min_lr_rate")
+    names: tuple[str, ...] = ("num_cycles", "min_lr", "min_lr_rate")
     if key == "cosine_warmup_with_min_lr":
         names += ("warmup_lr_rate",)
     kw = take(*names)
@@ -895,7 +903,8 @@ def _batch_steps(steps, name: str, lengths, count: int) -> np.ndarray:
     return idx
 
 
-def batch_areas(schedules, steps=None, decay: float = 0.999, *, warmup_as_peak=False) -> Areas:
+def batch_areas(schedules: Sequence[Schedule], steps: ArrayLike | None = None, decay: float = 0.999, *,
+                warmup_as_peak: bool | int = False) -> Areas:
     """Areas of many schedules at once (C++ loop over schedules on all threads, GIL released).
 
     Parameters
@@ -940,9 +949,9 @@ def _cpt_common(pt, cpt, steps, decay, split, warmup_as_peak=False):
     return out
 
 
-def cpt_areas_at(pt_schedule: Schedule, cpt_schedule: Schedule, steps=None, decay: float = 0.999,
-                 split: str = "by_source", *, warmup_as_peak=False) -> CPTAreas:
-    """PT/CPT areas (LAW.md section 3) at global steps of the PT ++ CPT timeline, in closed form.
+def cpt_areas_at(pt_schedule: Schedule, cpt_schedule: Schedule, steps: ArrayLike | None = None, decay: float = 0.999,
+                 split: str = "by_source", *, warmup_as_peak: bool | int = False) -> CPTAreas:
+    """PT/CPT areas (:ref:`s2-split`) at global steps of the PT ++ CPT timeline, in closed form.
 
     Equal to ``cptlaw.cpt_areas(pt.values(), cpt.values(), decay, split)`` at those indices,
     without materialising either schedule.
@@ -977,8 +986,9 @@ def cpt_areas_at(pt_schedule: Schedule, cpt_schedule: Schedule, steps=None, deca
     return CPTAreas(*(a.reshape(idx.shape) for a in out))
 
 
-def batch_cpt_areas(pt_schedules, cpt_schedules, steps=None, decay: float = 0.999,
-                    split: str = "by_source", *, warmup_as_peak=False) -> CPTAreas:
+def batch_cpt_areas(pt_schedules: Schedule | Sequence[Schedule], cpt_schedules: Schedule | Sequence[Schedule],
+                    steps: ArrayLike | None = None, decay: float = 0.999,
+                    split: str = "by_source", *, warmup_as_peak: bool | int = False) -> CPTAreas:
     """:func:`cpt_areas_at` for many (PT, CPT) pairs; either side may be a single Schedule
     (shared: a shared PT is prepared once). Steps as in :func:`batch_areas`; results are
     ``(count, k)``."""

@@ -1,4 +1,4 @@
-"""Streaming learning-rate areas for training loops (LAW.md sections 1 and 3).
+"""Streaming learning-rate areas for training loops (:ref:`areas`, :ref:`s2-split`).
 
 A :class:`Tracker` is fed the learning rate of each optimizer step as training runs and
 keeps the four areas the CPT law takes as inputs, ``s1_pt, s2_pt, s1_cpt, s2_cpt``, in
@@ -25,14 +25,19 @@ optimizers and the Hugging Face ``Trainer``.
 from __future__ import annotations
 
 import math
-import warnings
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
-from . import _core, _validate
+from . import _core, _validate, _warnings
 from .areas import SPLITS, cpt_areas
 
 __all__ = ["Tracker"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)
 
 _INF = math.inf
 _STATE_FORMAT = "cptlaw.Tracker/1"
@@ -63,7 +68,7 @@ class Tracker:
     decay : float in [0, 1]
         Momentum factor lambda of S2 (P1 uses 0.999).
     split : {"by_source", "by_time", "restart"}
-        How S2 is shared between PT and CPT after the transfer (LAW.md section 3).
+        How S2 is shared between PT and CPT after the transfer (:ref:`s2-split`).
     warmup_as_peak : False or int
         P2's warmup convention for the PT schedule. ``False`` (default): LRs are taken
         literally. An int ``W``: the first ``W`` PT steps count as if the LR were
@@ -112,7 +117,8 @@ class Tracker:
         "_warned",
     )
 
-    def __init__(self, decay=0.999, split="by_source", warmup_as_peak=False, *, peak_lr=None, record=False):
+    def __init__(self, decay: float = 0.999, split: str = "by_source", warmup_as_peak: bool | int = False, *,
+                 peak_lr: float | None = None, record: bool = False) -> None:
         lam = _validate.decay(decay)
         split = _validate.choice(split, "split", SPLITS)
         warm, peak = _warmup_config(warmup_as_peak, peak_lr)
@@ -124,7 +130,7 @@ class Tracker:
         self._warm = warm
         self._peak = peak
         self._slow = _BIG if warm else 1
-        self._rec = [] if record else None
+        self._rec: list[float] | None = [] if record else None
         self._cpt = False
         self._n = 0
         self._T = 0
@@ -133,7 +139,7 @@ class Tracker:
         self._warned = False
 
     # -- the hot path ------------------------------------------------------------------
-    def step(self, lr) -> None:
+    def step(self, lr: float) -> None:
         """Account for one optimizer step that used learning rate ``lr`` (>= 0, finite)."""
         if type(lr) is not float:
             lr = _coerce_lr(lr)
@@ -171,12 +177,11 @@ class Tracker:
             peak = self._peak
             if lr > peak and not self._warned:
                 self._warned = True
-                warnings.warn(
+                _warnings.warn(
                     f"lr: {lr!r} exceeds peak_lr={peak!r}; the first {self._warm} steps are counted at "
                     "peak_lr, whereas cptlaw.cpt_areas(warmup_as_peak=W) counts them at the PT schedule's "
                     "maximum, so the two no longer agree",
                     RuntimeWarning,
-                    stacklevel=3,
                 )
             if n < self._warm:
                 lr = peak
@@ -305,7 +310,7 @@ class Tracker:
             state["lr_history"] = list(self._rec)
         return state
 
-    def load_state_dict(self, state_dict) -> None:
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore a state from :meth:`state_dict`, configuration included.
 
         The settings saved in the dict (decay, split, warmup, record) replace the ones
@@ -407,7 +412,7 @@ def _checked_state(state_dict) -> dict:
     for key in _STATE_KEYS:
         if key not in state_dict:
             raise ValueError(f"{_field(key)}: missing")
-    s = {}
+    s: dict[str, Any] = {}
     s["decay"] = _state_float(state_dict, "decay", lo=0.0, hi=1.0)
     s["split"] = _validate.choice(state_dict["split"], _field("split"), SPLITS)
     s["phase"] = _validate.choice(state_dict["phase"], _field("phase"), ("pt", "cpt"))
@@ -447,7 +452,7 @@ def _checked_state(state_dict) -> dict:
 def _check_phase(s) -> None:
     """What the phase, the step count and the warmup imply for the areas and momenta."""
     n, cpt, t = s["step_count"], s["phase"] == "cpt", s["transfer_step"]
-    zero = ("s1_cpt", "s2_cpt", "momentum_cpt") if not cpt else ()
+    zero: tuple[str, ...] = ("s1_cpt", "s2_cpt", "momentum_cpt") if not cpt else ()
     if n == 0:
         zero = ("s1_pt", "s2_pt", "momentum_pt", "prev_lr") + zero
     elif cpt and n == t:  # at the transfer: no CPT step yet

@@ -1,4 +1,4 @@
-// Learning-rate areas (LAW.md section 1) and the PT/CPT split (section 3).
+// Learning-rate areas (docs/laws.md#areas) and the PT/CPT split (docs/conventions.md#s2-split).
 //
 // S1[i] = x[0] + ... + x[i]
 // m[0] = 0, m[i] = lam*m[i-1] + (x[i-1] - x[i])
@@ -29,7 +29,7 @@ struct AreaOptions {
   double s2_lr_exponent = std::nan("");
 };
 
-// The PT/CPT transfer (LAW.md section 3): what each split mode carries from the state after
+// The PT/CPT transfer (docs/conventions.md#s2-split): what each split mode carries from the state after
 // the last PT step (its S2, momentum m and LR x) into CPT. The CPT areas start at 0 with
 // previous LR x; the CPT momentum starts at m (by_time: one momentum over the whole timeline)
 // or at 0 (by_source, restart). by_source keeps decaying the PT momentum after the transfer

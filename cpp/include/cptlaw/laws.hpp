@@ -1,4 +1,4 @@
-// Every law of LAW.md, defined once: value and analytic gradient.
+// Every law of docs/laws.md, defined once: value and analytic gradient.
 //
 // A law is a struct with
 //   n_params, n_inputs, n_prep          sizes
@@ -94,7 +94,7 @@ struct CPT {
   }
 };
 
-// LAW.md section 8: Eq. 4 with one annealing coefficient C over the whole LR history.
+// docs/laws.md#shared-c: Eq. 4 with one annealing coefficient C over the whole LR history.
 // Inputs s1_pt, s2_pt, s1_cpt, s2_cpt; params L0 A alpha C B E beta.
 struct CPTSharedC {
   static constexpr int n_params = 7, n_inputs = 4, n_prep = 3;

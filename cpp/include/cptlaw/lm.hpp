@@ -2,7 +2,7 @@
 // weights, robust (Huber on log residuals) objective via IRLS, and a multistart
 // seeded by variable projection over the law's linear parameters.
 //
-// Objective (LAW.md section 6): sum_i w_i * rho(r_i) with
+// Objective (docs/fitting.md#objective): sum_i w_i * rho(r_i) with
 //   least_squares:      r = f - y,          rho = r^2 / 2
 //   log_least_squares:  r = log f - log y,  rho = r^2 / 2
 //   huber_log:          r = log f - log y,  rho = huber(r, delta)

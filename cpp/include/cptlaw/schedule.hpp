@@ -1,8 +1,8 @@
-// Parametric learning-rate schedules and their areas in closed form (LAW.md section 1).
+// Parametric learning-rate schedules and their areas in closed form (docs/laws.md#areas).
 //
 // A schedule is a list of segments over consecutive steps. Each segment has a value
 // formula (its `Shape`, written to reproduce what PyTorch / Hugging Face compute, see
-// SCHEDULES.md) and, where one exists, a closed form for the areas:
+// docs/schedules.md#schedule-families) and, where one exists, a closed form for the areas:
 //
 //   constant      x_j = c
 //   affine        x_j = c + b j
@@ -737,7 +737,7 @@ inline void areas_batch(const double* rows, std::int64_t count, std::int64_t nse
   });
 }
 
-// PT schedule followed by a CPT schedule (LAW.md section 3), at global steps of the
+// PT schedule followed by a CPT schedule (docs/conventions.md#s2-split), at global steps of the
 // concatenated timeline (0 <= t < pt.steps() + cpt.steps()). Matches cpt_areas_row on the
 // materialised LRs. For t < T = pt.steps(): the PT areas and zeros. For t >= T, with
 // (S1p, S2p, m_p, x_{T-1}) the state after PT, j = t - T and the transfer rules of areas.hpp:

@@ -21,6 +21,10 @@ from ._common import EXIT_DATA, EXIT_USAGE, Parser, UsageError, dumps
 __all__ = ["EXIT_DATA", "EXIT_USAGE", "UsageError", "build_parser", "dumps", "main"]
 
 
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)
+
+
 def build_parser():
     """The argparse parser of every command (the documentation's CLI reference is made from it)."""
     from .. import __version__

@@ -217,3 +217,7 @@ def add_compare_parser(sub, common):
 
 
 __all__ = ["GROUPINGS", "add_compare_parser", "cmd_compare", "print_compare"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

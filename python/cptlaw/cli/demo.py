@@ -49,3 +49,7 @@ def add_reproduce_parser(sub, common):
 
 
 __all__ = ["add_demo_parser", "add_reproduce_parser", "cmd_demo", "cmd_reproduce"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

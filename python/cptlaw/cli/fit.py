@@ -269,4 +269,8 @@ def add_fit_parser(sub, common):
     return f
 
 
-__all__ = ["RUN_INPUTS", "add_fit_parser", "cmd_fit", "fittable_laws", "law_for", "per_run_mae", "print_fit"]
+__all__ = ["RUN_INPUTS", "add_fit_parser", "cmd_fit", "fittable_laws", "law_for", "per_run_mae", "plot_fits", "print_fit"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

@@ -35,6 +35,11 @@ from ._common import (
 
 __all__ = ["add_grid_parser", "add_plan_parser", "cmd_grid", "cmd_plan", "parse_values"]
 
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)
+
+
 #: Most rows `cptlaw grid` evaluates (streamed), and most it writes with --csv (held in memory).
 MAX_GRID_ROWS = 1_000_000_000
 MAX_CSV_ROWS = 5_000_000
@@ -180,8 +185,8 @@ LR of the other optimisations is --peak-lr, else the optimal peak LR of that w (
 optimised too), else --max-lr. Bounds: peak_lr [--max-lr / 100, --max-lr]; steps --steps-bounds
 (default [max(1, warmup), 10 x PT steps]); warmup [0, steps / 2]; decay_fraction, min_lr_ratio,
 r_pt (the replay ratio; replay laws only) [0, 1]. An optimum on a bound (bound low/high)
-means the law wants to go further (the laws reward ever larger LRs and extra steps: see "Limits
-of the laws" in the documentation).
+means the law wants to go further (the laws reward ever larger LRs and extra steps: see
+docs/fitting.md#limits).
 
 Extrapolation: the PT checkpoint (peak LR, length) and each plan's CPT schedule (peak LR,
 length, the checkpoint's loss potential) are judged against the runs each law was fitted on
@@ -552,7 +557,7 @@ def _print_plan(out, results, quantities):
     if any_bound:
         dom = fits["domain"]
         note = ("bound low/high: the optimum lies on that bound of the search; the law wants to go further (the "
-                "laws reward ever larger LRs and extra steps)")
+                "laws reward ever larger LRs and extra steps: see docs/fitting.md#limits)")
         if dom:
             note += (f"; the laws were fitted on peak LRs {_g(dom['peak_lr'][0])}..{_g(dom['peak_lr'][1])} "
                      f"and up to {dom['max_step']} steps")

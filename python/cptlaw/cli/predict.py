@@ -418,4 +418,9 @@ def add_predict_parser(sub, common):
     return q
 
 
-__all__ = ["INTERVALS", "STEPS_HELP", "add_predict_parser", "cmd_predict", "parse_steps", "write_prediction_csv"]
+__all__ = ["INTERVALS", "STEPS_HELP", "add_predict_parser", "cmd_predict", "parse_steps", "plot_predictions",
+           "print_predictions", "write_prediction_csv"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

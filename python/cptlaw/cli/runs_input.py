@@ -101,3 +101,7 @@ def valsets_of(runs, wanted):
 
 
 __all__ = ["add_run_arguments", "area_options", "input_paths", "read_input_runs", "valsets_of"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

@@ -11,4 +11,6 @@ Nothing here is imported by ``import cptlaw``; each submodule imports its framew
 only when used, and raises an ImportError naming the missing package.
 """
 
+from . import hf, torch  # light: each imports its framework only when used
+
 __all__ = ["hf", "torch"]

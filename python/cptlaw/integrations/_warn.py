@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from types import FrameType
 
 __all__: list = []  # private helpers of cptlaw.integrations
 
@@ -22,7 +23,7 @@ def _internal(module: str) -> bool:
 
 def user_stacklevel() -> int:
     """The ``stacklevel`` that makes a ``warnings.warn`` call in the caller point at user code."""
-    frame = sys._getframe(1)  # the caller, where warnings.warn(stacklevel=1) would point
+    frame: FrameType | None = sys._getframe(1)  # the caller, where warnings.warn(stacklevel=1) would point
     level = 1
     while frame is not None and _internal(frame.f_globals.get("__name__", "")):
         frame = frame.f_back

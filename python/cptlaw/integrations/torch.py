@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import warnings
 from collections import OrderedDict, defaultdict
+from typing import Any
 
 import numpy as np
 
@@ -139,7 +140,7 @@ def lr_from_scheduler(scheduler, steps: int, param_group: int = 0) -> np.ndarray
 
     # Share nothing heavy with the copy: parameters become empty tensors, optimizer
     # state is dropped (schedulers read param_groups only).
-    memo = {id(optimizer.state): defaultdict(dict)}
+    memo: dict[int, Any] = {id(optimizer.state): defaultdict(dict)}
     for group in optimizer.param_groups:
         for p in group["params"]:
             memo[id(p)] = torch.empty(0, dtype=p.dtype)

@@ -67,3 +67,7 @@ __all__ = [
     "schedule_from_spec",
     "select",
 ]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

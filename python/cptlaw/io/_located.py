@@ -9,11 +9,9 @@ undecodable bytes are errors with a position, never a ``RecursionError`` or a si
 from __future__ import annotations
 
 import json
-import os
 import re
-import sys
-import warnings
 
+from .. import _warnings
 from ._limits import MAX_DEPTH
 
 
@@ -44,16 +42,9 @@ class InterpolatedLRWarning(DataWarning):
     """Per-step learning rates were rebuilt by interpolating an LR logged every k steps."""
 
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
-
-
-def warn(message, category=DataWarning):
-    """Warn, attributed to the first caller outside ``cptlaw.io`` (the line that called the reader)."""
-    level, frame = 1, sys._getframe(0)
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
-        frame = frame.f_back
-        level += 1
-    warnings.warn(message, category, stacklevel=level)
+def warn(message: str, category: type[Warning] = DataWarning) -> None:
+    """Warn, attributed to the first caller outside cptlaw (the line that called the reader)."""
+    _warnings.warn(message, category)
 
 
 def read_text(path) -> str:

@@ -317,3 +317,7 @@ def _finish_run(r, steps, t_pt, sched, has_lr, lr_shift, r_pt, min_step, check_l
 
 
 __all__ = ["build_runs", "loss_columns_of", "parse_table"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
 
 from .assemble import build_runs, parse_table
 from .options import checked
 from .tables import dataframe_table, read_text_table
 
+if TYPE_CHECKING:
+    from ..runs import Run
 
-def read_csv_runs(path, *, schedule=None, name=None, loss_columns=None, step_column=None, lr_column=None,
-                  step_offset=0, lr_shift=0, pt_steps=None, r_pt=None, min_step=1, group_column=None) -> list:
+
+def read_csv_runs(path: str | os.PathLike[str], *, schedule: Any = None, name: str | None = None, loss_columns: Any = None,
+                  step_column: str | None = None, lr_column: str | None = None, step_offset: int = 0, lr_shift: int = 0,
+                  pt_steps: int | None = None, r_pt: float | None = None, min_step: int = 1,
+                  group_column: str | None = None) -> list[Run]:
     """Runs from a CSV file (``,`` ``;`` or tab separated, with a header).
 
     Formats:
@@ -44,8 +50,10 @@ def read_csv_runs(path, *, schedule=None, name=None, loss_columns=None, step_col
     return _runs(table, default, schedule, opts)
 
 
-def runs_from_dataframe(df, *, schedule=None, name="run", loss_columns=None, step_column=None, lr_column=None,
-                        step_offset=0, lr_shift=0, pt_steps=None, r_pt=None, min_step=1, group_column=None) -> list:
+def runs_from_dataframe(df: Any, *, schedule: Any = None, name: str = "run", loss_columns: Any = None,
+                        step_column: str | None = None, lr_column: str | None = None, step_offset: int = 0,
+                        lr_shift: int = 0, pt_steps: int | None = None, r_pt: float | None = None,
+                        min_step: int = 1, group_column: str | None = None) -> list[Run]:
     """Runs from a pandas DataFrame with the columns of :func:`read_csv_runs` (long or
     one-run format; the index is ignored). Errors name the row label and column."""
     opts = _options(loss_columns, step_column, lr_column, step_offset, lr_shift, pt_steps, r_pt, min_step,
@@ -73,3 +81,7 @@ def run_name_from_path(path) -> str:
 
 
 __all__ = ["read_csv_runs", "run_name_from_path", "runs_from_dataframe"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+from typing import Any
 
 import numpy as np
 
@@ -232,7 +234,7 @@ def _domain(dom, doc, p):
 def _statistics(fit, names, doc, p) -> dict:
     """``unidentifiable``, ``covariance``, ``residual_std``, ``residual_space``, ``dof``: validated
     (each may be missing: files of earlier versions)."""
-    out = {}
+    out: dict[str, Any] = {}
     un = fit.get("unidentifiable")
     if un is not None:
         if not isinstance(un, dict) or not all(isinstance(v, str) for v in un.values()):
@@ -333,7 +335,7 @@ def _one_fit(fit, doc, p, top_law, top_area):
     return res
 
 
-def read_fit(path) -> dict:
+def read_fit(path: str | os.PathLike[str]) -> dict[str | None, dict[str, Any]]:
     """Read a fit written by ``cptlaw fit --json``.
 
     Returns ``{valset: fit}`` (key None for a single validation set) where each fit is a
@@ -350,7 +352,7 @@ def read_fit(path) -> dict:
     if "valsets" in data:
         if not isinstance(data["valsets"], dict) or not data["valsets"]:
             raise doc.error("\"valsets\" must map validation-set names to fits", ("valsets",))
-        items = [(k, v, ("valsets", k)) for k, v in data["valsets"].items()]
+        items: list[tuple[Any, Any, tuple[str, ...]]] = [(k, v, ("valsets", k)) for k, v in data["valsets"].items()]
     else:
         vs = data.get("valset")
         if vs is not None and not isinstance(vs, str):
@@ -361,3 +363,7 @@ def read_fit(path) -> dict:
 
 __all__ = ["AREA_DEFAULTS", "dumps", "fit_document", "fit_record", "interval_inputs", "law_class", "read_fit",
            "write_fit"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

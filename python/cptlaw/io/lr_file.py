@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from .. import _validate
@@ -13,7 +15,7 @@ from .tables import read_text_table
 _LR_NAMES = ("lr", "learning_rate", "train_lr", "train/lr")
 
 
-def read_lr_file(path, *, pt_steps=None) -> PhaseSchedules:
+def read_lr_file(path: str | os.PathLike[str], *, pt_steps: int | None = None) -> PhaseSchedules:
     """Per-step learning rates from a file: ``.npy`` (1-D), or a text/CSV file with one LR per
     line or an ``lr`` column (and optionally a ``phase`` column, pt/cpt, splitting the
     schedule). ``pt_steps`` splits a single schedule into PT (the first ``pt_steps`` updates)
@@ -80,3 +82,7 @@ def _read_npy(path):
 
 
 __all__ = ["read_lr_file"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

@@ -8,9 +8,8 @@ a ``DeprecationWarning``).
 
 from __future__ import annotations
 
-import warnings
 
-from .. import _validate
+from .. import _validate, _warnings
 from ._limits import MAX_STEPS
 
 #: former spelling -> current spelling
@@ -33,15 +32,15 @@ TABLE_ONLY = {"group_column": None}
 WANDB_ONLY = {"base": None, "search": None}
 
 
-def canonical(options: dict, allowed, where: str, stacklevel: int = 3) -> dict:
+def canonical(options: dict, allowed, where: str) -> dict:
     """``options`` with deprecated spellings renamed (warning once each); unknown options are a
     TypeError naming them."""
     out = {}
     for key, value in options.items():
         new = DEPRECATED.get(key)
         if new is not None:
-            warnings.warn(f"{where}: {key}= is deprecated; use {new}= (the same name for CSV files, DataFrames "
-                          "and W&B histories)", DeprecationWarning, stacklevel=stacklevel)
+            _warnings.warn(f"{where}: {key}= is deprecated; use {new}= (the same name for CSV files, DataFrames "
+                           "and W&B histories)", DeprecationWarning)
             if new in options and options[new] != value:
                 raise TypeError(f"{where}: {key}= and {new}= name the same option; give {new}= only")
             key = new
@@ -95,3 +94,7 @@ def checked(opts: dict) -> dict:
 
 
 __all__ = ["COMMON", "DEPRECATED", "TABLE_ONLY", "WANDB_ONLY", "canonical", "checked"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

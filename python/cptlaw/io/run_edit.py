@@ -65,3 +65,7 @@ def drop_shared_history(runs) -> tuple:
 
 
 __all__ = ["drop_shared_history", "select"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 import re
 from typing import NamedTuple
 
@@ -261,7 +262,7 @@ def _phase_schedules(node, doc, path):
     return PhaseSchedules(schedule_from_spec(node, _doc=doc, _path=path))
 
 
-def read_schedule(path) -> dict:
+def read_schedule(path: str | os.PathLike[str]) -> dict[str | None, PhaseSchedules]:
     """Read a schedule spec file (JSON, or YAML with PyYAML installed).
 
     The file holds one of
@@ -287,3 +288,7 @@ def read_schedule(path) -> dict:
 
 
 __all__ = ["PhaseSchedules", "read_schedule", "schedule_from_spec"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

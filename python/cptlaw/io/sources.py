@@ -83,7 +83,7 @@ def read_runs(paths, *, schedule=None, **options) -> list:
             out.append(run)
         else:
             out.extend(read_csv_runs(p, schedule=schedule, name=run_name, group_column=group_column, **opts))
-    seen = {}
+    seen: dict = {}
     for r in out:
         if r.name in seen:
             seen[r.name] += 1
@@ -94,3 +94,7 @@ def read_runs(paths, *, schedule=None, **options) -> list:
 
 
 __all__ = ["read_runs"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

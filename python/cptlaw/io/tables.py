@@ -149,7 +149,7 @@ def read_text_table(path, header_optional=False) -> Table:
                 raise DataError(f"column {_short(h)!r} appears twice in the header", path, first + 1,
                                 _field_offsets(head, delim)[j])
             seen.add(h.lower())
-    cols = {h: [] for h in header}
+    cols: dict[str, list] = {h: [] for h in header}
     rows_line, rows_off = [], []
     for i in range(data_start, len(lines)):
         ln = lines[i]
@@ -202,3 +202,7 @@ def dataframe_table(df) -> Table:
 
 
 __all__ = ["MISSING", "Table", "dataframe_table", "read_text_table"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)

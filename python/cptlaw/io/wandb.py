@@ -71,7 +71,7 @@ def read_wandb_history(path, *, schedule=None, name=None, loss_columns=None, lr_
     if not cols_loss:
         raise doc.error("no validation-loss values in the history", ("history",))
     names = ["step", "lr"] + [f"loss:{v}" for v in valsets]
-    table_cols = {n: [] for n in names}
+    table_cols: dict[str, list] = {n: [] for n in names}
     for s, d in cols_loss:
         table_cols["step"].append(s)
         table_cols["lr"].append(None)
@@ -83,7 +83,7 @@ def read_wandb_history(path, *, schedule=None, name=None, loss_columns=None, lr_
         for v in valsets:
             table_cols[f"loss:{v}"].append(None)
     table = Table(doc.path, names, table_cols, labels=None)
-    table.error = lambda row, col, msg: doc.error(f"{msg}", ("history",))  # noqa: E731
+    table.error = lambda row, col, msg: doc.error(f"{msg}", ("history",))  # type: ignore[method-assign]  # noqa: E731
     mapping = _valset_names(valsets, o["loss_columns"])
     parsed, _, _ = parse_table(table, step_column="step", lr_column="lr", loss_columns=mapping,
                                step_offset=o["step_offset"], run_name=run_name)
@@ -264,3 +264,7 @@ def _find_base(path, parts, base, search):
 
 
 __all__ = ["read_wandb_history"]
+
+
+def __dir__():  # dir() and tab completion show the public names only
+    return sorted(__all__)
