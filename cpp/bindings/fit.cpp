@@ -10,51 +10,20 @@
 
 #include "bindings.hpp"
 #include "cptlaw/law_registry.hpp"
+#include "fit_args.hpp"
 
 namespace {
 
-using u8array = py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>;
-
-cptlaw::fit::Options make_options(int objective, double delta, int max_iter, double ftol, double xtol, double gtol,
-                                  int keep) {
-  if (objective < 0 || objective > 2) throw std::invalid_argument("objective: unknown");
-  auto tolerance = [](double v, const char* name) {
-    if (!(v >= 0.0) || std::isinf(v)) throw std::invalid_argument(std::string(name) + ": must be finite and >= 0");
-  };
-  tolerance(ftol, "ftol");
-  tolerance(xtol, "xtol");
-  tolerance(gtol, "gtol");
-  if (!(delta > 0.0) || std::isinf(delta)) throw std::invalid_argument("delta: must be finite and > 0");
-  if (max_iter < 1) throw std::invalid_argument("max_iter: must be >= 1");
-  if (keep < 1) throw std::invalid_argument("keep: must be >= 1");
-  cptlaw::fit::Options o;
-  o.objective = objective;
-  o.delta = delta;
-  o.max_iter = max_iter;
-  o.ftol = ftol;
-  o.xtol = xtol;
-  o.gtol = gtol;
-  o.keep = keep;
-  return o;
-}
-
-template <class Law>
-void check_param_arrays(const f64array& lo, const f64array& hi, const u8array& fixed, const u8array& linear,
-                        const f64array& starts, const f64array& grid) {
-  constexpr py::ssize_t P = Law::n_params;
-  if (lo.size() != P || hi.size() != P || fixed.size() != P || linear.size() != P)
-    throw std::invalid_argument("lo, hi, fixed, linear: wrong length");
-  if (starts.ndim() != 2 || starts.shape(1) != P) throw std::invalid_argument("starts: expected (k, n_params)");
-  if (grid.ndim() != 2 || grid.shape(1) != P) throw std::invalid_argument("grid: expected (k, n_params)");
-  if (starts.shape(0) + grid.shape(0) == 0) throw std::invalid_argument("starts: no start and no grid");
-}
+using cptlaw::bindings::check_param_arrays;
+using cptlaw::bindings::make_options;
+using cptlaw::bindings::u8array;
 
 template <class Law>
 py::tuple fit_one(const std::vector<f64array>& inputs, const f64array& y, const std::optional<f64array>& w,
                   const f64array& lo, const f64array& hi, const u8array& fixed, const u8array& linear,
                   const f64array& starts, const f64array& grid, int objective, double delta, int max_iter,
                   double ftol, double xtol, double gtol, int keep) {
-  check_param_arrays<Law>(lo, hi, fixed, linear, starts, grid);
+  check_param_arrays(Law::n_params, lo, hi, fixed, linear, starts, grid);
   if (static_cast<int>(inputs.size()) != Law::n_inputs) throw std::invalid_argument("inputs: wrong count");
   const auto n = static_cast<std::int64_t>(y.size());
   const double* raw[Law::n_inputs];
@@ -81,7 +50,7 @@ py::tuple fit_batch(const std::vector<f64array>& inputs, const f64array& y, cons
                     const f64array& lo, const f64array& hi, const u8array& fixed, const u8array& linear,
                     const f64array& starts, const f64array& grid, int objective, double delta, int max_iter,
                     double ftol, double xtol, double gtol, int keep, int threads) {
-  check_param_arrays<Law>(lo, hi, fixed, linear, starts, grid);
+  check_param_arrays(Law::n_params, lo, hi, fixed, linear, starts, grid);
   if (static_cast<int>(inputs.size()) != Law::n_inputs) throw std::invalid_argument("inputs: wrong count");
   if (y.ndim() != 2) throw std::invalid_argument("y: expected (n_fits, n_points)");
   const auto F = static_cast<std::int64_t>(y.shape(0)), N = static_cast<std::int64_t>(y.shape(1));

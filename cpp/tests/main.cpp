@@ -10,6 +10,8 @@ int run_lm_tests();
 int run_grid_tests();
 int run_simd_math_tests();
 int run_parallel_tests();
+int run_batch_lm_tests();
+int run_gpu_rows_tests();
 
 int main() {
   int failures = 0;
@@ -20,6 +22,8 @@ int main() {
   failures += run_grid_tests();
   failures += run_simd_math_tests();
   failures += run_parallel_tests();
+  failures += run_batch_lm_tests();
+  failures += run_gpu_rows_tests();
   std::printf("%d passed, %d failed\n", cptlaw_test::passed(), failures);
   return failures == 0 ? 0 : 1;
 }

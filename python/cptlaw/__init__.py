@@ -4,7 +4,7 @@ Learning-rate areas, the P1/P2 scaling laws with analytic gradients, fitting and
 planning, on a multithreaded C++ core.
 """
 
-from . import io, live, planner, plot, schedules
+from . import cuda, io, live, planner, plot, schedules
 from ._threads import get_num_threads, set_num_threads
 from .bootstrap import BootstrapResult, bootstrap
 from .fit import FitManyResult, FitResult, fit, fit_many

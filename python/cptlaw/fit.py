@@ -137,7 +137,8 @@ def _bound_value(v, key):
     return float(v)
 
 
-def _features(law_cls, features, loss_shape, name="features"):
+def _feature_names(law_cls, features, name="features"):
+    """Checks that ``features`` is a dict keyed by exactly the law's inputs."""
     if not isinstance(features, dict):
         raise TypeError(f"{name}: expected a dict of arrays keyed by {', '.join(law_cls.input_names)}")
     unknown = [k for k in features if k not in law_cls.input_names]
@@ -147,6 +148,10 @@ def _features(law_cls, features, loss_shape, name="features"):
     missing = [k for k in law_cls.input_names if k not in features]
     if missing:
         raise ValueError(f"{name}: missing input(s) {', '.join(missing)} for {law_cls.__name__}")
+
+
+def _features(law_cls, features, loss_shape, name="features"):
+    _feature_names(law_cls, features, name)
     out = []
     for key in law_cls.input_names:
         a = _validate.as_float_array(features[key], f"{name}[{key!r}]")
@@ -257,6 +262,15 @@ class _Problem(NamedTuple):
 
     def core_args(self) -> dict:
         """Keyword arguments of ``_core.fit_one`` / ``_core.fit_many`` (but ``threads``)."""
+        return dict(
+            inputs=[np.ascontiguousarray(c) for c in self.cols],
+            y=np.ascontiguousarray(self.y if self.scale == 1.0 else self.y * self.scale),
+            w=None if self.weights is None else np.ascontiguousarray(self.weights, dtype=float),
+            **self.param_args(),
+        )
+
+    def param_args(self) -> dict:
+        """The fitter's arguments besides the data (shared with the CUDA fitter), on the scaled losses."""
         lin = self.linear_mask == 1
         s = self.scale
 
@@ -264,9 +278,6 @@ class _Problem(NamedTuple):
             return a if s == 1.0 else np.where(lin, a * s, a)
 
         return dict(
-            inputs=[np.ascontiguousarray(c) for c in self.cols],
-            y=np.ascontiguousarray(self.y if s == 1.0 else self.y * s),
-            w=None if self.weights is None else np.ascontiguousarray(self.weights, dtype=float),
             lo=scaled(self.lo), hi=scaled(self.hi), fixed=self.fixed_mask, linear=self.linear_mask,
             starts=np.ascontiguousarray(scaled(self.starts)), grid=np.ascontiguousarray(scaled(self.grid)),
             objective=self.objective, delta=self.delta, max_iter=self.max_iter, ftol=self.ftol, xtol=self.xtol,
@@ -294,18 +305,28 @@ def _count(value, name):
     return v
 
 
-def _prepare(law, features, loss, weights, bounds, fixed, starts, grid, multistart, objective, nan_policy, batch,
-             *, delta=1e-3, max_iter=500, ftol=1e-10, xtol=1e-10, gtol=1e-10, keep=1) -> _Problem:
-    law_cls, start_law = _law_class(law)
+def _objective_code(objective) -> int:
     obj_code = OBJECTIVES.get(objective) if isinstance(objective, str) else None
     if obj_code is None:
         raise ValueError(f"objective: unknown option {objective!r}; expected one of {', '.join(OBJECTIVES)}")
-    _validate.choice(nan_policy, "nan_policy", NAN_POLICIES)
+    return obj_code
+
+
+def _options(delta, max_iter, ftol, xtol, gtol, keep) -> dict:
+    """The solver options, checked."""
     delta = _validate.real_scalar(delta, "delta", lo=0.0)
     if delta == 0.0:
         raise ValueError("delta: must be > 0 (the Huber threshold on log residuals)")
-    options = dict(delta=delta, max_iter=_count(max_iter, "max_iter"), ftol=_tolerance(ftol, "ftol"),
-                   xtol=_tolerance(xtol, "xtol"), gtol=_tolerance(gtol, "gtol"), keep=_count(keep, "keep"))
+    return dict(delta=delta, max_iter=_count(max_iter, "max_iter"), ftol=_tolerance(ftol, "ftol"),
+                xtol=_tolerance(xtol, "xtol"), gtol=_tolerance(gtol, "gtol"), keep=_count(keep, "keep"))
+
+
+def _prepare(law, features, loss, weights, bounds, fixed, starts, grid, multistart, objective, nan_policy, batch,
+             *, delta=1e-3, max_iter=500, ftol=1e-10, xtol=1e-10, gtol=1e-10, keep=1) -> _Problem:
+    law_cls, start_law = _law_class(law)
+    obj_code = _objective_code(objective)
+    _validate.choice(nan_policy, "nan_policy", NAN_POLICIES)
+    options = _options(delta, max_iter, ftol, xtol, gtol, keep)
     y = _validate.as_float_array(loss, "losses" if batch else "loss", min_ndim=1)
     if batch:
         if y.ndim != 2:
@@ -337,6 +358,15 @@ def _prepare(law, features, loss, weights, bounds, fixed, starts, grid, multista
         w = None if w is None else w[keep]
     if obj_code != OBJECTIVES["least_squares"] and (y <= 0).any():
         raise ValueError("loss: must be > 0 for a log objective")
+    return _setup(law_cls, start_law, obj_code, y, cols, w, bounds, fixed, starts, grid, multistart, batch, options)
+
+
+def _setup(law_cls, start_law, obj_code, y, cols, w, bounds, fixed, starts, grid, multistart, batch, options, *,
+           top=None, grid_features=None) -> _Problem:
+    """The problem around checked data: bounds, fixed values, starts, the start grid and the loss scale.
+
+    Device data (the CUDA fitter) give ``top`` (the largest ``|loss|``) and ``grid_features``
+    (host arrays holding each input's largest value) instead of being read here."""
     fixed = _param_dict(fixed, "fixed", law_cls)
     for k, v in fixed.items():
         fixed[k] = _validate.real_scalar(v, f"fixed[{k!r}]")
@@ -353,7 +383,8 @@ def _prepare(law, features, loss, weights, bounds, fixed, starts, grid, multista
                          "need at least as many")
     start_rows = _starts(law_cls, starts, start_law, fixed)
     if grid is None:
-        grid_rows = default_grid(law_cls, cols, fixed, coarse=batch) if multistart else np.zeros((0, len(lo)))
+        feats = cols if grid_features is None else grid_features
+        grid_rows = default_grid(law_cls, feats, fixed, coarse=batch) if multistart else np.zeros((0, len(lo)))
     else:
         grid_rows = _validate.as_float_array(grid, "grid", min_ndim=2)
         if grid_rows.ndim != 2 or grid_rows.shape[1] != len(lo):
@@ -362,7 +393,8 @@ def _prepare(law, features, loss, weights, bounds, fixed, starts, grid, multista
         raise ValueError("starts: multistart=False needs at least one start (starts=... or a law instance)")
     fixed_mask = np.array([n in fixed for n in law_cls.param_names], dtype=np.uint8)
     linear_mask = np.array([n in law_cls.linear_params for n in law_cls.param_names], dtype=np.uint8)
-    top = float(np.abs(y).max()) if y.size else 0.0
+    if top is None:
+        top = float(np.abs(y).max()) if y.size else 0.0
     scale = 1.0
     if top > 0.0 and not _UNSCALED[0] <= top <= _UNSCALED[1] and _LOSS_RANGE[0] <= top <= _LOSS_RANGE[1]:
         scale = float(2.0 ** -np.frexp(top)[1])  # top * scale in [0.5, 1)
@@ -374,10 +406,17 @@ def _unfittable(y, w=None) -> list:
     """Per curve (rows of a 2-D ``y``; one curve if 1-D): why it cannot be fitted, or None."""
     y2 = np.atleast_2d(y)
     top = np.abs(y2).max(axis=1) if y2.shape[1] else np.zeros(y2.shape[0])
-    flat = np.ptp(y2, axis=1) <= 1e-12 * top
+    weighted = None if w is None else np.any(np.atleast_2d(w) > 0, axis=1)
+    return _unfittable_from(np.ptp(y2, axis=1), top, weighted)
+
+
+def _unfittable_from(ptp, top, weighted=None) -> list:
+    """:func:`_unfittable` from each curve's range and largest ``|loss|`` and whether any of its
+    weights is > 0 (None: no weights), as the CUDA fitter measures them on the device."""
+    flat = ptp <= 1e-12 * top
     scale = ~((top >= _LOSS_RANGE[0]) & (top <= _LOSS_RANGE[1]))
-    unweighted = np.zeros(y2.shape[0], dtype=bool) if w is None else ~np.any(np.atleast_2d(w) > 0, axis=1)
-    why: list[str | None] = [None] * y2.shape[0]
+    unweighted = np.zeros(len(top), dtype=bool) if weighted is None else ~weighted
+    why: list[str | None] = [None] * len(top)
     for i in np.flatnonzero(flat | scale | unweighted):
         if flat[i]:
             why[i] = "loss is constant: the law's parameters are not identifiable from a flat curve"
@@ -603,7 +642,8 @@ class FitManyResult(dict):
         return dict.__getitem__(self, key)
 
     def _settle(self):
-        law_cls, cols, w, fixed_mask, use = dict.pop(self, "_pending")
+        law_cls, data, fixed_mask, use = dict.pop(self, "_pending")
+        cols, w = data() if callable(data) else data  # a callable: host copies of device data
         undetermined = _undetermined_many(law_cls, dict.__getitem__(self, "params"), cols, w, fixed_mask, use)
         messages = list(dict.__getitem__(self, "message"))
         for k in np.flatnonzero(undetermined.any(axis=1)):
@@ -634,6 +674,7 @@ def fit_many(
     ftol: float = 1e-10,
     xtol: float = 1e-10,
     gtol: float = 1e-10,
+    device: str = "cpu",
 ) -> FitManyResult:
     """Fit many independent curves in one call, across threads (GIL released).
 
@@ -642,26 +683,47 @@ def fit_many(
     :func:`fit` (NaN values are not allowed here), except that the default start grid
     is coarser and only the best grid candidate is refined (``keep=1``): independent
     smooth curves rarely need more, and batches are about throughput.
+
+    ``device="cuda"`` (or ``"cuda:N"``) fits on a GPU (:mod:`cptlaw.cuda`): NumPy inputs are
+    copied there, CuPy / PyTorch CUDA inputs are used in place; the same algorithm, checks,
+    statuses and results (as NumPy arrays), ``keep`` at most 16.
     """
+    if device != "cpu":
+        from . import cuda
+
+        return cuda._fit_many(law, features, losses, objective=objective, delta=delta, weights=weights,
+                             bounds=bounds, fixed=fixed, starts=starts, grid=grid, multistart=multistart, keep=keep,
+                             max_iter=max_iter, ftol=ftol, xtol=xtol, gtol=gtol, device=device)
     pb = _prepare(law, features, losses, weights, bounds, fixed, starts, grid, multistart, objective, "raise",
                   batch=True, delta=delta, max_iter=max_iter, ftol=ftol, xtol=xtol, gtol=gtol, keep=keep)
-    law_cls, y, w = pb.law_cls, pb.y, pb.weights
-    params, objv, status, nfev = _core.fit_many[law_cls._core_name](**pb.core_args(), threads=get_num_threads())
+    params, objv, status, nfev = _core.fit_many[pb.law_cls._core_name](**pb.core_args(), threads=get_num_threads())
+    return _many_result(pb, params, objv, status, nfev, _unfittable(pb.y, pb.weights), (pb.cols, pb.weights))
+
+
+def _many_result(pb, params, objv, status, nfev, why, data) -> FitManyResult:
+    """The result of a batch from the fitter's raw output (on the scaled losses), ``why`` each
+    curve cannot be fitted (or None) and the data for the identifiability screen: ``(cols, w)``
+    or a function returning them."""
     params, objv = pb.unscale(params, objv)
-    why = _unfittable(y, w)
+    unfit = np.array([m is not None for m in why], dtype=bool)
     lost = (status > 0) & ~np.all(np.isfinite(params), axis=1)  # never "converged" without parameters
     status = np.where(lost, _NON_FINITE, status)
-    status = np.where([m is not None for m in why], _BAD_DATA, status).astype(status.dtype)
-    messages = [m if m is not None else STATUS_MESSAGES.get(int(s), "unknown status") for m, s in zip(why, status)]
+    status = np.where(unfit, _BAD_DATA, status).astype(status.dtype)
+    # One message per distinct status, spread with NumPy: a million fits need no Python loop.
+    messages = np.empty(len(status), dtype=object)
+    for code in np.unique(status):
+        messages[status == code] = STATUS_MESSAGES.get(int(code), "unknown status")
+    for i in np.flatnonzero(unfit):
+        messages[i] = why[i]
     return FitManyResult(
         params=params,
-        param_names=law_cls.param_names,
+        param_names=pb.law_cls.param_names,
         objective=objv,
         status=status,
         success=status > 0,
         nfev=nfev,
-        message=messages,
-        _pending=(law_cls, pb.cols, w, pb.fixed_mask, np.array([m is None for m in why], dtype=bool)),
+        message=messages.tolist(),
+        _pending=(pb.law_cls, data, pb.fixed_mask, ~unfit),
     )
 
 

@@ -755,9 +755,10 @@ def grid(
     objective: Optional[str] = None,
     k: int = 1,
     group_by: str | Sequence[str] | None = None,
-    chunk_size: int = 1_000_000,
+    chunk_size: Optional[int] = None,
     progress: Optional[bool] = None,
     client: Any = None,
+    device: str = "cpu",
 ) -> pd.DataFrame:
     """Evaluate fitted laws over the Cartesian product of schedule-family parameters.
 
@@ -833,9 +834,10 @@ def grid(
         Rows kept per group (``reduce`` only).
     group_by : str or sequence of str, optional
         Parameter columns defining the groups of ``reduce`` (not loss columns).
-    chunk_size : int
+    chunk_size : int, optional
         Rows (combination x step) per chunk, rounded to whole schedules: the unit of
         progress and distribution. With ``reduce`` memory stays O(chunk_size).
+        Default 1,000,000 (100,000,000 with ``device="cuda"``).
     progress : bool, optional
         A tqdm progress bar on stderr: None (default) shows it for grids of more than one
         chunk when stderr is a terminal and tqdm is installed; True always (warns without
@@ -843,6 +845,9 @@ def grid(
     client : dask.distributed.Client or concurrent.futures.Executor, optional
         Run the chunks there (``submit``); results are identical to the local run. Each
         task uses the worker's default thread count.
+    device : {"cpu", "cuda", "cuda:N"}
+        ``"cuda"``: each chunk is evaluated (and reduced) on a GPU (:mod:`cptlaw.cuda`); the
+        same rows and best rows as on the CPU. Not with ``client``.
 
     Returns
     -------
@@ -892,6 +897,17 @@ def grid(
         if objective is not None or group_by is not None:
             raise ValueError("objective, group_by: only used with reduce='min' or 'max'")
         red = None
+    if device != "cpu" and client is not None:
+        raise ValueError("device: 'cuda' runs the grid on this machine's GPU; it does not combine with client=")
+    threads = get_num_threads()
+    if device != "cpu":
+        from . import cuda
+
+        run_local = cuda._grid_runner(plan.spec, red, device)
+    else:
+        run_local = lambda s0, s1: _run_chunk(plan.spec, s0, s1, red, threads)  # noqa: E731
+    if chunk_size is None:
+        chunk_size = 1_000_000 if device == "cpu" else 100_000_000
     chunk_size = _validate.integer(chunk_size, "chunk_size", lo=1)
     if red is None:
         _check_fits_in_memory(plan)
@@ -901,7 +917,6 @@ def grid(
 
     per = max(1, chunk_size // plan.rows_per_schedule)
     bounds = [(s0, min(s0 + per, plan.schedules)) for s0 in range(0, plan.schedules, per)]
-    threads = get_num_threads()
     acc: Any = _Rows(plan) if red is None else _Best(plan, red, threads)
     done = [0]
 
@@ -916,9 +931,10 @@ def grid(
         if client is None:
             for s0, s1 in bounds:
                 try:
-                    res = _run_chunk(plan.spec, s0, s1, red, threads)
+                    res = run_local(s0, s1)
                 except KeyboardInterrupt as exc:
-                    # The core stops within ~50 ms and hands over what it finished.
+                    # The CPU core stops within ~50 ms and hands over what it finished (a GPU
+                    # chunk runs to its end: the interrupt comes after it).
                     part = getattr(exc, "_cptlaw_partial", None)
                     if part is not None:
                         done[0] += acc.add_partial(s0, s1, part)

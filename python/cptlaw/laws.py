@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _core, _validate
+from . import cuda as _cuda
 from ._threads import get_num_threads
 
 
@@ -138,7 +139,8 @@ class Law:
     __hash__ = None  # type: ignore[assignment]  # mutable-looking value object
 
     # -- evaluation ---------------------------------------------------------------
-    def _inputs(self, args: tuple, kwargs: dict) -> tuple[list[np.ndarray], tuple[int, ...], int]:
+    def _given(self, args: tuple, kwargs: dict) -> list[Any]:
+        """The inputs' values in ``input_names`` order, from positional and keyword arguments."""
         names = self.input_names
         if len(args) > len(names):
             raise TypeError(f"{type(self).__name__}: takes {len(names)} inputs, got {len(args)}")
@@ -152,10 +154,11 @@ class Law:
         missing = [n for n in names if n not in given]
         if missing:
             raise TypeError(f"{type(self).__name__}: missing input(s) {', '.join(missing)}")
-        arrays = []
-        for n in names:
-            a = _validate.as_float_array(given[n], n, allow_empty=True)
-            arrays.append(a)
+        return [given[n] for n in names]
+
+    def _inputs(self, args: tuple, kwargs: dict) -> tuple[list[np.ndarray], tuple[int, ...], int]:
+        names = self.input_names
+        arrays = [_validate.as_float_array(v, n, allow_empty=True) for n, v in zip(names, self._given(args, kwargs))]
         try:
             shape = np.broadcast_shapes(*(a.shape for a in arrays))
         except ValueError:
@@ -173,6 +176,8 @@ class Law:
         return flat, shape, size
 
     def _eval(self, args: tuple, kwargs: dict, with_grad: bool, out: np.ndarray | None = None) -> Any:
+        if _cuda._on_device((*args, *kwargs.values(), out)):  # CuPy / PyTorch CUDA arrays: on their GPU
+            return _cuda._law_eval(self, args, kwargs, with_grad, out)
         flat, shape, size = self._inputs(args, kwargs)
         fn = _core.law_eval[self._core_name]
         if out is not None:

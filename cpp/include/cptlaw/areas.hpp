@@ -44,7 +44,7 @@ struct Transfer {
   bool pt_continues = false;  // S2_pt keeps growing by the decaying PT momentum (by_source)
   double pt_m = 0.0;          // that PT momentum (0 when S2_pt is frozen)
 };
-inline Transfer transfer(Split split, double pt_m, double pt_lr, double pt_s2 = 0.0) {
+CPTLAW_HD inline Transfer transfer(Split split, double pt_m, double pt_lr, double pt_s2 = 0.0) {
   Transfer t;
   t.cpt_m = split == Split::by_time ? pt_m : 0.0;
   t.prev_lr = pt_lr;

@@ -16,7 +16,9 @@
 // CPTPair does), and the laws are evaluated on blocks of rows with laws.hpp. Results are
 // either written out (materialize / rows) or fed to a per-group best-k reduction (reduce),
 // so a chunk of any size needs O(groups * k) memory. Work is split across threads by
-// schedule; nothing here touches Python.
+// schedule; nothing here touches Python. One schedule's decoding (locate, resolve), its
+// areas (schedule_areas), a row's loss (law_value) and group (row_group) are CPTLAW_HD
+// functions of the Spec: the CUDA grid kernels (cpp/cuda) run the same code per thread.
 #pragma once
 
 #include <algorithm>
@@ -63,7 +65,41 @@ enum DecayCode : int { decay_linear = 0, decay_cosine = 1, decay_sqrt = 2 };
 constexpr double kStartHF = -1.0, kStartPT = -2.0;
 
 // Laws are given by their kind code: the index in the law registry (law_registry.hpp),
-// which also says how each reads the rows' areas.
+// which also says how each reads the rows' areas. visit_law calls f(laws::Kind<Law, grid
+// inputs>{}) for the law of kind code `kind` if the grid can evaluate it (nothing
+// otherwise): the one dispatch over the grid's laws, for the CPU's blocks of rows and the
+// CUDA rows alike.
+CPTLAW_NO_EXEC_CHECK
+template <class F>
+CPTLAW_HD void visit_law(int kind, F&& f) {
+  laws::visit_law(kind, [&](auto k) {
+    if constexpr (decltype(k)::grid != laws::GridInputs::none) f(k);
+  });
+}
+
+// Loss of one row under law kind `kind` with parameters p; x = (s1_pt, s2_pt, s1_cpt, s2_cpt, r_pt).
+CPTLAW_HD inline double law_value(int kind, const double* p, const double* x) {
+  double v = std::numeric_limits<double>::quiet_NaN();
+  visit_law(kind, [&](auto k) {
+    using K = decltype(k);
+    using Law = typename K::law;
+    double raw[Law::n_inputs], z[Law::n_prep];
+    for (int i = 0; i < Law::n_inputs; ++i) raw[i] = x[i];
+    if constexpr (K::grid == laws::GridInputs::whole) {
+      raw[0] = x[0] + x[2];
+      raw[1] = x[1] + x[3];
+    } else if constexpr (K::grid == laws::GridInputs::cpt_only) {
+      raw[0] = x[2];
+      raw[1] = x[3];
+    }
+    Law::prepare(raw, z);
+    v = Law::template eval<false>(p, z, nullptr);
+  });
+  return v;
+}
+
+// The weighted loss w L_a + (1 - w) L_b (P1 Eq. 5).
+CPTLAW_HD inline double weighted_loss(double w, double la, double lb) { return w * la + (1.0 - w) * lb; }
 
 // Everything a grid needs, as flat arrays (the caller keeps them alive).
 struct Spec {
@@ -112,6 +148,21 @@ struct Reduction {
   const std::int32_t* map[kAxes] = {};
   std::int64_t map_len[kAxes] = {};
 };
+
+// Group of a row with schedule codes `code` at replay, weight and step levels ri, wi, q.
+CPTLAW_HD inline std::int64_t row_group(const Reduction& red, const std::int32_t* code, std::int64_t ri,
+                                        std::int64_t wi, std::int64_t q) {
+  std::int64_t grp = 0;
+  auto add = [&](int a, std::int64_t c) {
+    if (red.mul[a] == 0) return;
+    grp += red.mul[a] * (red.map[a] ? red.map[a][c] : c);
+  };
+  for (int a = 0; a < kScheduleAxes; ++a) add(a, code[a]);
+  add(kReplay, ri);
+  add(kWeight, wi);
+  add(kStep, q);
+  return grp;
+}
 
 struct Entry {
   double v;
@@ -178,6 +229,203 @@ struct Config {
   bool valid = true;
 };
 
+// -- one schedule, as CPTLAW_HD functions of the spec (host or device pointers) ----------------
+
+// Position of a schedule: its block and the index into each axis' code list.
+struct Cursor {
+  std::int64_t block = 0;
+  std::int64_t pos[kScheduleAxes] = {};
+};
+
+// Cursor of schedule s; starts[b] is the first schedule of block b (n_blocks + 1 entries).
+CPTLAW_HD inline Cursor locate(const Spec& sp, const std::int64_t* starts, std::int64_t s) {
+  Cursor c;
+  std::int64_t lo = 0, hi = sp.n_blocks + 1;  // upper_bound(starts, s) - 1
+  while (lo < hi) {
+    const std::int64_t mid = lo + (hi - lo) / 2;
+    if (starts[mid] <= s) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  c.block = lo - 1;
+  std::int64_t local = s - starts[c.block];
+  for (int a = kScheduleAxes - 1; a >= 0; --a) {
+    const std::int64_t size = sp.block_size[c.block * kScheduleAxes + a];
+    c.pos[a] = local % size;
+    local /= size;
+  }
+  return c;
+}
+
+// The cursor of the next schedule.
+CPTLAW_HD inline void next(const Spec& sp, Cursor& c) {
+  for (int a = kScheduleAxes - 1; a >= 0; --a) {
+    if (++c.pos[a] < sp.block_size[c.block * kScheduleAxes + a]) return;
+    c.pos[a] = 0;
+  }
+  ++c.block;  // wrapped: first schedule of the next block (positions already 0)
+}
+
+CPTLAW_HD inline Config resolve(const Spec& sp, const Cursor& cur) {
+  Config c;
+  for (int a = 0; a < kScheduleAxes; ++a)
+    c.code[a] = sp.block_codes[sp.block_code_off[cur.block * kScheduleAxes + a] + cur.pos[a]];
+  auto level = [&](int a) { return sp.levels[a][c.code[a]]; };
+  c.pt = sp.pt_state + 4 * static_cast<std::int64_t>(c.code[kPT]);
+  c.shape = static_cast<int>(level(kShape));
+  c.peak = level(kPeak);
+  c.n = static_cast<std::int64_t>(level(kSteps));
+  c.W = static_cast<std::int64_t>(level(kWarmup));
+  c.valid = c.W <= c.n && c.n >= 1 && c.peak > 0.0;
+  if (c.shape != shape_constant) {
+    const double m = level(kMin);
+    c.floor = sp.min_is_ratio ? m : m / c.peak;  // schedules._min_ratio: min_lr / peak
+    c.valid = c.valid && (sp.min_is_ratio ? m <= 1.0 : m <= c.peak);
+  }
+  if (c.shape == shape_wsd) {
+    c.dtype = static_cast<int>(level(kDecayType));
+    c.D = static_cast<std::int64_t>(std::nearbyint(level(kFrac) * static_cast<double>(c.n - c.W)));
+    if (c.valid && (c.D < 0 || c.D > c.n - c.W)) c.valid = false;
+  }
+  // Warmup start: HF starts at 0 (at min_lr for WSD); "pt" continues from the PT LR.
+  c.start_lr = std::numeric_limits<double>::quiet_NaN();
+  if (c.W > 0) {
+    const double st = level(kStart);
+    if (st == kStartHF) {
+      c.start = c.shape == shape_wsd ? c.floor : 0.0;
+      c.start_lr = c.shape != shape_wsd ? 0.0 : (sp.min_is_ratio ? c.floor * c.peak : level(kMin));
+    } else {
+      c.start_lr = st == kStartPT ? c.pt[3] : st;
+      c.start = c.start_lr / c.peak;
+    }
+  }
+  return c;
+}
+
+// CPT segments, as cptlaw.schedules builds them (cosine, linear, wsd, rewarmup); at most 4.
+CPTLAW_HD inline int segments(const Config& c, sched::Segment* out) {
+  int k = 0;
+  auto add = [&](std::int64_t len, sched::Shape shape, double floor, double off, double den, double a) {
+    if (len <= 0) return;
+    sched::Segment& s = out[k++];
+    s.len = len;
+    s.shape = shape;
+    s.scale = c.peak;
+    s.floor = floor;
+    s.off = off;
+    s.den = den;
+    s.a = a;
+    s.b = 0.0;
+  };
+  auto dmax = [](std::int64_t v) { return static_cast<double>(std::max<std::int64_t>(1, v)); };
+  add(c.W, sched::Shape::linear, c.start, 0.0, dmax(c.W), 0.0);
+  const std::int64_t rest = c.n - c.W;
+  switch (c.shape) {
+    case shape_constant:
+      add(rest, sched::Shape::constant, 0.0, 0.0, 1.0, 0.0);
+      break;
+    case shape_cosine:
+      add(rest, sched::Shape::cosine, c.floor, 0.0, dmax(rest), 0.5);
+      break;
+    case shape_linear:
+      add(rest, sched::Shape::ratio_down, c.floor, static_cast<double>(rest), dmax(rest), 0.0);
+      break;
+    default: {
+      add(rest - c.D, sched::Shape::constant, 0.0, 0.0, 1.0, 0.0);
+      const sched::Shape ds = c.dtype == decay_cosine ? sched::Shape::cosine
+                              : c.dtype == decay_sqrt ? sched::Shape::sqrt_down
+                                                      : sched::Shape::one_minus;
+      add(c.D, ds, c.floor, 0.0, dmax(c.D), 0.5);
+      break;
+    }
+  }
+  return k;
+}
+
+// Areas of one valid schedule at ascending CPT step counts steps[0..ns) (steps null: the
+// final step), entered with the PT checkpoint's final state under the transfer rule of
+// areas.hpp (as CPTPair does): one sweep over its pieces; inside a recurrence-only piece a
+// cursor continues from the previous step. out(q, a) receives a = (S1_pt, S2_pt, S1_cpt,
+// S2_cpt) at steps[q] (NaN beyond the schedule); pt_dec(q) is sched::pt_momentum_area(dc,
+// steps[q]) (pt_dec(0) = pt_momentum_area(dc, c.n) for the final step).
+CPTLAW_NO_EXEC_CHECK
+template <class PtDecay, class Out>
+CPTLAW_HD void schedule_areas(const Config& c, const sched::Decay& dc, Split split, const std::int64_t* steps,
+                              std::int64_t ns, PtDecay&& pt_dec, Out&& out) {
+  const double* f = c.pt;
+  const Transfer tr = transfer(split, f[2], f[3], f[1]);
+  auto write = [&](std::int64_t q, std::int64_t k, const sched::State& st) {
+    double a[4] = {f[0], f[1], 0.0, 0.0};
+    if (k != 0) {
+      if (tr.pt_continues) a[1] += pt_dec(q) * tr.pt_m;
+      a[2] = st.s1;
+      a[3] = st.s2;
+    }
+    out(q, a);
+  };
+  sched::Segment seg[4];
+  const int np = segments(c, seg);
+  sched::Piece pc[4];
+  std::int64_t start = 0;
+  for (int i = 0; i < np; ++i) {
+    pc[i] = sched::detail::make_piece(seg[i], start, dc, nullptr);
+    start += seg[i].len;
+  }
+  sched::State entry;
+  entry.m = tr.cpt_m;
+  entry.x = tr.prev_lr;
+  entry.s2 = tr.cpt_s2;
+  if (!steps) {  // the final step
+    for (int i = 0; i < np; ++i) sched::advance(entry, pc[i], seg[i].len, dc, nullptr);
+    write(0, c.n, entry);
+    return;
+  }
+  int pi = 0;
+  std::int64_t pstart = 0, cur_j = -1;
+  sched::State cur;
+  for (std::int64_t q = 0; q < ns; ++q) {
+    const std::int64_t k = steps[q];
+    if (k == 0) {
+      write(q, 0, entry);
+      continue;
+    }
+    if (k > c.n) {  // beyond this schedule (steps ascend: so are the rest)
+      const double nan = std::numeric_limits<double>::quiet_NaN();
+      const double a[4] = {nan, nan, nan, nan};
+      for (; q < ns; ++q) out(q, a);
+      break;
+    }
+    const std::int64_t t = k - 1;
+    while (t >= pstart + seg[pi].len) {
+      if (cur_j >= 0) {
+        sched::advance_steps(cur, pc[pi], cur_j, seg[pi].len, dc, nullptr);
+        entry = cur;
+      } else {
+        sched::advance(entry, pc[pi], seg[pi].len, dc, nullptr);
+      }
+      pstart += seg[pi].len;
+      ++pi;
+      cur_j = -1;
+    }
+    const std::int64_t kk = t - pstart + 1;
+    if (pc[pi].kind == sched::Piece::generic) {
+      if (cur_j < 0) {
+        cur = entry;
+        cur_j = 0;
+      }
+      sched::advance_steps(cur, pc[pi], cur_j, kk, dc, nullptr);
+      cur_j = kk;
+      write(q, k, cur);
+    } else {
+      sched::State st = entry;
+      sched::advance(st, pc[pi], kk, dc, nullptr);
+      write(q, k, st);
+    }
+  }
+}
+
 class Grid {
  public:
   // Rows of law inputs evaluated together.
@@ -238,6 +486,11 @@ class Grid {
   std::int64_t rows_per_schedule() const { return rows_per_schedule_; }
   std::int64_t rows() const { return schedules() * rows_per_schedule_; }
   std::int64_t outputs() const { return outputs_; }
+  // What a device copy of the grid needs besides the spec's arrays.
+  const Spec& spec() const { return s_; }
+  const sched::Decay& decay() const { return dc_; }
+  const std::vector<std::int64_t>& block_starts() const { return starts_; }
+  const std::vector<double>& pt_decays() const { return pt_decay_; }  // pt_decay(steps[q])
 
   // Rows of schedules [s0, s1): out[c][r] for each output column c (laws, then the weighted
   // loss), codes[a * nrows + r] the level code of every axis, start[r] the re-warmup start LR
@@ -336,107 +589,11 @@ class Grid {
     if (s0 < 0 || s1 < s0 || s1 > schedules()) throw std::out_of_range("grid: schedule range out of range");
   }
 
-  // Position of schedule s: its block and the index into each axis' code list.
-  struct Cursor {
-    std::int64_t block = 0;
-    std::int64_t pos[kScheduleAxes] = {};
-  };
-  Cursor locate(std::int64_t s) const {
-    Cursor c;
-    c.block = static_cast<std::int64_t>(std::upper_bound(starts_.begin(), starts_.end(), s) - starts_.begin()) - 1;
-    std::int64_t local = s - starts_[static_cast<std::size_t>(c.block)];
-    for (int a = kScheduleAxes - 1; a >= 0; --a) {
-      const std::int64_t size = s_.block_size[c.block * kScheduleAxes + a];
-      c.pos[a] = local % size;
-      local /= size;
-    }
-    return c;
-  }
-  void next(Cursor& c) const {
-    for (int a = kScheduleAxes - 1; a >= 0; --a) {
-      if (++c.pos[a] < s_.block_size[c.block * kScheduleAxes + a]) return;
-      c.pos[a] = 0;
-    }
-    ++c.block;  // wrapped: first schedule of the next block (positions already 0)
-  }
-
-  Config resolve(const Cursor& cur) const {
-    Config c;
-    for (int a = 0; a < kScheduleAxes; ++a)
-      c.code[a] = s_.block_codes[s_.block_code_off[cur.block * kScheduleAxes + a] + cur.pos[a]];
-    auto level = [&](int a) { return s_.levels[a][c.code[a]]; };
-    c.pt = s_.pt_state + 4 * static_cast<std::int64_t>(c.code[kPT]);
-    c.shape = static_cast<int>(level(kShape));
-    c.peak = level(kPeak);
-    c.n = static_cast<std::int64_t>(level(kSteps));
-    c.W = static_cast<std::int64_t>(level(kWarmup));
-    c.valid = c.W <= c.n && c.n >= 1 && c.peak > 0.0;
-    if (c.shape != shape_constant) {
-      const double m = level(kMin);
-      c.floor = s_.min_is_ratio ? m : m / c.peak;  // schedules._min_ratio: min_lr / peak
-      c.valid = c.valid && (s_.min_is_ratio ? m <= 1.0 : m <= c.peak);
-    }
-    if (c.shape == shape_wsd) {
-      c.dtype = static_cast<int>(level(kDecayType));
-      c.D = static_cast<std::int64_t>(std::nearbyint(level(kFrac) * static_cast<double>(c.n - c.W)));
-      if (c.valid && (c.D < 0 || c.D > c.n - c.W)) c.valid = false;
-    }
-    // Warmup start: HF starts at 0 (at min_lr for WSD); "pt" continues from the PT LR.
-    c.start_lr = std::numeric_limits<double>::quiet_NaN();
-    if (c.W > 0) {
-      const double st = level(kStart);
-      if (st == kStartHF) {
-        c.start = c.shape == shape_wsd ? c.floor : 0.0;
-        c.start_lr = c.shape != shape_wsd ? 0.0 : (s_.min_is_ratio ? c.floor * c.peak : level(kMin));
-      } else {
-        c.start_lr = st == kStartPT ? c.pt[3] : st;
-        c.start = c.start_lr / c.peak;
-      }
-    }
-    return c;
-  }
+  Cursor locate(std::int64_t s) const { return grid::locate(s_, starts_.data(), s); }
+  void next(Cursor& c) const { grid::next(s_, c); }
+  Config resolve(const Cursor& cur) const { return grid::resolve(s_, cur); }
 
   // -- one schedule's areas -----------------------------------------------------------------
-  // CPT segments, as cptlaw.schedules builds them (cosine, linear, wsd, rewarmup).
-  static int segments(const Config& c, sched::Segment* out) {
-    int k = 0;
-    auto add = [&](std::int64_t len, sched::Shape shape, double floor, double off, double den, double a) {
-      if (len <= 0) return;
-      sched::Segment& s = out[k++];
-      s.len = len;
-      s.shape = shape;
-      s.scale = c.peak;
-      s.floor = floor;
-      s.off = off;
-      s.den = den;
-      s.a = a;
-      s.b = 0.0;
-    };
-    auto dmax = [](std::int64_t v) { return static_cast<double>(std::max<std::int64_t>(1, v)); };
-    add(c.W, sched::Shape::linear, c.start, 0.0, dmax(c.W), 0.0);
-    const std::int64_t rest = c.n - c.W;
-    switch (c.shape) {
-      case shape_constant:
-        add(rest, sched::Shape::constant, 0.0, 0.0, 1.0, 0.0);
-        break;
-      case shape_cosine:
-        add(rest, sched::Shape::cosine, c.floor, 0.0, dmax(rest), 0.5);
-        break;
-      case shape_linear:
-        add(rest, sched::Shape::ratio_down, c.floor, static_cast<double>(rest), dmax(rest), 0.0);
-        break;
-      default: {
-        add(rest - c.D, sched::Shape::constant, 0.0, 0.0, 1.0, 0.0);
-        const sched::Shape ds = c.dtype == decay_cosine ? sched::Shape::cosine
-                                : c.dtype == decay_sqrt ? sched::Shape::sqrt_down
-                                                        : sched::Shape::one_minus;
-        add(c.D, ds, c.floor, 0.0, dmax(c.D), 0.5);
-        break;
-      }
-    }
-    return k;
-  }
-
   // Areas (S1_pt, S2_pt, S1_cpt, S2_cpt) of one schedule at every requested step.
   void schedule_areas(const Config& c, double* s1p, double* s2p, double* s1c, double* s2c) const {
     const std::int64_t ns = s_.n_steps;
@@ -448,80 +605,13 @@ class Grid {
       std::fill(s2c, s2c + ns, nan);
       return;
     }
-    const double* f = c.pt;
-    const Transfer tr = transfer(s_.split, f[2], f[3], f[1]);
-    auto write = [&](std::int64_t q, std::int64_t k, const sched::State& st) {
-      s1p[q] = f[0];
-      s2p[q] = f[1];
-      if (k == 0) {
-        s1c[q] = 0.0;
-        s2c[q] = 0.0;
-        return;
-      }
-      if (tr.pt_continues)
-        s2p[q] += (s_.steps ? pt_decay_[static_cast<std::size_t>(q)] : pt_decay(k)) * tr.pt_m;
-      s1c[q] = st.s1;
-      s2c[q] = st.s2;
-    };
-    sched::Segment seg[4];
-    const int np = segments(c, seg);
-    sched::Piece pc[4];
-    std::int64_t start = 0;
-    for (int i = 0; i < np; ++i) {
-      pc[i] = sched::detail::make_piece(seg[i], start, dc_, nullptr);
-      start += seg[i].len;
-    }
-    sched::State entry;
-    entry.m = tr.cpt_m;
-    entry.x = tr.prev_lr;
-    entry.s2 = tr.cpt_s2;
-    if (!s_.steps) {  // the final step
-      for (int i = 0; i < np; ++i) sched::advance(entry, pc[i], seg[i].len, dc_, nullptr);
-      write(0, c.n, entry);
-      return;
-    }
-    // Ascending steps: one sweep over the pieces; inside a recurrence-only piece a cursor
-    // continues from the previous step.
-    int pi = 0;
-    std::int64_t pstart = 0, cur_j = -1;
-    sched::State cur;
-    for (std::int64_t q = 0; q < ns; ++q) {
-      const std::int64_t k = s_.steps[q];
-      if (k == 0) {
-        write(q, 0, entry);
-        continue;
-      }
-      if (k > c.n) {  // beyond this schedule (steps ascend: so are the rest)
-        for (; q < ns; ++q) s1p[q] = s2p[q] = s1c[q] = s2c[q] = nan;
-        break;
-      }
-      const std::int64_t t = k - 1;
-      while (t >= pstart + seg[pi].len) {
-        if (cur_j >= 0) {
-          sched::advance_steps(cur, pc[pi], cur_j, seg[pi].len, dc_, nullptr);
-          entry = cur;
-        } else {
-          sched::advance(entry, pc[pi], seg[pi].len, dc_, nullptr);
-        }
-        pstart += seg[pi].len;
-        ++pi;
-        cur_j = -1;
-      }
-      const std::int64_t kk = t - pstart + 1;
-      if (pc[pi].kind == sched::Piece::generic) {
-        if (cur_j < 0) {
-          cur = entry;
-          cur_j = 0;
-        }
-        sched::advance_steps(cur, pc[pi], cur_j, kk, dc_, nullptr);
-        cur_j = kk;
-        write(q, k, cur);
-      } else {
-        sched::State st = entry;
-        sched::advance(st, pc[pi], kk, dc_, nullptr);
-        write(q, k, st);
-      }
-    }
+    auto pt_dec = [&](std::int64_t q) { return s_.steps ? pt_decay_[static_cast<std::size_t>(q)] : pt_decay(c.n); };
+    grid::schedule_areas(c, dc_, s_.split, s_.steps, ns, pt_dec, [&](std::int64_t q, const double* a) {
+      s1p[q] = a[0];
+      s2p[q] = a[1];
+      s1c[q] = a[2];
+      s2c[q] = a[3];
+    });
   }
 
   // -- law evaluation on buffered rows ----------------------------------------------------
@@ -550,41 +640,33 @@ class Grid {
   void eval_laws(Buffer& buf) const {
     const std::int64_t n = buf.n;
     const double* x[5] = {buf.x[0].data(), buf.x[1].data(), buf.x[2].data(), buf.x[3].data(), buf.x[4].data()};
-    const auto& reg = laws::registry();
     for (std::int64_t l = 0; l < s_.n_laws; ++l) {
       const double* p = s_.law_params + s_.law_param_off[l];
       double* out = buf.loss[static_cast<std::size_t>(l)].data();
-      const laws::Entry& law = reg[s_.law_kind[l]];
-      switch (law.grid) {
-        case laws::GridInputs::whole: {
+      visit_law(s_.law_kind[l], [&](auto k) {
+        using K = decltype(k);
+        const double* in[5] = {x[0], x[1], x[2], x[3], x[4]};
+        if constexpr (K::grid == laws::GridInputs::whole) {
           for (std::int64_t i = 0; i < n; ++i) {
             buf.sum1[i] = x[0][i] + x[2][i];
             buf.sum2[i] = x[1][i] + x[3][i];
           }
-          const double* in[2] = {buf.sum1.data(), buf.sum2.data()};
-          law.eval_dense(p, in, n, out);
-          break;
+          in[0] = buf.sum1.data();
+          in[1] = buf.sum2.data();
+        } else if constexpr (K::grid == laws::GridInputs::cpt_only) {
+          in[0] = x[2];
+          in[1] = x[3];
         }
-        case laws::GridInputs::leading:
-          law.eval_dense(p, x, n, out);
-          break;
-        case laws::GridInputs::cpt_only: {
-          const double* in[2] = {x[2], x[3]};
-          law.eval_dense(p, in, n, out);
-          break;
-        }
-        case laws::GridInputs::none:
-          break;
-      }
+        laws::eval_dense<typename K::law>(p, in, n, out);
+      });
     }
   }
 
   // Output value c of buffered row i at weight level wi.
   double value(const Buffer& buf, std::int64_t i, std::int64_t c, std::int64_t wi) const {
     if (c < s_.n_laws) return buf.loss[static_cast<std::size_t>(c)][i];
-    const double w = s_.w[wi];
-    return w * buf.loss[static_cast<std::size_t>(s_.w_law_a)][i] +
-           (1.0 - w) * buf.loss[static_cast<std::size_t>(s_.w_law_b)][i];
+    return weighted_loss(s_.w[wi], buf.loss[static_cast<std::size_t>(s_.w_law_a)][i],
+                         buf.loss[static_cast<std::size_t>(s_.w_law_b)][i]);
   }
 
   template <class Sink>
@@ -627,15 +709,7 @@ class Grid {
       double v = g->value(buf, i, red->objective, wi);
       if (std::isnan(v)) return;
       if (red->maximize) v = -v;
-      std::int64_t grp = 0;
-      auto add = [&](int a, std::int32_t code) {
-        if (red->mul[a] == 0) return;
-        grp += red->mul[a] * (red->map[a] ? red->map[a][code] : code);
-      };
-      for (int a = 0; a < kScheduleAxes; ++a) add(a, r.code[a]);
-      add(kReplay, r.replay);
-      add(kWeight, wi);
-      add(kStep, r.step);
+      const std::int64_t grp = row_group(*red, r.code, r.replay, wi, r.step);
       top.insert(grp, v, r.row + static_cast<std::int64_t>(wi) * g->s_.n_steps);
     }
   };

@@ -6,6 +6,7 @@
 //                                       once per point and reused across a fit
 //   eval<Grad>(p, prep, g)              value; if Grad, also dL/dp into g[n_params]
 // Kernels below loop over points; they are plain arithmetic so they vectorise.
+// prepare and eval are CPTLAW_HD: the CUDA kernels (cpp/cuda) call the same functions.
 // Non-positive forward areas give NaN (a power of them is undefined).
 #pragma once
 
@@ -26,9 +27,9 @@ namespace laws {
 namespace detail {
 constexpr double nan = std::numeric_limits<double>::quiet_NaN();
 // log of a forward area; NaN where the area is not positive.
-inline double log_area(double s) { return s > 0.0 ? simd::log(s) : nan; }
+CPTLAW_HD inline double log_area(double s) { return s > 0.0 ? simd::log(s) : nan; }
 // e^x - 1, accurate for small x.
-inline double expm1(double x) {
+CPTLAW_HD inline double expm1(double x) {
   const double big = simd::exp(x) - 1.0;
   const double small = x * (1.0 + x * (0.5 + x * (1.0 / 6 + x * (1.0 / 24))));
   return (x < 1e-4 && x > -1e-4) ? small : big;
@@ -36,7 +37,7 @@ inline double expm1(double x) {
 // The distribution-shift factor: 1 - (1 + E s)^-beta and the pieces of its gradient.
 struct Shift {
   double q, lq, one_minus_q, dq_dE_over_b;  // dq_dE_over_b = beta s Q / (1 + E s)
-  Shift(double E, double beta, double s1_cpt) {
+  CPTLAW_HD Shift(double E, double beta, double s1_cpt) {
     const double u = E * s1_cpt;
     lq = simd::log1p(u);
     q = simd::exp(-beta * lq);
@@ -49,12 +50,12 @@ struct Shift {
 // P2: L = L0 + A S1^-alpha - C S2
 struct Annealing {
   static constexpr int n_params = 4, n_inputs = 2, n_prep = 2;
-  static void prepare(const double* x, double* z) {
+  CPTLAW_HD static void prepare(const double* x, double* z) {
     z[0] = detail::log_area(x[0]);
     z[1] = x[1];
   }
   template <bool Grad>
-  static double eval(const double* p, const double* z, double* g) {
+  CPTLAW_HD static double eval(const double* p, const double* z, double* g) {
     const double P = simd::exp(-p[2] * z[0]);
     if (Grad) {
       g[0] = 1.0;
@@ -69,14 +70,14 @@ struct Annealing {
 // P1 Eq. 4. Inputs s1_pt, s2_pt, s1_cpt, s2_cpt; params L0 A alpha C1 C2 B E beta.
 struct CPT {
   static constexpr int n_params = 8, n_inputs = 4, n_prep = 4;
-  static void prepare(const double* x, double* z) {
+  CPTLAW_HD static void prepare(const double* x, double* z) {
     z[0] = detail::log_area(x[0] + x[2]);
     z[1] = x[1];
     z[2] = x[2];
     z[3] = x[3];
   }
   template <bool Grad>
-  static double eval(const double* p, const double* z, double* g) {
+  CPTLAW_HD static double eval(const double* p, const double* z, double* g) {
     const double P = simd::exp(-p[2] * z[0]);
     const detail::Shift sh(p[6], p[7], z[2]);
     if (Grad) {
@@ -97,13 +98,13 @@ struct CPT {
 // Inputs s1_pt, s2_pt, s1_cpt, s2_cpt; params L0 A alpha C B E beta.
 struct CPTSharedC {
   static constexpr int n_params = 7, n_inputs = 4, n_prep = 3;
-  static void prepare(const double* x, double* z) {
+  CPTLAW_HD static void prepare(const double* x, double* z) {
     z[0] = detail::log_area(x[0] + x[2]);
     z[1] = x[1] + x[3];
     z[2] = x[2];
   }
   template <bool Grad>
-  static double eval(const double* p, const double* z, double* g) {
+  CPTLAW_HD static double eval(const double* p, const double* z, double* g) {
     const double P = simd::exp(-p[2] * z[0]);
     const detail::Shift sh(p[5], p[6], z[2]);
     if (Grad) {
@@ -126,7 +127,7 @@ struct CPTSharedC {
 template <bool ForCPT>
 struct Replay {
   static constexpr int n_params = 10, n_inputs = 5, n_prep = 5;
-  static void prepare(const double* x, double* z) {
+  CPTLAW_HD static void prepare(const double* x, double* z) {
     z[0] = detail::log_area(x[0] + x[2]);
     z[1] = x[1];
     z[2] = x[2];
@@ -134,7 +135,7 @@ struct Replay {
     z[4] = x[4];
   }
   template <bool Grad>
-  static double eval(const double* p, const double* z, double* g) {
+  CPTLAW_HD static double eval(const double* p, const double* z, double* g) {
     const double r_pt = z[4], r_cpt = 1.0 - z[4];
     const double r_ann = ForCPT ? r_cpt : r_pt;
     const double P = simd::exp(-p[2] * z[0]);
@@ -162,7 +163,7 @@ struct Replay {
 // params L0 A alpha C1 C2 g1 g2 B E beta F g3.
 struct ModelSize {
   static constexpr int n_params = 12, n_inputs = 5, n_prep = 5;
-  static void prepare(const double* x, double* z) {
+  CPTLAW_HD static void prepare(const double* x, double* z) {
     z[0] = detail::log_area(x[0] + x[2]);
     z[1] = x[1];
     z[2] = x[2];
@@ -170,7 +171,7 @@ struct ModelSize {
     z[4] = detail::log_area(x[4]);
   }
   template <bool Grad>
-  static double eval(const double* p, const double* z, double* g) {
+  CPTLAW_HD static double eval(const double* p, const double* z, double* g) {
     const double lN = z[4];
     const double P = simd::exp(-p[2] * z[0]);
     const double n1 = simd::exp(p[5] * lN), n2 = simd::exp(p[6] * lN), n3 = simd::exp(-p[11] * lN);
@@ -197,12 +198,12 @@ struct ModelSize {
 // params L0 A alpha S1_pt_hat B E beta C2.
 struct OpenSource {
   static constexpr int n_params = 8, n_inputs = 2, n_prep = 2;
-  static void prepare(const double* x, double* z) {
+  CPTLAW_HD static void prepare(const double* x, double* z) {
     z[0] = x[0];
     z[1] = x[1];
   }
   template <bool Grad>
-  static double eval(const double* p, const double* z, double* g) {
+  CPTLAW_HD static double eval(const double* p, const double* z, double* g) {
     const double s = z[0] + p[3];
     const double ls = detail::log_area(s);
     const double P = simd::exp(-p[2] * ls);
@@ -226,7 +227,7 @@ struct OpenSource {
 // sign(s)|s|^z. Params L0 A alpha C1 C2 B E beta z1 z2.
 struct CPTPowerS2 {
   static constexpr int n_params = 10, n_inputs = 4, n_prep = 6;
-  static void prepare(const double* x, double* z) {
+  CPTLAW_HD static void prepare(const double* x, double* z) {
     z[0] = detail::log_area(x[0] + x[2]);
     z[1] = x[2];
     z[2] = x[1] > 0.0 ? 1.0 : (x[1] < 0.0 ? -1.0 : 0.0);
@@ -235,7 +236,7 @@ struct CPTPowerS2 {
     z[5] = x[3] != 0.0 ? simd::log(std::fabs(x[3])) : 0.0;
   }
   template <bool Grad>
-  static double eval(const double* p, const double* z, double* g) {
+  CPTLAW_HD static double eval(const double* p, const double* z, double* g) {
     const double P = simd::exp(-p[2] * z[0]);
     const double t1 = z[2] * simd::exp(p[8] * z[3]);
     const double t2 = z[4] * simd::exp(p[9] * z[5]);
@@ -259,12 +260,12 @@ struct CPTPowerS2 {
 // P1 Eq. 6: out-of-domain loss as w1 L_Dpt + w2 L_Dcpt.
 struct OutOfDomain {
   static constexpr int n_params = 2, n_inputs = 2, n_prep = 2;
-  static void prepare(const double* x, double* z) {
+  CPTLAW_HD static void prepare(const double* x, double* z) {
     z[0] = x[0];
     z[1] = x[1];
   }
   template <bool Grad>
-  static double eval(const double* p, const double* z, double* g) {
+  CPTLAW_HD static double eval(const double* p, const double* z, double* g) {
     if (Grad) {
       g[0] = z[0];
       g[1] = z[1];

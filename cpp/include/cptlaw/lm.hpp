@@ -72,7 +72,7 @@ struct Result {
 namespace detail {
 
 // Cholesky solve of (m x m) SPD A x = b in place; false if not positive definite.
-inline bool cholesky_solve(double* A, double* b, int m) {
+CPTLAW_HD inline bool cholesky_solve(double* A, double* b, int m) {
   for (int j = 0; j < m; ++j) {
     double d = A[j * m + j];
     for (int k = 0; k < j; ++k) d -= A[j * m + k] * A[j * m + k];
@@ -260,7 +260,10 @@ class Problem {
     int lin[P], nl = 0;
     for (int k = 0; k < P; ++k)
       if (linear_[k] && !fixed_[k]) lin[nl++] = k;
-    if (nl == 0) return true;
+    if (nl == 0) {
+      if (obj) *obj = objective(p);  // nothing to project; the caller still needs its score
+      return true;
+    }
     double q[P];
     for (int k = 0; k < P; ++k) q[k] = p[k];
     for (int a = 0; a < nl; ++a) q[lin[a]] = 0.0;  // model without the solved terms
@@ -410,6 +413,7 @@ class Problem {
     Result best;
     if (!valid()) {
       best.status = bad_input;
+      best.params.assign(P, std::numeric_limits<double>::quiet_NaN());  // fit_many copies P values
       return best;
     }
     struct Cand {

@@ -35,6 +35,8 @@
 // Per schedule the state at every segment boundary is computed once (O(segments), plus
 // O(length) for recurrence-only segments); the areas at any step are then O(1) for
 // closed-form segments (binary search for the segment, one partial advance).
+// The per-segment functions (values, pieces, advance) are CPTLAW_HD: the CUDA grid kernel
+// calls the same code; Decay and Schedule are built on the host.
 #pragma once
 
 #include <algorithm>
@@ -46,6 +48,7 @@
 
 #include "cptlaw/areas.hpp"
 #include "cptlaw/cancel.hpp"
+#include "cptlaw/config.hpp"
 #include "cptlaw/parallel.hpp"
 
 namespace cptlaw {
@@ -103,7 +106,7 @@ inline Segment segment_from_row(const double* row) {
 }
 
 // The LR at step j of a segment (0 <= j < len).
-inline double segment_value(const Segment& s, std::int64_t j, const double* data) {
+CPTLAW_HD inline double segment_value(const Segment& s, std::int64_t j, const double* data) {
   const double jo = static_cast<double>(j) + s.off;
   const double p = jo / s.den;
   const double w = 1.0 - s.floor;
@@ -150,9 +153,9 @@ namespace detail {
 struct cplx {
   double re, im;
 };
-inline cplx operator*(cplx a, cplx b) { return {a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re}; }
-inline cplx operator+(double a, cplx b) { return {a + b.re, b.im}; }
-inline cplx inverse(cplx a) {
+CPTLAW_HD inline cplx operator*(cplx a, cplx b) { return {a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re}; }
+CPTLAW_HD inline cplx operator+(double a, cplx b) { return {a + b.re, b.im}; }
+CPTLAW_HD inline cplx inverse(cplx a) {
   // Scaled to avoid overflow/underflow in |a|^2.
   const double s = std::max(std::fabs(a.re), std::fabs(a.im));
   const double r = a.re / s, i = a.im / s;
@@ -161,10 +164,10 @@ inline cplx inverse(cplx a) {
 }
 
 // -log(r) for r > 0, accurate near r = 1.
-inline double neglog(double r) { return (r > 0.5 && r < 2.0) ? -std::log1p(r - 1.0) : -std::log(r); }
+CPTLAW_HD inline double neglog(double r) { return (r > 0.5 && r < 2.0) ? -std::log1p(r - 1.0) : -std::log(r); }
 
 // phi2(-x) = (e^-x - 1 + x) / x^2 for x >= 0, given em1 = expm1(-x).
-inline double phi2_neg(double x, double em1) {
+CPTLAW_HD inline double phi2_neg(double x, double em1) {
   if (x < 0.25) {
     // sum_j (-x)^j / (j+2)!, j = 0..13 (truncation < 1e-19 at x = 0.25).
     static constexpr double c[14] = {1.0 / 2,
@@ -189,7 +192,7 @@ inline double phi2_neg(double x, double em1) {
 }
 
 // sum_{j<n} e^{-x j} for any real x (x = 0: n), given inv_em1 = 1 / expm1(-x).
-inline double geo_sum(std::int64_t n, double x, double inv_em1) {
+CPTLAW_HD inline double geo_sum(std::int64_t n, double x, double inv_em1) {
   if (n <= 0) return 0.0;
   if (x == 0.0) return static_cast<double>(n);
   return std::expm1(-static_cast<double>(n) * x) * inv_em1;
@@ -238,7 +241,7 @@ struct Decay {
   struct Geo {
     double pw, em1, g, h;
   };
-  Geo geo(std::int64_t n, bool need_h) const {
+  CPTLAW_HD Geo geo(std::int64_t n, bool need_h) const {
     Geo r{1.0, 0.0, 0.0, 0.0};
     const double nn = static_cast<double>(n);
     if (n <= 0) return r;
@@ -291,7 +294,7 @@ struct Piece {
   detail::cplx eiphi{1, 0}, eiw{1, 0}, em1_negiw{0, 0}, inv_em1_iw{0, 0}, q{0, 0}, inv_em1_z{0, 0};
 
   // Closed-form value at step j (generic: the formula).
-  double cf_value(std::int64_t j, const double* data) const {
+  CPTLAW_HD double cf_value(std::int64_t j, const double* data) const {
     const double jj = static_cast<double>(j);
     switch (kind) {
       case constant:
@@ -311,7 +314,7 @@ struct Piece {
 
 namespace detail {
 
-inline Piece make_piece(const Segment& s, std::int64_t start, const Decay& dc, const double* data) {
+CPTLAW_HD inline Piece make_piece(const Segment& s, std::int64_t start, const Decay& dc, const double* data) {
   Piece p;
   p.seg = s;
   p.start = start;
@@ -432,8 +435,8 @@ inline Piece make_piece(const Segment& s, std::int64_t start, const Decay& dc, c
 constexpr std::int64_t kCheckEvery = 65536;
 
 // Advances `st` over steps j0 .. j1-1 of a segment with the per-step recurrence.
-inline void advance_steps(State& st, const Piece& p, std::int64_t j0, std::int64_t j1, const Decay& dc,
-                          const double* data) {
+CPTLAW_HD inline void advance_steps(State& st, const Piece& p, std::int64_t j0, std::int64_t j1,
+                                    const Decay& dc, const double* data) {
   double s1 = st.s1, s2 = st.s2, m = st.m, prev = st.x;
   const double lam = dc.lam;
   const Segment& s = p.seg;
@@ -465,12 +468,12 @@ inline void advance_steps(State& st, const Piece& p, std::int64_t j0, std::int64
 
 // Area that a momentum m adds to S2 over the next k steps without new drops:
 // sum_{r=1..k} lam^r m = pt_momentum_area(dc, k) * m (by_source's S2_pt after the transfer).
-inline double pt_momentum_area(const Decay& dc, std::int64_t k) {
+CPTLAW_HD inline double pt_momentum_area(const Decay& dc, std::int64_t k) {
   return k <= 0 ? 0.0 : dc.lam * (1.0 + dc.lam * dc.geo(k - 1, false).g);
 }
 
 // State after the first k steps of a segment, from the state `st` before it.
-inline void advance(State& st, const Piece& p, std::int64_t k, const Decay& dc, const double* data) {
+CPTLAW_HD inline void advance(State& st, const Piece& p, std::int64_t k, const Decay& dc, const double* data) {
   if (k <= 0) return;
   if (p.kind == Piece::generic) {
     advance_steps(st, p, 0, k, dc, data);
