@@ -23,9 +23,12 @@ two linear functionals of the per-step LRs).
 
 Conventions shared by every function
 ------------------------------------
-- A CPT schedule is built by :func:`cpt_schedule`: a linear re-warmup of ``warmup`` steps from
-  ``start_lr`` (default: the PT schedule's final LR, as P1 does) to ``peak_lr``, then the decay
-  ``shape``. ``warmup = 0`` jumps straight to the peak at the first CPT step.
+- A CPT schedule is built by :func:`cpt_schedule` from the parameters of a CPT family
+  (:mod:`cptlaw.families`, the grid's and the command line's vocabulary too): a linear
+  re-warmup of ``warmup`` steps from ``start_lr`` (default ``"pt"``: the PT schedule's final
+  LR, as P1 does) to ``peak_lr``, then the decay ``shape``. ``warmup = 0`` jumps straight to
+  the peak at the first CPT step. A WSD schedule decays over ``decay_frac`` of the steps
+  after the re-warmup.
 - Area options ``decay`` (lambda), ``split`` and ``warmup_as_peak`` (P2's convention for the PT
   warmup) are passed to :func:`cptlaw.schedules.batch_cpt_areas`; the defaults are the
   package's (``0.999``, ``"by_source"``, ``False``).
@@ -50,7 +53,9 @@ from typing import Optional
 import numpy as np
 
 from . import _validate
+from . import families as _families
 from . import schedules as _S
+from .families import cpt_schedule
 from .areas import SPLITS
 from .laws import Law
 
@@ -79,7 +84,8 @@ __all__ = [
     "wsd_pt_family",
 ]
 
-CPT_SHAPES = ("cosine", "linear", "1-sqrt", "wsd", "constant")
+#: The CPT shapes (:data:`cptlaw.families.SHAPES`).
+CPT_SHAPES = _families.SHAPES
 _AREA_NAMES = ("s1_pt", "s2_pt", "s1_cpt", "s2_cpt")
 _EXTRA_NAMES = ("r_pt", "N")
 _CHUNK = 8192  # schedules per batch_cpt_areas call
@@ -195,47 +201,13 @@ def _final_and_transfer(target: _Target, pts, cpts, opts, r_pt=None):
 # -- schedules -----------------------------------------------------------------------------------
 
 
-def cpt_schedule(
-    peak_lr: float,
-    steps: int,
-    shape: str = "cosine",
-    *,
-    warmup: int = 0,
-    start_lr: float = 0.0,
-    decay_fraction: float = 0.1,
-    min_lr_ratio: float = 0.0,
-    decay_type: str = "linear",
-) -> _S.Schedule:
-    """A CPT schedule of the families the planner searches.
-
-    A linear re-warmup of ``warmup`` steps from ``start_lr`` to ``peak_lr``
-    (:func:`cptlaw.schedules.rewarmup`; ``lr(0) = start_lr``), then by ``shape``:
-
-    - ``"cosine"``, ``"linear"``, ``"1-sqrt"``: decay over all remaining steps towards
-      ``min_lr_ratio * peak_lr``;
-    - ``"wsd"``: stable at the peak, then a ``decay_type`` decay (linear / cosine / 1-sqrt) over
-      the last ``round(decay_fraction * steps)`` steps (at most the steps after the warmup);
-    - ``"constant"``: stays at the peak.
-
-    P1's CPT schedules are ``cosine`` and ``wsd`` with re-warmup from the checkpoint's final LR.
-    """
-    _validate.choice(shape, "shape", CPT_SHAPES)
-    peak = _validate.real_scalar(peak_lr, "peak_lr", lo=0.0)
-    if peak <= 0:
-        raise ValueError(f"peak_lr: must be > 0, got {peak}")
-    n = _validate.integer(steps, "steps", lo=1)
-    wu = _validate.integer(warmup, "warmup", lo=0)
-    if wu > n:
-        raise ValueError(f"warmup: must be <= steps ({n}), got {wu}")
-    ratio = _validate.real_scalar(min_lr_ratio, "min_lr_ratio", lo=0.0, hi=1.0)
-    start = _validate.real_scalar(start_lr, "start_lr", lo=0.0)
-    if shape == "constant":
-        return _S.rewarmup(peak, n, wu, start, decay_steps=0)
-    if shape == "wsd":
-        frac = _validate.real_scalar(decay_fraction, "decay_fraction", lo=0.0, hi=1.0)
-        d = min(int(round(frac * n)), n - wu)
-        return _S.rewarmup(peak, n, wu, start, decay=decay_type, min_lr=ratio * peak, decay_steps=d)
-    return _S.rewarmup(peak, n, wu, start, decay=shape, min_lr=ratio * peak)
+def _resolve_start(p: dict, pt: _S.Schedule) -> None:
+    """A plan's ``start_lr`` as the LR it means (None and "pt": the PT checkpoint's final LR)."""
+    start = p.get("start_lr")
+    if start is None or isinstance(start, str):
+        floor = _families.min_lr_value(p.get("min_lr"), p.get("min_lr_ratio"), _families.peak_value(p["peak_lr"]))
+        p["start_lr"] = _families.start_lr_value("pt" if start is None else start, p.get("shape", "cosine"), floor,
+                                                 float(pt.lr(pt.steps - 1)))
 
 
 def wsd_pt_family(peak_lr: float, steps: int, decay_steps: int, warmup: int = 0, decay: str = "linear"):
@@ -244,7 +216,9 @@ def wsd_pt_family(peak_lr: float, steps: int, decay_steps: int, warmup: int = 0,
     ``family(lp)`` is :func:`cptlaw.schedules.wsd` over ``steps - 1`` steps with ``min_lr =
     lp * peak_lr``, plus one last step at ``lp * peak_lr`` (HF's decay reaches ``min_lr`` one
     step past its end; this way the last PT step is exactly there), so its
-    :func:`loss_potential` is exactly ``lp``. Use with :func:`optimal_loss_potential`. (HF's WSD
+    :func:`loss_potential` is exactly ``lp``: the ``loss_potential`` of a PT family of
+    :mod:`cptlaw.families` (and :func:`cptlaw.grid`), with ``decay_steps`` given in steps.
+    Use with :func:`optimal_loss_potential`. (HF's WSD
     warmup starts at ``min_lr``; with ``warmup_as_peak=warmup`` the warmup counts at the peak,
     P2's convention.)
     """
@@ -258,7 +232,7 @@ def wsd_pt_family(peak_lr: float, steps: int, decay_steps: int, warmup: int = 0,
 
     def family(lp: float) -> _S.Schedule:
         lp = _validate.real_scalar(lp, "loss_potential", lo=0.0, hi=1.0)
-        return _S.concat(_S.wsd(peak, n - 1, d, wu, lp * peak, decay), _S.constant(lp * peak, 1))
+        return _families._anneal_exactly(lambda m, floor: _S.wsd(peak, m, d, wu, floor, decay), n, lp * peak)
 
     family.peak_lr, family.steps, family.decay_steps, family.warmup = peak, n, d, wu
     return family
@@ -604,7 +578,7 @@ class Optimum:
     Attributes
     ----------
     name : str
-        The optimised quantity ("peak_lr", "steps", "decay_fraction", "warmup",
+        The optimised quantity ("peak_lr", "steps", "decay_frac", "warmup",
         "min_lr_ratio", "loss_potential", "r_pt").
     value : float
         Its optimal value (an int for steps and warmup).
@@ -640,16 +614,14 @@ class Optimum:
 
 
 _VARY = {
-    # name: (scale, integer)
-    "peak_lr": ("log", False),
-    "steps": ("log", True),
-    "decay_fraction": ("linear", False),
-    "warmup": ("linear", True),
-    "min_lr_ratio": ("linear", False),
+    # name: (scale, integer): the family parameters of cptlaw.families, and the PT checkpoint's
+    # loss potential and the replay ratio
+    **_families.SEARCHABLE,
     "loss_potential": ("linear", False),
     "r_pt": ("linear", False),
 }
-_PLAN_KEYS = ("peak_lr", "steps", "shape", "warmup", "start_lr", "decay_fraction", "min_lr_ratio", "decay_type")
+_PLAN_KEYS = _families.CPT_KEYS
+_FRACTIONS = ("decay_frac", "min_lr_ratio", "loss_potential", "r_pt")
 
 
 def _scan(f, lo, hi, scale, integer, n_grid, rtol):
@@ -726,9 +698,11 @@ def optimize_cpt(
     pt_schedule : Schedule, or for ``vary="loss_potential"`` a callable ``lp -> Schedule``
         (e.g. :func:`wsd_pt_family`).
     vary : str
-        "peak_lr" (log scale), "steps" (log, integer), "decay_fraction" (WSD decay share; needs
-        ``shape="wsd"``), "warmup" (re-warmup steps, integer), "min_lr_ratio" (final LR /
-        peak), "loss_potential" (of the PT checkpoint) or "r_pt" (replay ratio).
+        "peak_lr" (log scale), "steps" (log, integer), "decay_frac" (the share of the steps
+        after the re-warmup a WSD schedule spends decaying; needs ``shape="wsd"``), "warmup"
+        (re-warmup steps, integer), "min_lr_ratio" (final LR / peak), "loss_potential" (of the
+        PT checkpoint) or "r_pt" (replay ratio). "decay_fraction" (a share of all CPT steps)
+        is deprecated.
     bounds : (low, high), optional
         Defaults: peak_lr ``(pt_peak / 100, pt_peak)`` (the law keeps rewarding LR: the PT peak
         is the largest LR it was fitted on in P1's setting); steps ``(max(1, warmup),
@@ -736,9 +710,10 @@ def optimize_cpt(
         warmup ``(0, steps // 2)``; fractions and ratios ``(0, 1)``.
     grid, rtol : the first grid's size and the relative width at which zooming stops.
     **plan
-        The fixed CPT plan: ``peak_lr``, ``steps``, ``shape`` (default "cosine"), ``warmup``,
-        ``start_lr`` (default the PT checkpoint's final LR), ``decay_fraction``,
-        ``min_lr_ratio``, ``decay_type`` (see :func:`cpt_schedule`).
+        The fixed CPT plan, keys of a CPT family (:mod:`cptlaw.families`): ``peak_lr``,
+        ``steps``, ``shape`` (default "cosine"), ``warmup``, ``start_lr`` (default ``"pt"``, the
+        PT checkpoint's final LR), ``decay_frac``, ``decay_type``, ``min_lr`` or
+        ``min_lr_ratio`` (see :func:`cpt_schedule`).
 
     The search is a grid (log or linear), then zooming grids of 17 points around the best
     point until the bracket is narrower than ``rtol``; integer quantities end with every
@@ -746,15 +721,23 @@ def optimize_cpt(
     through the rounding of a WSD decay length). It finds the global optimum of a unimodal
     objective and a local one near the best grid point otherwise.
     """
-    if vary not in _VARY:
+    if vary == "decay_fraction":
+        _families.warn_deprecated("decay_fraction", "vary")
+        scale, integer = _VARY["decay_frac"]
+    elif vary not in _VARY:
         raise ValueError(f"vary: unknown option {vary!r}; expected one of {', '.join(map(repr, _VARY))}")
+    else:
+        scale, integer = _VARY[vary]
     target = _Target(law_pt, law_cpt, w, r_pt, inputs)
     opts = _AreaOpts.make(decay, split, warmup_as_peak)
-    unknown = [k for k in plan if k not in _PLAN_KEYS]
+    unknown = [k for k in plan if k not in _PLAN_KEYS + tuple(_families.DEPRECATED_KEYS)]
     if unknown:
         raise TypeError(f"optimize_cpt: unknown plan argument(s) {', '.join(unknown)}; "
                         f"expected {', '.join(_PLAN_KEYS)}")
-    if vary in plan:
+    if "decay_fraction" in plan:
+        _families.warn_deprecated("decay_fraction", "optimize_cpt")
+    same = ("decay_frac", "decay_fraction") if vary in ("decay_frac", "decay_fraction") else (vary,)
+    if any(k in plan for k in same):
         raise TypeError(f"{vary}: is the quantity optimised; do not fix it")
     if vary == "loss_potential":
         if not callable(pt_schedule) or isinstance(pt_schedule, _S.Schedule):
@@ -767,12 +750,11 @@ def optimize_cpt(
         pt_family = None
     plan = dict(plan)
     plan.setdefault("shape", "cosine")
-    if vary == "decay_fraction" and plan["shape"] != "wsd":
-        raise ValueError("shape: vary='decay_fraction' needs shape='wsd'")
+    if vary in ("decay_frac", "decay_fraction") and plan["shape"] != "wsd":
+        raise ValueError(f"shape: vary={vary!r} needs shape='wsd'")
     for key in ("peak_lr", "steps"):
         if key != vary and key not in plan:
             raise TypeError(f"optimize_cpt: the plan needs {key}")
-    scale, integer = _VARY[vary]
     if bounds is None:
         if vary == "peak_lr":
             bounds = (pt_ref.peak / 100.0, pt_ref.peak)
@@ -790,7 +772,7 @@ def optimize_cpt(
         raise ValueError(f"bounds: need finite low <= high, got {bounds}")
     if scale == "log" and lo <= 0:
         raise ValueError(f"bounds: {vary} is searched on a log scale; the low bound must be > 0")
-    if vary in ("decay_fraction", "min_lr_ratio", "loss_potential", "r_pt") and (lo < 0 or hi > 1):
+    if vary in _FRACTIONS + ("decay_fraction",) and (lo < 0 or hi > 1):
         raise ValueError(f"bounds: {vary} lies in [0, 1], got {bounds}")
     if integer:
         lo, hi = math.ceil(lo), math.floor(hi)
@@ -808,9 +790,8 @@ def optimize_cpt(
             pt = _check_schedule(pt_family(float(x)), "pt_schedule(lp)")
         elif vary != "r_pt":
             p[vary] = int(x) if integer else float(x)
-        if p.get("start_lr") is None:
-            p["start_lr"] = float(pt.lr(pt.steps - 1))
-        return pt, cpt_schedule(**p), p
+        _resolve_start(p, pt)
+        return pt, _families.build_cpt(**p), p
 
     def f(xs):
         built = [build(x) for x in xs]
@@ -836,7 +817,7 @@ def optimize_cpt(
 def optimal_peak_lr(law_pt, law_cpt, w, pt_schedule, cpt_steps, shape="cosine", bounds=None, **kw) -> Optimum:
     """The CPT peak LR minimising ``w*L_Dpt + (1-w)*L_Dcpt`` after ``cpt_steps`` steps of
     ``shape`` (P1 section 5). Default bounds: PT peak / 100 .. PT peak. Other keywords as in
-    :func:`optimize_cpt` (``warmup``, ``min_lr_ratio``, ``decay_fraction``, ``r_pt``, area
+    :func:`optimize_cpt` (``warmup``, ``min_lr_ratio``, ``decay_frac``, ``r_pt``, area
     options...)."""
     return optimize_cpt(law_pt, law_cpt, w, pt_schedule, "peak_lr", bounds, steps=cpt_steps, shape=shape, **kw)
 
@@ -849,8 +830,9 @@ def optimal_cpt_steps(law_pt, law_cpt, w, pt_schedule, peak_lr, shape="cosine", 
 
 
 def optimal_decay_fraction(law_pt, law_cpt, w, pt_schedule, peak_lr, cpt_steps, bounds=(0.0, 1.0), **kw) -> Optimum:
-    """The share of a WSD CPT schedule spent decaying (``decay_type`` linear by default)."""
-    return optimize_cpt(law_pt, law_cpt, w, pt_schedule, "decay_fraction", bounds, peak_lr=peak_lr,
+    """The share of a WSD CPT schedule's steps after the re-warmup spent decaying (``decay_frac``;
+    ``decay_type`` linear by default)."""
+    return optimize_cpt(law_pt, law_cpt, w, pt_schedule, "decay_frac", bounds, peak_lr=peak_lr,
                         steps=cpt_steps, shape="wsd", **kw)
 
 
@@ -897,10 +879,12 @@ def _expand_family(family, pt: _S.Schedule):
         family = [family]
     if isinstance(family, dict):
         keys = list(family)
-        bad = [k for k in keys if k not in _PLAN_KEYS + ("r_pt",)]
+        bad = [k for k in keys if k not in _PLAN_KEYS + ("r_pt",) + tuple(_families.DEPRECATED_KEYS)]
         if bad:
             raise ValueError(f"family: unknown key(s) {', '.join(map(repr, bad))}; "
                              f"expected {', '.join(_PLAN_KEYS)}, r_pt")
+        if "decay_fraction" in keys:
+            _families.warn_deprecated("decay_fraction", "family")
         axes = []
         for k in keys:
             v = family[k]
@@ -911,15 +895,12 @@ def _expand_family(family, pt: _S.Schedule):
                 raise ValueError(f"family[{k!r}]: is empty")
             axes.append(v)
         configs = [dict(zip(keys, combo)) for combo in itertools.product(*axes)]
-        final_lr = float(pt.lr(pt.steps - 1))
         scheds, rs = [], []
         for c in configs:
             p = {k: v for k, v in c.items() if k != "r_pt"}
             if "peak_lr" not in p or "steps" not in p:
                 raise ValueError("family: needs peak_lr and steps (as values or lists)")
-            if p.get("start_lr") is None:
-                p["start_lr"] = final_lr
-            scheds.append(cpt_schedule(**p))
+            scheds.append(_families.build_cpt(**p, pt=pt))
             rs.append(c.get("r_pt"))
         r = None if all(x is None for x in rs) else np.array([np.nan if x is None else x for x in rs], dtype=float)
         return scheds, configs, r
@@ -936,8 +917,9 @@ def evaluate(law_pt, law_cpt, pt_schedule, family, *, w: float = 0.5, r_pt: floa
     """Final-step losses of every CPT schedule of ``family`` after ``pt_schedule``.
 
     ``family``: a sequence of CPT Schedules, or a dict of lists of :func:`cpt_schedule`
-    arguments (and ``r_pt``) whose Cartesian product is taken (``start_lr`` defaults to the PT
-    final LR). Returns a dict of arrays ``loss_pt``, ``loss_cpt``, ``objective`` (weight ``w``),
+    arguments (the keys of a CPT family, :mod:`cptlaw.families`, and ``r_pt``) whose Cartesian
+    product is taken (``start_lr`` defaults to ``"pt"``, the PT final LR). Returns a dict of
+    arrays ``loss_pt``, ``loss_cpt``, ``objective`` (weight ``w``),
     ``transfer_pt``, ``transfer_cpt`` (losses at the transfer point) and ``candidates`` (the
     schedules, or the config dicts).
     """
