@@ -184,3 +184,37 @@ def test_one_vocabulary():
     ev = P.evaluate(LAW_PT, LAW_CPT, pt, fam)
     df = cptlaw.grid({"pt": LAW_PT, "cpt": LAW_CPT}, pt=pt, cpt=fam, w=0.5)
     assert df["loss"].iloc[0] == pytest.approx(ev["objective"][0], rel=1e-11)
+
+
+def test_command_line_uses_the_same_vocabulary(tmp_path):
+    """`cptlaw plan` and `cptlaw grid` take their choices from cptlaw.families, and a fixed WSD plan
+    with a re-warmup gives the losses of the grid row with the same parameters."""
+    import json
+
+    from _cli import run_cli
+
+    from cptlaw.cli import plan as cli_plan
+
+    assert cli_plan._OPTIMIZE[:-1] == tuple(F.SEARCHABLE) and "decay_frac" in cli_plan._OPTIMIZE
+    assert set(cli_plan._GRID_COLUMNS) == set(F.CPT_KEYS) - {"min_lr"}
+    fit = tmp_path / "p1.json"
+    fit.write_text(json.dumps({"law": "CPTLaw", "valsets": {"pt": {"params": LAW_PT.params},
+                                                            "cpt": {"params": LAW_CPT.params}}}))
+    spec = tmp_path / "pt.json"
+    spec.write_text(json.dumps({"kind": "wsd", "peak_lr": PEAK, "steps": 3000, "decay_steps": 600, "warmup": 100}))
+    pt = S.wsd(PEAK, 3000, decay_steps=600, warmup=100)
+    args = ["--params", fit, "--pt", spec, "--json"]
+    p = run_cli("plan", *args, "--peak-lr", 1e-4, "--cpt-steps", 1000, "--shape", "wsd", "--warmup", 100,
+                "--decay-frac", 0.3, "--w", 0.4)
+    assert p.returncode == 0, p.stderr
+    plan = json.loads(p.stdout)
+    assert plan["plan"]["decay_frac"] == 0.3
+    q = run_cli("grid", *args, "--peak-lr", 1e-4, "--steps", 1000, "--shape", "wsd,1-sqrt", "--warmup", 100,
+                "--decay-frac", 0.3, "--w", 0.4)
+    assert q.returncode == 0, q.stderr
+    rows = {r["cpt_shape"]: r for r in json.loads(q.stdout)["rows"]}
+    assert set(rows) == {"wsd", "1-sqrt"}
+    assert rows["wsd"]["loss"] == pytest.approx(plan["results"][0]["objective"], rel=1e-11)
+    assert rows["wsd"]["cpt_start_lr"] == pt.lr(pt.steps - 1)
+    ev = P.evaluate(LAW_PT, LAW_CPT, pt, {"peak_lr": 1e-4, "steps": 1000, "shape": "1-sqrt", "warmup": 100}, w=0.4)
+    assert rows["1-sqrt"]["loss"] == pytest.approx(ev["objective"][0], rel=1e-11)
