@@ -15,13 +15,14 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validate, _warnings
-from .fit import FitResult, _features, fit_many
+from .fit import _features, fit_many
 from .intervals import _check_level, make_interval
+from .results import DictResult, Inline, Table, Text, fmt
 
 METHODS = ("pairs", "residuals")
 
 
-class BootstrapResult(dict):
+class BootstrapResult(DictResult):
     """``samples`` (n_ok, n_params) of refitted parameters, ``ci`` {name: (low, high)},
     ``std`` {name: float}, ``success_rate``, ``residuals`` (the point fit's centred
     residuals, scaled by ``sqrt(n / dof)``, on the log scale), and, if ``predict`` was given,
@@ -32,8 +33,6 @@ class BootstrapResult(dict):
     fitted curve, not an interval for observations).
     """
 
-    __getattr__ = FitResult.__getattr__
-
     def __getitem__(self, key):
         if key == "prediction" and not dict.__contains__(self, "prediction"):
             _warnings.warn("BootstrapResult.prediction is deprecated: it is the confidence band of the fitted "
@@ -41,6 +40,27 @@ class BootstrapResult(dict):
                            DeprecationWarning)
             return dict.__getitem__(self, "confidence_band")
         return dict.__getitem__(self, key)
+
+    def _title(self) -> str:
+        law = self.get("law_class")
+        name = law.__name__ if isinstance(law, type) else "BootstrapResult"
+        return f"{name} bootstrap ({self.get('method')}, level {fmt(self.get('level'))})"
+
+    def _blocks(self) -> list:
+        ci, std = self.get("ci") or {}, self.get("std") or {}
+        level = self.get("level")
+        lo = f"{(1 - level) / 2:.1%}" if isinstance(level, float) else "low"
+        hi = f"{(1 + level) / 2:.1%}" if isinstance(level, float) else "high"
+        rows = [[k, fmt(std.get(k), ".4g"), fmt(a, ".6g"), fmt(b, ".6g")] for k, (a, b) in ci.items()]
+        blocks = [Text(str(self.get("message", ""))), Table(["parameter", "std", lo, hi], rows),
+                  Inline([("success rate", fmt(self.get("success_rate"), ".3f")),
+                          ("samples", str(len(self.get("samples", ()))))])]
+        for key in ("confidence_band", "prediction_interval"):
+            if dict.__contains__(self, key):
+                band = dict.__getitem__(self, key)
+                blocks.append(Text(f"{key}: {np.size(band['center'])} point(s), "
+                                   f"low {fmt(band['low'])}, high {fmt(band['high'])}"))
+        return blocks
 
     def _stored(self, key):
         if not dict.__contains__(self, key):

@@ -19,6 +19,7 @@ from . import _core, _validate
 from ._threads import get_num_threads
 from .identifiability import _reasons, _undetermined, _undetermined_many, _warn_unidentifiable
 from .laws import Law
+from .results import DictResult, Inline, Table, Text, fmt
 
 #: Objective names -> the compiled core's codes.
 OBJECTIVES = {name: code for code, name in enumerate(_core.fit_objectives)}
@@ -63,7 +64,7 @@ _GRID_VALUES = {
 _DEFAULT_BOUNDS = {"E": (0.0, 1e6), "beta": (1e-2, 10.0), "alpha": (0.0, 10.0), "a2": (-50.0, 50.0), "a1": (0.0, 100.0)}
 
 
-class FitResult(dict):
+class FitResult(DictResult):
     """Result of :func:`fit`, a dict with attribute access (like scipy's OptimizeResult).
 
     Fields: ``law`` (fitted law instance), ``params``, ``stderr`` (dicts by name),
@@ -73,21 +74,55 @@ class FitResult(dict):
     ``at_bound`` (names), ``unidentifiable`` ({name: reason} for the parameters the data do
     not determine; their stderr is inf), ``residual_std`` (scale of the residuals, on the
     log scale for the log objectives: ``residual_space`` is ``"log"`` or ``"loss"``) and
-    ``dof`` (points minus estimated parameters).
+    ``dof`` (points minus estimated parameters). :func:`cptlaw.fit_runs` adds ``domain``.
+
+    ``repr`` (and Jupyter) shows the parameters with their standard errors and the fit's
+    quality; a fit file's record (``cptlaw fit --json``: ``law`` a name, ``valset``,
+    ``area_options``, ``runs``) renders the same way.
     """
 
-    def __getattr__(self, name):
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
+    def _law_name(self) -> str:
+        law = self.get("law")
+        if isinstance(law, Law):
+            return type(law).__name__
+        return law if isinstance(law, str) else ""
 
-    def __setattr__(self, name, value):
-        self[name] = value
+    def _title(self) -> str:
+        name = self._law_name()
+        vs = self.get("valset")
+        title = (f"{name} fit" if name else "FitResult") + (f", validation set {vs!r}" if vs is not None else "")
+        runs = self.get("runs")
+        what = []
+        if isinstance(runs, list):
+            what.append(f"{len(runs)} run{'s' if len(runs) != 1 else ''}")
+        if self.get("n_points") is not None:
+            what.append(f"{self['n_points']} points")
+        opts = self.get("area_options") or (self.get("domain") or {}).get("area_options")
+        tail = ""
+        if opts:
+            tail = (f" (decay {opts.get('decay')}, split {opts.get('split')}, warmup_as_peak "
+                    f"{opts.get('warmup_as_peak')})")
+        return title + (": " + ", ".join(what) if what else "") + tail
 
-    def __repr__(self) -> str:
-        keys = ("success", "status", "message", "params", "stderr", "objective", "r2", "mae", "mape", "nfev")
-        return "FitResult(\n" + "".join(f"  {k}={self.get(k)!r},\n" for k in keys) + ")"
+    def _blocks(self) -> list:
+        params = self.get("params") or {}
+        stderr = self.get("stderr") or {}
+        notes = {n: "at bound" for n in self.get("at_bound") or ()}
+        notes.update({n: "not determined" for n in self.get("unidentifiable") or {}})
+        rows = [[k, fmt(v, "12.6g").strip(), fmt(stderr.get(k), ".3g")] + ([notes.get(k, "")] if notes else [])
+                for k, v in params.items()]
+        mape = self.get("mape")
+        blocks = [Text(str(self.get("message", ""))),
+                  Table(["parameter", "value", "stderr"] + (["note"] if notes else []), rows,
+                        right=(1, 2)),
+                  Inline([("R^2", fmt(self.get("r2"), ".5f")), ("objective", fmt(self.get("objective"), ".4g")),
+                          ("MAE", fmt(self.get("mae"), ".4f")),
+                          ("MAPE", fmt(None if mape is None else 100 * mape, ".2f") + "%")])]
+        runs = self.get("runs")
+        if isinstance(runs, list) and runs:
+            blocks.append(Table(["run", "points", "MAE"],
+                                [[r.get("name"), r.get("n_points"), fmt(r.get("mae"), ".4f")] for r in runs]))
+        return blocks
 
 
 def _law_class(law):
@@ -579,7 +614,7 @@ def _failed(law_cls, y, message, status=-3, nfev=0):
     )
 
 
-class FitManyResult(dict):
+class FitManyResult(DictResult):
     """Result of :func:`fit_many`: ``params`` (n_fits, n_params) in ``param_names`` order,
     per-fit ``objective``, ``success``, ``status``, ``nfev`` and ``message`` (list), and
     ``unidentifiable`` (n_fits, n_params) bool: the parameters each fit's data do not
@@ -591,7 +626,6 @@ class FitManyResult(dict):
     not ask keep their full speed.
     """
 
-    __getattr__ = FitResult.__getattr__
     _LAZY = ("unidentifiable", "identified", "message")
 
     def __getitem__(self, key):
@@ -608,9 +642,24 @@ class FitManyResult(dict):
             messages[k] += f"; not determined by the data: {', '.join(which)}"
         self.update(message=messages, unidentifiable=undetermined, identified=~undetermined.any(axis=1))
 
-    def __repr__(self) -> str:
-        shown = {k: v for k, v in self.items() if k != "_pending"}
-        return f"FitManyResult({shown!r})"
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+    def _title(self) -> str:
+        success = np.asarray(dict.__getitem__(self, "success"))
+        return f"FitManyResult: {success.size} fits, {int(success.sum())} converged"
+
+    def _blocks(self) -> list:
+        raw = dict.__getitem__  # the lazy fields are not computed for a repr
+        params, names = np.asarray(raw(self, "params")), list(raw(self, "param_names"))
+        status, objective = np.asarray(raw(self, "status")), np.asarray(raw(self, "objective"))
+        shown = min(len(status), 8)
+        rows = [[i, int(status[i]), fmt(objective[i], ".4g")] + [fmt(v, ".4g") for v in params[i]]
+                for i in range(shown)]
+        more = f"... and {len(status) - shown} more fits" if len(status) > shown else ""
+        codes, counts = np.unique(status, return_counts=True)
+        tally = "; ".join(f"{n} x status {c}: {STATUS_MESSAGES.get(int(c), 'unknown')}" for c, n in zip(codes, counts))
+        return [Text(tally), Table(["fit", "status", "objective"] + names, rows, note=more)]
 
 
 def fit_many(

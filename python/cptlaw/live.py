@@ -77,12 +77,10 @@ standard deviations, so that a single bad evaluation does not widen every later 
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 import warnings
 from dataclasses import dataclass
-from statistics import NormalDist
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -90,6 +88,8 @@ import numpy as np
 from . import _validate, _warnings
 from .areas import SPLITS, cpt_areas
 from .fit import FitResult, fit, fit_many
+from .intervals import _t_two_sided
+from .results import Fields, Result, Table, Text, fmt
 from .laws import CPTLaw, Law
 from .tracker import Tracker
 
@@ -123,8 +123,8 @@ class PlanWarning(UserWarning):
     """
 
 
-@dataclass(frozen=True)
-class Prediction:
+@dataclass(frozen=True, repr=False)
+class Prediction(Result):
     """A predicted loss with its band, for one validation set.
 
     Fields are floats for one step, arrays for several (:meth:`LivePredictor.predict`).
@@ -168,23 +168,31 @@ class Prediction:
     available: bool
     reason: str = ""
 
-    def __repr__(self) -> str:
-        if not self.available:
-            return f"Prediction(valset={self.valset!r}, step={self.step!r}, available=False, reason={self.reason!r})"
+    def _title(self) -> str:
+        where = f"step {self.step}" if np.ndim(self.step) == 0 else f"{np.size(self.step)} steps"
+        state = "" if self.available else " (not available)"
+        return f"Prediction: valset {self.valset!r}, {where}{state}"
+
+    def _blocks(self) -> list:
+        info = [("level", self.level), ("method", self.method), ("n_points", self.n_points)]
+        if not self.available and np.all(np.isnan(np.asarray(self.loss, dtype=float))):
+            return [Text(self.reason), Fields(info)]
         if np.ndim(self.loss) == 0:
-            return (
-                f"Prediction(valset={self.valset!r}, step={self.step}, loss={self.loss:.5g}, "
-                f"band=[{self.lower:.5g}, {self.upper:.5g}] at {self.level:g}, stderr={self.stderr:.3g}, "
-                f"noise={self.noise:.3g}, method={self.method!r}, n_points={self.n_points})"
-            )
-        return (
-            f"Prediction(valset={self.valset!r}, {np.size(self.loss)} steps, level={self.level:g}, "
-            f"method={self.method!r}, n_points={self.n_points})"
-        )
+            return [Fields([("loss", fmt(self.loss, ".6g")),
+                            ("interval", f"[{fmt(self.lower, '.6g')}, {fmt(self.upper, '.6g')}]"),
+                            ("stderr", fmt(self.stderr, ".3g")), ("noise", fmt(self.noise, ".3g"))] + info)]
+        steps = np.asarray(self.step).reshape(-1)
+        shown = min(steps.size, 8)
+        cols = [np.asarray(getattr(self, n)).reshape(-1) for n in ("loss", "lower", "upper", "stderr", "noise")]
+        rows = [[int(steps[i])] + [fmt(c[i], ".6g" if k < 3 else ".3g") for k, c in enumerate(cols)]
+                for i in range(shown)]
+        note = f"... and {steps.size - shown} more steps" if steps.size > shown else ""
+        blocks = [Table(["step", "loss", "lower", "upper", "stderr", "noise"], rows, note=note), Fields(info)]
+        return blocks + ([Text(self.reason)] if self.reason else [])
 
 
-@dataclass(frozen=True)
-class Excursion:
+@dataclass(frozen=True, repr=False)
+class Excursion(Result):
     """An observation outside the band predicted for its step (or a non-finite loss)."""
 
     valset: str
@@ -194,48 +202,6 @@ class Excursion:
     lower: float
     upper: float
     warned: bool  # True for the first excursion of a streak (the one that issued a BandWarning)
-
-
-# -- Student-t quantile (no SciPy at runtime) ------------------------------------------------
-
-
-@functools.lru_cache(maxsize=1024)
-def _t_two_sided(level: float, dof: int) -> float:
-    """t such that P(|T| <= t) = level for Student's t with ``dof`` degrees of freedom."""
-    if dof <= 0:
-        return math.nan
-    if dof > 30:  # Cornish-Fisher expansion (A&S 26.7.5): relative error < 1e-5 here
-        z = NormalDist().inv_cdf((1.0 + level) / 2.0)
-        z2 = z * z
-        g1 = z * (z2 + 1) / 4
-        g2 = z * ((5 * z2 + 16) * z2 + 3) / 96
-        g3 = z * (((3 * z2 + 19) * z2 + 17) * z2 - 15) / 384
-        g4 = z * ((((79 * z2 + 776) * z2 + 1482) * z2 - 1920) * z2 - 945) / 92160
-        return z + g1 / dof + g2 / dof**2 + g3 / dof**3 + g4 / dof**4
-
-    def central(theta):  # P(|T| <= sqrt(dof) tan(theta)), A&S 26.7.3/26.7.4 (exact, integer dof)
-        s, c = math.sin(theta), math.cos(theta)
-        c2 = c * c
-        if dof % 2:
-            term, acc = 1.0, 1.0 if dof > 1 else 0.0
-            for k in range(1, (dof - 1) // 2):
-                term *= c2 * (2 * k) / (2 * k + 1)
-                acc += term
-            return 2 / math.pi * (theta + (s * c * acc if dof > 1 else 0.0))
-        term, acc = 1.0, 1.0
-        for k in range(1, dof // 2):
-            term *= c2 * (2 * k - 1) / (2 * k)
-            acc += term
-        return s * acc
-
-    lo, hi = 0.0, math.pi / 2
-    for _ in range(64):
-        mid = 0.5 * (lo + hi)
-        if central(mid) < level:
-            lo = mid
-        else:
-            hi = mid
-    return math.sqrt(dof) * math.tan(0.5 * (lo + hi))
 
 
 # -- helpers -----------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ from . import schedules as _S
 from .families import cpt_schedule
 from .areas import SPLITS
 from .laws import Law
+from .results import Fields, Result, Table, fmt
 
 __all__ = [
     "CPT_SHAPES",
@@ -250,8 +251,8 @@ def loss_potential(pt_schedule: _S.Schedule) -> float:
     return float(pt.lr(pt.steps - 1)) / pt.peak
 
 
-@dataclass
-class CriticalPoint:
+@dataclass(repr=False)
+class CriticalPoint(Result):
     """Result of :func:`critical_point`.
 
     Attributes
@@ -280,6 +281,16 @@ class CriticalPoint:
     cpt_lr: float
     s2_pt: float
     s2_cpt: float
+
+    def describe(self, loss: str = "D_pt") -> str:
+        """One line: the level, the LR and which side of it the checkpoint is on."""
+        side = (f"pre-critical (the {loss} loss at transfer lies above it: it returns in the long run)"
+                if self.pre_critical else
+                f"post-critical (the {loss} loss at transfer lies below it: the forgetting stays in the long run)")
+        return f"{fmt(self.level, '.5f')} under endless CPT at LR {fmt(self.cpt_lr, '.4g')}: {side}"
+
+    def _title(self) -> str:
+        return f"CriticalPoint: {self.describe()}"
 
 
 def _limit_steps(lam: float) -> int:
@@ -354,8 +365,8 @@ def critical_point(
     )
 
 
-@dataclass
-class TurningLength:
+@dataclass(repr=False)
+class TurningLength(Result):
     """Result of :func:`turning_length`.
 
     Attributes
@@ -393,6 +404,29 @@ class TurningLength:
 
     def __float__(self) -> float:
         return float(self.steps)
+
+    def describe(self, loss: str = "D_pt", cpt_lr: Optional[float] = None) -> str:
+        """One line: the turning length, or why there is none (``cpt_lr``: the constant LR of
+        ``mode="constant"``, default the critical point's)."""
+        if cpt_lr is None and self.critical is not None:
+            cpt_lr = self.critical.cpt_lr
+        where = {"constant": f"at constant LR {fmt(cpt_lr, '.4g')}" if cpt_lr is not None else "at constant LR",
+                 "schedule": "within the CPT schedule", "family": "over the CPT lengths searched"}[self.mode]
+        if self.finite and self.steps:
+            what = "CPT steps" if self.mode != "family" else "CPT steps (the shortest run of the family)"
+            return f"{int(self.steps)} {what} {where}"
+        if self.finite:
+            return f"0 (the {loss} loss never rises above its transfer value {where})"
+        return (f"infinite ({where} the {loss} loss rises to {fmt(self.max_loss, '.5f')} and does not return "
+                f"within {fmt(self.horizon, '.3g')} steps)")
+
+    def _title(self) -> str:
+        return f"TurningLength: {self.describe()}"
+
+    def _blocks(self) -> list:
+        return [Fields([(n, getattr(self, n)) for n in ("steps", "loss_at_transfer", "max_loss", "max_step", "horizon",
+                                                         "mode")]
+                       + ([("critical", self.critical.describe())] if self.critical is not None else []))]
 
 
 def _first_crossing(evaluate, level, a, b, dense_limit=200_000):
@@ -571,8 +605,8 @@ def turning_length(
 # -- one-parameter optimisation of a CPT plan ---------------------------------------------------
 
 
-@dataclass
-class Optimum:
+@dataclass(repr=False)
+class Optimum(Result):
     """Result of :func:`optimize_cpt` and the ``optimal_*`` functions.
 
     Attributes
@@ -611,6 +645,40 @@ class Optimum:
     pt_schedule: _S.Schedule = field(repr=False)
     grid: np.ndarray = field(repr=False)
     grid_objective: np.ndarray = field(repr=False)
+
+    @property
+    def bound(self) -> Optional[str]:
+        """``"low"`` or ``"high"``: the bound the optimum lies on (None inside the bounds)."""
+        if not self.at_bound:
+            return None
+        lo, hi = self.bounds
+        v = float(self.value)
+        if lo > 0 and hi > 0 and self.name in ("peak_lr", "steps"):
+            return "low" if abs(math.log(v / lo)) <= abs(math.log(hi / v)) else "high"
+        return "low" if abs(v - lo) <= abs(hi - v) else "high"
+
+    def _title(self) -> str:
+        where = f" (on the {self.bound} bound)" if self.at_bound else ""
+        return f"Optimum: {self.name} = {fmt(self.value, '.6g')}{where} at w = {fmt(self.w)}"
+
+    @staticmethod
+    def table(entries) -> Table:
+        """The optima of several weights as one table: ``entries`` are ``(w, {name: Optimum})``;
+        a column gives the peak LR each optimum was found at, unless only the peak LR is
+        optimised."""
+        entries = list(entries)
+        names = {q for _, optima in entries for q in optima}
+        at_peak = names != {"peak_lr"}
+        rows = []
+        for w, optima in entries:
+            for q, o in optima.items():
+                row = [fmt(w, ".3g"), q, fmt(o.value, ".4g"), o.bound or "-", fmt(o.loss_pt, ".5f"),
+                       fmt(o.loss_cpt, ".5f"), fmt(o.objective, ".5f")]
+                if at_peak:
+                    row.append("" if q == "peak_lr" else fmt(o.plan.get("peak_lr"), ".4g"))
+                rows.append(row)
+        heads = ["w", "optimum", "value", "bound", "L_Dpt", "L_Dcpt", "weighted"] + (["at peak LR"] if at_peak else [])
+        return Table(heads, rows, right=(0, 2, 3, 4, 5, 6, 7))
 
 
 _VARY = {
@@ -934,8 +1002,8 @@ def evaluate(law_pt, law_cpt, pt_schedule, family, *, w: float = 0.5, r_pt: floa
             "transfer_cpt": lc[:, 0], "candidates": cands}
 
 
-@dataclass
-class ParetoFront:
+@dataclass(repr=False)
+class ParetoFront(Result):
     """Result of :func:`pareto_front`: the non-dominated (L_Dpt, L_Dcpt) points.
 
     ``loss_pt`` rises and ``loss_cpt`` falls along the front. ``index`` points into the
@@ -951,6 +1019,15 @@ class ParetoFront:
 
     def __len__(self) -> int:
         return int(self.index.size)
+
+    def _title(self) -> str:
+        return f"ParetoFront: {len(self)} of {np.size(self.all_loss_pt)} schedules"
+
+    def _blocks(self) -> list:
+        shown = min(len(self), 10)
+        rows = [[int(self.index[i]), fmt(self.loss_pt[i], ".5f"), fmt(self.loss_cpt[i], ".5f")] for i in range(shown)]
+        note = f"... and {len(self) - shown} more points" if len(self) > shown else ""
+        return [Table(["index", "loss_pt", "loss_cpt"], rows, note=note)]
 
     def best(self, w: float) -> int:
         """Index (into the family) of the front point minimising ``w*L_Dpt + (1-w)*L_Dcpt``."""
@@ -983,8 +1060,8 @@ def pareto_front(law_pt, law_cpt, pt_schedule, family, *, r_pt: float = 0.0, inp
 # -- free-form schedule ---------------------------------------------------------------------------
 
 
-@dataclass
-class ScheduleOptimum:
+@dataclass(repr=False)
+class ScheduleOptimum(Result):
     """Result of :func:`optimize_schedule`.
 
     Attributes
@@ -1015,6 +1092,14 @@ class ScheduleOptimum:
     @property
     def schedule(self) -> _S.Schedule:
         return _S.from_values(self.values)
+
+    def _title(self) -> str:
+        return f"ScheduleOptimum: {self.values.size} CPT steps, objective {fmt(self.objective, '.6g')}"
+
+    def _blocks(self) -> list:
+        return [Fields([(n, getattr(self, n)) for n in ("objective", "loss_pt", "loss_cpt", "success", "message",
+                                                         "max_lr_active")]),
+                Table(["knot step", "LR"], [[int(t), fmt(v, ".4g")] for t, v in zip(self.knot_steps, self.knot_lrs)])]
 
 
 def _s2_weights(n: int, lam: float) -> np.ndarray:
