@@ -274,13 +274,7 @@ def _optimize_list(args):
 
 
 def _bound_side(o):
-    if not o.at_bound:
-        return None
-    lo, hi = o.bounds
-    v = float(o.value)
-    if lo > 0 and hi > 0 and o.name in ("peak_lr", "steps"):
-        return "low" if abs(math.log(v / lo)) <= abs(math.log(hi / v)) else "high"
-    return "low" if abs(v - lo) <= abs(hi - v) else "high"
+    return o.bound
 
 
 def _optimum_json(o):
@@ -393,16 +387,16 @@ def cmd_plan(args):
     if args.json:
         print(dumps(out))
     else:
-        _print_plan(out, results, quantities)
+        _print_plan(out, results, quantities, cp, tl)
     warn.print(args.quiet)
     return 0
 
 
-def _print_plan(out, results, quantities):
+def _print_plan(out, results, quantities, cp, tl):
+    from ..planner import Optimum
+
     pt = out["pt_schedule"]
     fits = out["fits"]
-    cp = out["critical_point"]
-    tl = out["turning_length"]
     plan = out["plan"]
     area = fits["area_options"]
     print(f"fits        {fits['file']}: D_pt = {fits['valsets']['pt']!r} ({fits['laws']['pt']}), "
@@ -413,16 +407,8 @@ def _print_plan(out, results, quantities):
     print(f"loss potential          {_g(out['loss_potential'])}  (final PT LR / peak PT LR)")
     print(f"loss at transfer        D_pt {_g(out['loss_at_transfer']['pt'], '.5f')}   "
           f"D_cpt {_g(out['loss_at_transfer']['cpt'], '.5f')}")
-    side = ("pre-critical (the D_pt loss at transfer lies above it: it returns in the long run)" if cp["pre_critical"]
-            else "post-critical (the D_pt loss at transfer lies below it: the forgetting stays in the long run)")
-    print(f"critical point (D_pt)   {_g(cp['level'], '.5f')} under endless CPT at LR {_g(cp['cpt_lr'])}: {side}")
-    if tl["finite"]:
-        tl_text = (f"{tl['steps']} CPT steps at constant LR {_g(tl['cpt_lr'])}" if tl["steps"] else
-                   f"0 (the D_pt loss never rises above its transfer value at constant LR {_g(tl['cpt_lr'])})")
-    else:
-        tl_text = (f"infinite (at constant LR {_g(tl['cpt_lr'])} the D_pt loss rises to {_g(tl['max_loss'], '.5f')} "
-                   f"and does not return within {_g(tl['horizon'], '.3g')} steps)")
-    print(f"turning length (D_pt)   {tl_text}")
+    print(f"critical point (D_pt)   {cp.describe('D_pt')}")
+    print(f"turning length (D_pt)   {tl.describe('D_pt', out['turning_length']['cpt_lr'])}")
     print()
     desc = f"CPT plan: {plan['shape']}, {plan['steps']} steps"
     if plan["shape"] == "wsd":
@@ -444,18 +430,8 @@ def _print_plan(out, results, quantities):
         for r in results:
             print(f"{r['w']:>6.3g} {r['loss_pt']:>9.5f} {r['loss_cpt']:>9.5f} {r['objective']:>9.5f}")
         return
-    print(f"{'w':>6}  {'optimum':<14} {'value':>10} {'bound':>5}  {'L_Dpt':>9} {'L_Dcpt':>9} {'weighted':>9}"
-          + ("  at peak LR" if len(quantities) > 1 or quantities != ["peak_lr"] else ""))
-    any_bound = False
-    for r in results:
-        for q, o in r["optima"].items():
-            side = _bound_side(o) or "-"
-            any_bound |= o.at_bound
-            val = f"{o.value:.4g}" if isinstance(o.value, float) else str(o.value)
-            tail = "" if q == "peak_lr" else f"  {_g(o.plan['peak_lr'])}"
-            print(f"{r['w']:>6.3g}  {q:<14} {val:>10} {side:>5}  {o.loss_pt:>9.5f} {o.loss_cpt:>9.5f} "
-                  f"{o.objective:>9.5f}{tail}")
-    if any_bound:
+    print(Optimum.table((r["w"], r["optima"]) for r in results).text())
+    if any(o.at_bound for r in results for o in r["optima"].values()):
         dom = fits["domain"]
         note = ("bound low/high: the optimum lies on that bound of the search; the law wants to go further "
                 "(LAW.md 6)")
