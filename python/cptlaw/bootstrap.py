@@ -120,6 +120,37 @@ class BootstrapResult(DictResult):
         return out
 
 
+def _refits(law, cols, y, *, method: str, n_boot: int, rng, accept_iteration_limit: bool = False, **fit_options):
+    """Refit ``n_boot`` resampled data sets in one :func:`cptlaw.fit_many` call, each started
+    from ``law`` (a fitted law on inputs ``cols`` and losses ``y``).
+
+    Returns ``(samples, noise, ok)``: the parameter vectors of the usable refits (converged;
+    with ``accept_iteration_limit`` also those stopped at the iteration limit, which started
+    at the fit and moved towards the optimum), the log residuals centred and scaled by
+    ``sqrt(n / dof)`` (the residual method resamples these: raw residuals understate the
+    noise by that factor), and which refits were usable.
+    """
+    law_cls = type(law)
+    n = y.size
+    fitted = law(**dict(zip(law_cls.input_names, cols)))
+    resid = np.log(y) - np.log(fitted)
+    resid = resid - resid.mean()
+    dof = n - sum(1 for name in law_cls.param_names if name not in (fit_options.get("fixed") or {}))
+    noise = resid * np.sqrt(n / dof) if dof > 0 else resid
+    if method == "pairs":
+        idx = rng.integers(0, n, size=(n_boot, n))
+        boot_cols = {name: c[idx] for name, c in zip(law_cls.input_names, cols)}
+        boot_y = y[idx]
+    else:
+        boot_y = fitted * np.exp(rng.choice(noise, size=(n_boot, n), replace=True))
+        boot_cols = {name: np.broadcast_to(c, (n_boot, n)) for name, c in zip(law_cls.input_names, cols)}
+    fit_options.setdefault("multistart", False)
+    res = fit_many(law_cls, boot_cols, boot_y, starts=law, **fit_options)
+    usable = res.status >= 0 if accept_iteration_limit else res.success
+    ok = usable & np.all(np.isfinite(res.params), axis=1)
+    return res.params[ok], noise, ok
+
+
 def bootstrap(
     result,
     features,
@@ -144,7 +175,8 @@ def bootstrap(
         Number of resamples.
     method : {"pairs", "residuals"}
         ``pairs`` resamples observations with replacement; ``residuals`` keeps the
-        design and adds resampled log residuals to the fitted curve.
+        design and adds resampled log residuals to the fitted curve (centred and scaled by
+        ``sqrt(n / dof)``, since raw residuals understate the noise).
     level : float
         Coverage of the percentile intervals (0.95 = 2.5% .. 97.5%).
     predict : dict, optional
@@ -170,24 +202,8 @@ def bootstrap(
     if not (np.isfinite(y).all() and all(np.isfinite(c).all() for c in cols)):
         raise ValueError("loss: bootstrap needs finite data (drop NaN points first)")
     rng = np.random.default_rng(seed)
-    n = y.size
-    fitted = law(**dict(zip(law_cls.input_names, cols)))
-    resid = np.log(y) - np.log(fitted)
-    resid = resid - resid.mean()
-    dof = n - sum(1 for name in law_cls.param_names if name not in (fit_options.get("fixed") or {}))
-    noise = resid * np.sqrt(n / dof) if dof > 0 else resid
-    if method == "pairs":
-        idx = rng.integers(0, n, size=(n_boot, n))
-        boot_cols = {name: c[idx] for name, c in zip(law_cls.input_names, cols)}
-        boot_y = y[idx]
-    else:
-        boot_y = fitted * np.exp(rng.choice(resid, size=(n_boot, n), replace=True))
-        boot_cols = {name: np.broadcast_to(c, (n_boot, n)) for name, c in zip(law_cls.input_names, cols)}
+    samples, noise, ok = _refits(law, cols, y, method=method, n_boot=n_boot, rng=rng, **fit_options)
     noise_seed = int(rng.integers(2**63 - 1))  # after the resamples: same seed, same resamples as before
-    fit_options.setdefault("multistart", False)
-    res = fit_many(law_cls, boot_cols, boot_y, starts=law, **fit_options)
-    ok = res.success & np.all(np.isfinite(res.params), axis=1)
-    samples = res.params[ok]
     tail = (1 - level) / 2
     out = BootstrapResult(
         samples=samples,

@@ -422,6 +422,61 @@ def _unfittable(y, w=None) -> list:
     return why
 
 
+class _Linearization(NamedTuple):
+    """The SVD of a Jacobian ``J`` (points x parameters) with its columns scaled to unit norm.
+
+    Columns differ by many decades (E ~ 1e3, alpha ~ 0.5), so J is judged and inverted
+    normalised, then scaled back: the Gauss-Newton covariance ``inv(J'J) * sigma2`` of
+    :func:`fit` (when ``full_rank``) and of :class:`cptlaw.live.LivePredictor` (a
+    pseudo-inverse on the singular values kept, ``rcond``).
+    """
+
+    scale: np.ndarray  # column norms (1 for a zero column)
+    s: np.ndarray  # singular values kept, descending
+    vt: np.ndarray  # their right singular vectors (rows), in scaled coordinates
+    full_rank: bool  # every column acts and (s_max / s_min)**2 < 1e13
+
+    @classmethod
+    def of(cls, J, rcond: float = 0.0):
+        """None when J is not finite or the SVD fails; singular values <= ``rcond * s_max`` are dropped."""
+        if not np.all(np.isfinite(J)):
+            return None
+        d = np.linalg.norm(J, axis=0)
+        zero = d == 0
+        d = np.where(zero, 1.0, d)
+        try:
+            _, sv, vt = np.linalg.svd(J / d, full_matrices=False)
+        except np.linalg.LinAlgError:
+            return None
+        full = bool(not zero.any() and sv.size and sv[-1] > 0 and (sv[0] / sv[-1]) ** 2 < 1e13)
+        keep = sv > rcond * sv[0] if sv.size else np.zeros(0, dtype=bool)
+        return cls(d, sv[keep], vt[keep], full)
+
+    def covariance(self, sigma2: float) -> np.ndarray:
+        """``pinv(J'J) * sigma2`` on the kept singular values (the inverse when ``full_rank``)."""
+        return (self.vt.T / self.s**2) @ self.vt / np.outer(self.scale, self.scale) * sigma2
+
+    def in_row_space(self, g, tol: float) -> np.ndarray:
+        """Per row of ``g`` (gradients w.r.t. the columns): lies in the row space of J up to a
+        relative ``tol``, i.e. the data determine that combination of the parameters."""
+        gs = g / self.scale
+        resid = gs - (gs @ self.vt.T) @ self.vt
+        norm = np.linalg.norm(gs, axis=-1)
+        return (np.linalg.norm(resid, axis=-1) <= tol * np.maximum(norm, 1e-300)) | (norm == 0)
+
+
+def _residual_scale2(r, dof: int, robust: bool = False) -> float:
+    """The squared scale of residuals ``r``: their sum of squares over ``dof``. ``robust``
+    clips each residual at 3 robust standard deviations (1.4826 * median |r|) first, so that
+    a single spike (one bad evaluation) does not widen every later interval."""
+    r = np.asarray(r, dtype=float)
+    if robust:
+        s0 = 1.4826 * float(np.median(np.abs(r))) if r.size else 0.0
+        if s0 > 0:
+            r = np.clip(r, -3.0 * s0, 3.0 * s0)
+    return float(r @ r) / dof if dof > 0 else float("nan")
+
+
 def _quality(law_obj, cols, y, law_cls, obj_code, w, fixed_mask, on_bound):
     """Prediction, R^2, the curve_fit-style covariance ``inv(J'J) * RSS / dof``, the
     undetermined parameters and the residual scale.
@@ -453,22 +508,14 @@ def _quality(law_obj, cols, y, law_cls, obj_code, w, fixed_mask, on_bound):
     cov = np.full((P, P), np.nan)
     dof = len(y) - len(free)
     rss = float(r @ r)
-    if dof > 0 and np.all(np.isfinite(J)) and free.size:
-        # Columns differ by many decades (E ~ 1e3, alpha ~ 0.5): judge and invert the
-        # column-normalised J (by its SVD), then scale back.
-        d = np.linalg.norm(J, axis=0)
-        if np.all(d > 0):
-            try:
-                _, sv, vt = np.linalg.svd(J / d, full_matrices=False)
-                if sv[-1] > 0 and (sv[0] / sv[-1]) ** 2 < 1e13:
-                    sub = (vt.T / sv**2) @ vt / np.outer(d, d) * (rss / dof)
-                    cov[np.ix_(free, free)] = sub
-            except np.linalg.LinAlgError:
-                pass
+    if dof > 0 and free.size:
+        lin = _Linearization.of(J)
+        if lin is not None and lin.full_rank:
+            cov[np.ix_(free, free)] = lin.covariance(rss / dof)
     cov[fixed_mask == 1, :] = 0.0
     cov[:, fixed_mask == 1] = 0.0
     noise = {
-        "residual_std": float(np.sqrt(rss / dof)) if dof > 0 else float("nan"),
+        "residual_std": float(np.sqrt(_residual_scale2(r, dof))),
         "residual_space": "loss" if obj_code == 0 else "log",
         "dof": int(dof),
     }

@@ -173,14 +173,20 @@ def predict_interval(result, features, *, level: float = 0.95, kind: str = "pred
     unbounded = np.any(np.abs(g[..., undetermined] * gscale[undetermined]) > 1e-10, axis=-1) \
         if undetermined.any() else np.zeros(pred.shape, dtype=bool)
     noise = float(result.get("residual_std", np.nan)) if kind == "prediction" else 0.0
-    t = _t_two_sided(level, int(result.get("dof", 0)))
-    half = t * np.sqrt(var + noise**2)
-    half = np.where(unbounded, np.inf, half)
-    if log_space:
-        low, high = pred * np.exp(-half), pred * np.exp(half)
-    else:
-        low, high = pred - half, pred + half
+    low, high = _bounds(pred, np.where(unbounded, np.inf, var), noise**2, level, int(result.get("dof", 0)),
+                        log_space)
     return make_interval(kind, level, "delta", pred, low, high, unbounded)
+
+
+def _bounds(center, var, noise2, level: float, dof: int, log_space: bool = True):
+    """``(low, high)`` of an interval around ``center``: ``t_dof((1 + level) / 2) *
+    sqrt(var + noise2)`` either side, on the log scale (``var``, ``noise2`` of the log loss:
+    multiplicative, ``center * exp(-+half)``) or on the loss itself. ``noise2 = 0`` gives a
+    confidence band, the residual variance a prediction interval."""
+    half = _t_two_sided(level, dof) * np.sqrt(np.asarray(var) + noise2)
+    if log_space:
+        return center * np.exp(-half), center * np.exp(half)
+    return center - half, center + half
 
 
 __all__ = ["Interval", "KINDS", "predict_interval"]

@@ -31,26 +31,33 @@ Steps count optimizer updates on the PT ++ CPT timeline, as in :class:`cptlaw.Ru
 updates, so its areas are those of ``lr[:s]``; the final planned step is
 ``len(planned_lr_pt) + len(planned_lr_cpt)``.
 
-The band
---------
-``lower``/``upper`` bound the loss one would *observe* at the step with probability
-``level``: the uncertainty of the fitted curve (standard error ``stderr``) combined with the
-scatter of single observations about it (``noise``, the fit's residual scale), with a
-Student-t quantile on the residual degrees of freedom::
+The band: a prediction interval
+-------------------------------
+``lower``/``upper`` are a *prediction interval*: they bound the loss one would *observe* at
+the step with probability ``level`` (:mod:`cptlaw.intervals` explains how it differs from a
+confidence band of the curve, which :meth:`Prediction.interval` also gives). They combine
+the uncertainty of the fitted curve (its standard error) with the scatter of single
+observations about it (the fit's residual scale), on the log scale the fit works on, with a
+Student-t quantile on the residual degrees of freedom, as
+:func:`cptlaw.intervals.predict_interval` does::
 
-    half-width = t_{dof}((1 + level) / 2) * sqrt(stderr**2 + noise**2)
+    lower, upper = loss * exp(-+t_{dof}((1 + level) / 2) * sqrt(var + s**2))
 
-``band="delta"`` (default) takes ``stderr`` from the delta method: the gradient of the law
-with respect to its parameters at the step, ``law.grad(...)``, and the Gauss-Newton
-covariance of the fit on log residuals, ``inv(J'J) * RSS/dof``. The covariance is computed
-with the columns of J scaled to unit norm (so that E ~ 1e3 and alpha ~ 0.5 do not make J'J
-look singular) and *includes parameters that ended on a bound*: held at the bound they
-would carry no uncertainty, whereas early in a run they are often there only because the
-data cannot yet tell (C2 = 0 before the CPT schedule anneals), and their curvature is what
-widens the band. ``band="bootstrap"``, and the fallback when the delta variance is not
-finite, refits ``n_boot`` residual-bootstrap resamples (log residuals, rescaled by
-``sqrt(n/dof)``) warm-started from the fit and takes the spread of their predictions; it
-stays in the fit's basin and tends to be narrower than the delta band early in a run.
+with ``var`` the variance of the log of the fitted curve and ``s`` the residual scale of the
+log losses (``stderr ~ loss * sqrt(var)`` and ``noise = loss * s`` in loss units).
+
+``band="delta"`` (default) takes ``var`` from the delta method: the gradient of the log law
+with respect to its parameters at the step and the Gauss-Newton covariance of the fit on
+log residuals, ``inv(J'J) * s**2``, computed as :func:`cptlaw.fit` computes it (columns of
+J scaled to unit norm, so that E ~ 1e3 and alpha ~ 0.5 do not make J'J look singular), but
+on the singular values above 1e-9 of the largest and *including parameters that ended on a
+bound*: held at the bound they would carry no uncertainty, whereas early in a run they are
+often there only because the data cannot yet tell (C2 = 0 before the CPT schedule anneals),
+and their curvature is what widens the band. ``band="bootstrap"``, and the fallback when
+the delta variance is not finite, refits ``n_boot`` resamples of :func:`cptlaw.bootstrap`'s
+residual bootstrap (log residuals, rescaled by ``sqrt(n/dof)``) warm-started from the fit
+and takes the spread of their log predictions; it stays in the fit's basin and tends to be
+narrower than the delta band early in a run.
 
 When a prediction is available
 ------------------------------
@@ -73,13 +80,15 @@ band covered the final loss in 90-100% of runs from 5 CPT observations on, and i
 70-80% with 2-4 of them. The bootstrap band covers less than the delta band early on.
 The residual scale is a sum of squares with each residual clipped at three robust
 standard deviations, so that a single bad evaluation does not widen every later band.
+
+Observations where the law is not defined (S1 = 0: no learning rate > 0 applied yet, e.g.
+after the first update of a warmup from 0) are skipped with a ``RuntimeWarning``.
 """
 
 from __future__ import annotations
 
 import math
 import time
-import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -87,8 +96,9 @@ import numpy as np
 
 from . import _validate, _warnings
 from .areas import SPLITS, cpt_areas
-from .fit import FitResult, fit, fit_many
-from .intervals import _t_two_sided
+from .bootstrap import _refits
+from .fit import FitResult, _Linearization, _residual_scale2, fit
+from .intervals import _bounds, _t_two_sided, make_interval
 from .results import Fields, Result, Table, Text, fmt
 from .laws import CPTLaw, Law
 from .tracker import Tracker
@@ -125,9 +135,12 @@ class PlanWarning(UserWarning):
 
 @dataclass(frozen=True, repr=False)
 class Prediction(Result):
-    """A predicted loss with its band, for one validation set.
+    """A predicted loss with its prediction interval, for one validation set.
 
     Fields are floats for one step, arrays for several (:meth:`LivePredictor.predict`).
+    ``lower`` / ``upper`` are a *prediction interval*: they bound the loss one will observe
+    (curve uncertainty and observation noise), not the mean curve, which the narrower
+    confidence band bounds (:meth:`interval`, :mod:`cptlaw.intervals`).
 
     Attributes
     ----------
@@ -137,10 +150,11 @@ class Prediction(Result):
     loss : float or ndarray
         The fitted law's loss at ``step`` (NaN where not available).
     lower, upper : float or ndarray
-        Band for an observed loss at ``step`` with probability ``level`` (see the module
-        documentation). NaN where not available.
+        The prediction interval: an observed loss at ``step`` lies inside with probability
+        ``level`` (see the module documentation). NaN where not available.
     stderr : float or ndarray
-        Standard error of the fitted curve at ``step`` (delta method or bootstrap).
+        Standard error of the fitted curve at ``step`` (delta method or bootstrap; loss units,
+        ``loss`` times that of the log loss).
     noise : float or ndarray
         Scatter of a single observation about the curve (residual scale, loss units).
     level : float
@@ -153,6 +167,8 @@ class Prediction(Result):
         False before the observations determine the prediction; ``reason`` says why.
     reason : str
         Empty when available.
+    dof : int or None
+        Residual degrees of freedom of the Student-t quantile (None when not available).
     """
 
     valset: str
@@ -167,6 +183,25 @@ class Prediction(Result):
     n_points: int
     available: bool
     reason: str = ""
+    dof: Optional[int] = None
+
+    #: ``lower`` / ``upper`` bound an observation (:data:`cptlaw.intervals.KINDS`).
+    kind = "prediction"
+
+    def interval(self, kind: str = "prediction"):
+        """The prediction interval (``lower``, ``upper``) or, with ``kind="confidence"``, the
+        confidence band of the fitted curve (``stderr`` alone, with the same Student-t
+        quantile, on the log scale), as a :class:`cptlaw.intervals.Interval`."""
+        _validate.choice(kind, "kind", ("prediction", "confidence"))
+        loss = np.asarray(self.loss, dtype=float)
+        if kind == "prediction":
+            low, high = np.asarray(self.lower, dtype=float), np.asarray(self.upper, dtype=float)
+        else:
+            t = _t_two_sided(self.level, int(self.dof)) if self.dof is not None else math.nan
+            with np.errstate(divide="ignore", invalid="ignore"):
+                half = t * np.asarray(self.stderr, dtype=float) / loss
+            low, high = loss * np.exp(-half), loss * np.exp(half)
+        return make_interval(kind, self.level, self.method or "delta", loss, low, high)
 
     def _title(self) -> str:
         where = f"step {self.step}" if np.ndim(self.step) == 0 else f"{np.size(self.step)} steps"
@@ -179,7 +214,7 @@ class Prediction(Result):
             return [Text(self.reason), Fields(info)]
         if np.ndim(self.loss) == 0:
             return [Fields([("loss", fmt(self.loss, ".6g")),
-                            ("interval", f"[{fmt(self.lower, '.6g')}, {fmt(self.upper, '.6g')}]"),
+                            ("prediction interval", f"[{fmt(self.lower, '.6g')}, {fmt(self.upper, '.6g')}]"),
                             ("stderr", fmt(self.stderr, ".3g")), ("noise", fmt(self.noise, ".3g"))] + info)]
         steps = np.asarray(self.step).reshape(-1)
         shown = min(steps.size, 8)
@@ -205,15 +240,6 @@ class Excursion(Result):
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-def _residual_scale2(r, dof) -> float:
-    """Squared scale of the log residuals: their sum of squares over ``dof``, each residual
-    first clipped at 3 robust standard deviations (1.4826 * median |r|), so that a single
-    spike (one bad evaluation) does not widen every later band."""
-    s0 = 1.4826 * float(np.median(np.abs(r)))
-    rc = np.clip(r, -3.0 * s0, 3.0 * s0) if s0 > 0 else r
-    return float(rc @ rc) / dof
 
 
 def _schedule_values(value, name, allow_none=False):
@@ -265,7 +291,7 @@ class _Valset:
         self.held: dict = {}  # free parameters held (not acting yet) -> value
         self.pending = 0  # observations since the last refit
         self.outside = False
-        self.band_cache = None  # (Vt kept, S kept, column scales, free indices, sigma2, dof, log residuals)
+        self.band_cache = None  # (_Linearization of J, free indices, sigma2, dof, log residuals)
         self.boot = None  # bootstrap parameter vectors of the current fit
         self.reason = "no observations yet"
         self.fit_seconds = 0.0
@@ -513,6 +539,12 @@ class LivePredictor:
         new = []
         for name, value in mapping.items():
             st = self._vs[name]
+            if not self._defined(st, areas):
+                _warnings.warn(
+                    f"step {step}: {st.law_cls.__name__} is not defined at this observation's areas "
+                    f"(S1 = {areas[0] + areas[2]:g}: no learning rate > 0 applied yet, e.g. after the first step of a "
+                    f"warmup from 0); the loss of {name!r} is not used", RuntimeWarning)
+                continue
             exc = self._check_band(st, step, areas, value)
             if exc is not None:
                 new.append(exc)
@@ -583,24 +615,22 @@ class LivePredictor:
             areas = (tr.s1_pt, tr.s2_pt, tr.s1_cpt, tr.s2_cpt)
             if step > self.final_step and not self._plan_warned:
                 self._plan_warned = True
-                warnings.warn(
+                _warnings.warn(
                     f"step {step}: the run is past the planned final step {self.final_step}; "
                     "call set_plan() with the schedule actually run",
                     PlanWarning,
-                    stacklevel=3,
                 )
             elif step <= self.final_step:
                 planned = self._plan[step - 1]
                 tol = 1e-9 * max(planned[0] + planned[2], 1e-300)
                 if not self._plan_warned and np.max(np.abs(np.asarray(areas) - planned)) > tol:
                     self._plan_warned = True
-                    warnings.warn(
+                    _warnings.warn(
                         f"step {step}: the tracker's areas {np.round(areas, 10).tolist()} differ from the planned "
                         f"schedule's {np.round(planned, 10).tolist()}; the run does not follow the plan (check "
                         "start_cpt() and the schedule), so predictions at planned steps may be off; "
                         "call set_plan() with the schedule actually run",
                         PlanWarning,
-                        stacklevel=3,
                     )
             return step, areas, False
         if step is None:
@@ -627,6 +657,12 @@ class LivePredictor:
             else:
                 feats[n] = np.full(len(a), self.constants[n])
         return feats
+
+    def _defined(self, st, areas) -> bool:
+        """Whether the law has a finite value at these areas (not where S1 = 0: every fit
+        would be NaN there)."""
+        with np.errstate(all="ignore"):
+            return bool(np.all(np.isfinite(self._nominal(st)(**self._features(st.law_cls, [areas])))))
 
     def _nominal(self, st):
         law_cls = st.law_cls
@@ -718,54 +754,37 @@ class LivePredictor:
         self.history[st.name].append((st.steps[-1], final))
 
     def _jacobian_svd(self, st, feats, y):
-        """Column-scaled SVD of the log-residual Jacobian over the active free parameters."""
+        """The linearised fit over the active free parameters (those on a bound included, see
+        the module documentation) and the robust scale of its log residuals."""
         law = st.result.law
         names = st.law_cls.param_names
         free = np.array([names.index(nm) for nm in st.active], dtype=np.int64)
         pred, g = law.value_and_grad(**feats)
         dof = len(y) - len(free)
         r = np.log(pred) - np.log(y)
-        sigma2 = _residual_scale2(r, dof)
-        J = g[:, free] / pred[:, None]
-        if not np.all(np.isfinite(J)) or not math.isfinite(sigma2):
+        sigma2 = _residual_scale2(r, dof, robust=True)
+        lin = _Linearization.of(g[:, free] / pred[:, None], rcond=_RCOND)
+        if lin is None or not math.isfinite(sigma2):
             return None
-        scale = np.linalg.norm(J, axis=0)
-        scale[scale == 0] = 1.0
-        try:
-            _, S, Vt = np.linalg.svd(J / scale, full_matrices=False)
-        except np.linalg.LinAlgError:
-            return None
-        keep = S > _RCOND * S[0] if S.size else np.zeros(0, dtype=bool)
-        return Vt[keep], S[keep], scale, free, sigma2, dof, r
+        return lin, free, sigma2, dof, r
 
     def _bootstrap(self, st):
-        """Parameter vectors of ``n_boot`` residual-bootstrap refits (cached per fit)."""
+        """Parameter vectors of ``n_boot`` residual-bootstrap refits (cached per fit): see
+        :func:`cptlaw.bootstrap` (its ``method="residuals"``); refits stopped at the iteration
+        limit are kept."""
         if st.boot is not None:
             return st.boot
         law_cls = st.law_cls
         feats = self._features(law_cls, st.areas)
-        law = st.result.law
-        pred = law(**feats)
-        cache = st.band_cache
-        n = len(pred)
-        dof = n - len(st.active)
-        if cache is not None:
-            r = cache[6]
-        else:
-            r = np.log(pred) - np.log(np.asarray(st.loss))
-        r = (r - r.mean()) * math.sqrt(n / max(dof, 1))
-        fixed = {**st.fixed, **st.held}
         opts = dict(self.fit_options)
         opts.setdefault("max_iter", 100)
         if st.bounds is not None:
             opts["bounds"] = st.bounds
-        idx = self._rng.integers(0, n, size=(self.n_boot, n))
-        ys = pred[None, :] * np.exp(r[idx])
-        many = fit_many(law_cls, {k: np.broadcast_to(v, ys.shape) for k, v in feats.items()}, ys,
-                        starts=law, multistart=False, fixed=fixed, **opts)
-        # iteration-limited refits (status 0) are kept: they start at the fit and moved towards the optimum
-        vecs = many.params[(many.status >= 0) & np.all(np.isfinite(many.params), axis=1)]
-        st.boot = np.array(vecs).reshape(-1, len(law_cls.param_names))
+        y = np.asarray(st.loss, dtype=np.float64)
+        samples, _, _ = _refits(st.result.law, [feats[n] for n in law_cls.input_names], y, method="residuals",
+                                n_boot=self.n_boot, rng=self._rng, accept_iteration_limit=True,
+                                fixed={**st.fixed, **st.held}, **opts)
+        st.boot = np.asarray(samples).reshape(-1, len(law_cls.param_names))
         return st.boot
 
     # -- prediction -----------------------------------------------------------------------------
@@ -776,7 +795,7 @@ class LivePredictor:
         m = int(steps.size)
         nan = np.full(m, np.nan)
 
-        def out(loss, lower, upper, stderr, noise, method, available, reason):
+        def out(loss, lower, upper, stderr, noise, method, available, reason, dof=None):
             if steps.ndim == 0:
                 loss, lower, upper, stderr, noise = (float(np.asarray(x).reshape(-1)[0]) for x in
                                                      (loss, lower, upper, stderr, noise))
@@ -784,7 +803,7 @@ class LivePredictor:
             else:
                 step = steps.copy()
             return Prediction(st.name, step, loss, lower, upper, stderr, noise, level, method,
-                              st.fit_n if st.result is not None else len(st.steps), available, reason)
+                              st.fit_n if st.result is not None else len(st.steps), available, reason, dof)
 
         if st.result is None:
             return out(nan, nan, nan, nan, nan, None, False, st.reason)
@@ -807,15 +826,12 @@ class LivePredictor:
                 )
         cache = st.band_cache
         method = self.band
-        var = np.full(m, np.nan)
+        var = np.full(m, np.nan)  # of the log loss
+        with np.errstate(divide="ignore", invalid="ignore"):
+            glog = g / pred[:, None]
         if cache is not None:
-            Vk, Sk, scale, free, sigma2, dof, _ = cache
-            gs = g[:, free] / scale
-            coef = gs @ Vk.T
-            resid = gs - coef @ Vk
-            gnorm = np.linalg.norm(gs, axis=1)
-            inside = np.linalg.norm(resid, axis=1) <= _ESTIMABLE_TOL * np.maximum(gnorm, 1e-300)
-            inside |= gnorm == 0
+            lin, free, sigma2, dof, _ = cache
+            inside = lin.in_row_space(glog[:, free], _ESTIMABLE_TOL)
             if not inside[ok].all() and not reason:
                 reason = (
                     f"the {len(st.steps)} observations of {st.name!r} do not determine the parameters this "
@@ -823,19 +839,18 @@ class LivePredictor:
                 )
             ok &= inside
             if method == "delta":
-                var = sigma2 * np.sum((coef / Sk) ** 2, axis=1)
-            noise = math.sqrt(sigma2) * np.abs(pred)
+                gf = glog[:, free]
+                var = np.einsum("ni,ij,nj->n", gf, lin.covariance(sigma2), gf)
         else:
             dof = len(st.steps) - len(st.active)
             r = np.log(law(**self._features(law_cls, st.areas))) - np.log(np.asarray(st.loss))
-            sigma2 = _residual_scale2(r, dof)
-            noise = math.sqrt(sigma2) * np.abs(pred)
+            sigma2 = _residual_scale2(r, dof, robust=True)
             method = "bootstrap"
         if method == "bootstrap" or not np.all(np.isfinite(var[ok])):
             boot = self._bootstrap(st)
             if len(boot) >= 4:
-                bpred = np.stack([law_cls.from_vector(v)(**feats) for v in boot])
-                bvar = np.var(bpred, axis=0, ddof=1)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    bvar = np.var(np.log(np.stack([law_cls.from_vector(v)(**feats) for v in boot])), axis=0, ddof=1)
                 fill = ~np.isfinite(var) if method == "delta" else np.ones(m, dtype=bool)
                 var = np.where(fill, bvar, var)
                 method = "bootstrap" if fill.all() or method == "bootstrap" else "delta+bootstrap"
@@ -843,17 +858,14 @@ class LivePredictor:
         if not (finite | ~ok).all() and not reason:
             reason = "the band is not finite (the fit's Jacobian and its bootstrap failed)"
         ok &= finite
-        t = _t_two_sided(level, int(dof))
-        half = t * np.sqrt(var + noise**2)
-        stderr = np.sqrt(var)
+        lower, upper = _bounds(pred, np.where(ok, var, np.nan), sigma2, level, int(dof))
         loss = np.where(ok, pred, np.nan)
-        lower = np.where(ok, pred - half, np.nan)
-        upper = np.where(ok, pred + half, np.nan)
-        stderr = np.where(ok, stderr, np.nan)
-        noise = np.where(ok, noise, np.nan)
+        lower, upper = np.where(ok, lower, np.nan), np.where(ok, upper, np.nan)
+        stderr = np.where(ok, np.sqrt(np.maximum(var, 0.0)) * np.abs(pred), np.nan)
+        noise = np.where(ok, math.sqrt(sigma2) * np.abs(pred), np.nan)
         available = bool(ok.all())
         return out(loss, lower, upper, stderr, noise, method if available or ok.any() else None,
-                   available, "" if available else (reason or "not available"))
+                   available, "" if available else (reason or "not available"), int(dof))
 
     def _select(self, valset):
         if valset is None:
@@ -921,7 +933,7 @@ class LivePredictor:
                 )
             else:
                 msg = f"valset {st.name!r}: observed loss {value} at step {step} is not finite; the run diverged"
-            warnings.warn(BandWarning(msg, exc), stacklevel=4)
+            _warnings.warn(BandWarning(msg, exc), BandWarning)  # at the line that called observe()
         if self.on_excursion is not None:
             self.on_excursion(exc)
         return exc
@@ -1062,6 +1074,9 @@ class LivePredictor:
             for k in (0, 2):  # forward areas are sums of LRs
                 if area[k] < 0.0:
                     raise ValueError(f"{area_name}[{k}]: {_AREAS[k]} must be >= 0, got {area[k]!r}")
+            if not self._defined(st, area):  # observe() skips these; every fit would fail on one
+                raise ValueError(f"{area_name}: {st.law_cls.__name__} is not defined at these areas (S1 = "
+                                 f"{area[0] + area[2]:g}: no learning rate > 0 applied yet); drop this observation")
             if src:
                 if step > self.final_step:
                     raise ValueError(
