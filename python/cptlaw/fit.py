@@ -37,33 +37,6 @@ _INT32_MAX = 2**31 - 1
 _UNSCALED = (2.0**-4, 2.0**10)
 _LOSS_RANGE = (1e-100, 1e100)  # beyond, the covariance's J'J over- or underflows
 
-# Default start values of the nonlinear parameters: the decades where real fits land.
-_GRID_VALUES = {
-    "alpha": np.geomspace(0.1, 1.5, 10),
-    "E": np.geomspace(1.0, 1e4, 9),
-    "beta": np.geomspace(0.02, 2.0, 7),
-    "a1": np.array([0.01, 0.1, 1.0]),
-    # a2 takes either sign (a concave or a convex replay factor); 0 itself is left out: there
-    # the shift term vanishes and B is not determined.
-    "a2": np.array([-8.0, -1.0, 1.0, 8.0]),
-    "g1": np.array([-0.2, 0.0, 0.2]),
-    "g2": np.array([-0.2, 0.0, 0.2]),
-    "g3": np.array([0.1, 0.3, 1.0]),
-    "z1": np.array([0.5, 1.0, 1.5]),
-    "z2": np.array([0.5, 1.0, 1.5]),
-}
-
-
-# Default bounds beyond positivity. The B-beta direction is nearly degenerate
-# (B*(1-(1+E*x)**-beta) ~ B*beta*log(1+E*x) as beta -> 0, LAW.md section 6): with
-# noisy data the optimum can run off to beta -> 0, |B|, E -> inf, so the search is
-# kept inside the decades real fits occupy and a fit that ends on such a bound says so.
-# The replay shift factor has the same degeneracy in a2 (B*(1-exp(-a2*r)) ~ B*a2*r); a2 takes
-# either sign (real replay runs want a2 < 0: a little replay removes most forgetting), and
-# |a2| <= 50 keeps exp(|a2|) and the B it pairs with inside double precision.
-_DEFAULT_BOUNDS = {"E": (0.0, 1e6), "beta": (1e-2, 10.0), "alpha": (0.0, 10.0), "a2": (-50.0, 50.0), "a1": (0.0, 100.0)}
-
-
 class FitResult(DictResult):
     """Result of :func:`fit`, a dict with attribute access (like scipy's OptimizeResult).
 
@@ -145,10 +118,11 @@ def _param_dict(value, name, law_cls):
 
 
 def _bounds(law_cls, bounds):
-    # a default bound wins over the sign rule (a2 is signed but boxed); else signed -> free
-    lo = np.array([_DEFAULT_BOUNDS[n][0] if n in _DEFAULT_BOUNDS else (-np.inf if n in law_cls.signed_params else 0.0)
+    # a law's default bound wins over the sign rule (a2 is signed but boxed); else signed -> free
+    box = law_cls.default_bounds
+    lo = np.array([box[n][0] if n in box else (-np.inf if n in law_cls.signed_params else 0.0)
                    for n in law_cls.param_names])
-    hi = np.array([_DEFAULT_BOUNDS.get(n, (0, np.inf))[1] for n in law_cls.param_names])
+    hi = np.array([box.get(n, (0, np.inf))[1] for n in law_cls.param_names])
     for key, pair in _param_dict(bounds, "bounds", law_cls).items():
         try:
             a, b = pair
@@ -195,25 +169,22 @@ def _features(law_cls, features, loss_shape, name="features"):
 def default_grid(law_cls, features=None, fixed=None, coarse=False) -> np.ndarray:
     """Start grid over the law's nonlinear parameters (linear ones are projected).
 
-    Rows are full parameter vectors; linear entries are placeholders. ``coarse``
-    keeps every other value of the longer axes (what :func:`fit_many` uses).
+    Rows are full parameter vectors; linear entries are placeholders. The values of each
+    parameter are the law's (:meth:`cptlaw.laws.Law.start_values`); ``features`` (a dict of
+    the law's inputs, or a list in ``input_names`` order) lets a law scale them to the data.
+    ``coarse`` keeps every other value of the longer axes (what :func:`fit_many` uses).
     """
     fixed = fixed or {}
+    if features is not None and not isinstance(features, dict):  # the inputs in input_names order
+        features = dict(zip(law_cls.input_names, features))
     axes = []
     for name in law_cls.param_names:
         if name in fixed:
             axes.append(np.array([fixed[name]], dtype=float))
         elif name in law_cls.linear_params:
             axes.append(np.array([1.0]))
-        elif name == "S1_pt_hat":
-            scale = 1.0
-            if features is not None:
-                scale = float(np.nanmax(features[law_cls.input_names.index("s1_cpt")])) or 1.0
-            axes.append(scale * np.geomspace(0.1, 100.0, 10))
-        elif name == "alpha" and law_cls.__name__ == "AnnealingLaw":
-            axes.append(np.geomspace(0.05, 2.0, 32))
         else:
-            axes.append(_GRID_VALUES[name])
+            axes.append(law_cls.start_values(name, features))  # the law's own knowledge
         if coarse and len(axes[-1]) > 3:
             axes[-1] = axes[-1][::2] if len(axes[-1]) < 16 else axes[-1][::3]
     mesh = np.meshgrid(*axes, indexing="ij")
