@@ -108,6 +108,11 @@ def _page(modname: str, top: dict) -> str:
     comments = _doc_comments(modname)
     for name in (_exported(module) if module is not None else []):
         obj = getattr(module, name, None)
+        if obj is None and module is not None and hasattr(module, "__path__"):  # a submodule not imported yet
+            try:
+                obj = importlib.import_module(f"{modname}.{name}")
+            except ImportError:
+                pass
         if inspect.ismodule(obj):
             submodules.append(obj.__name__)
         elif modname != PACKAGE and id(obj) in top and top[id(obj)] == name:

@@ -51,11 +51,11 @@ class Law:
     #: default fitting bounds ``(low, high)`` beyond positivity (and beyond "signed
     #: parameters are free"), by name. The B-beta direction is nearly degenerate
     #: (``B*(1-(1+E*x)**-beta) ~ B*beta*log(1+E*x)`` as beta -> 0): with noisy data the
-    #: optimum can run off to beta -> 0, |B|, E -> inf, so the search is kept inside the
+    #: optimum can run off to beta -> 0, ``abs(B)``, E -> inf, so the search is kept inside the
     #: decades real fits occupy and a fit that ends on such a bound says so. The replay shift
     #: factor has the same degeneracy in a2 (``B*(1-exp(-a2*r)) ~ B*a2*r``); a2 takes either
     #: sign (real replay runs want a2 < 0: a little replay removes most forgetting), and
-    #: ``|a2| <= 50`` keeps ``exp(|a2|)`` and the B it pairs with inside double precision.
+    #: ``abs(a2) <= 50`` keeps ``exp(abs(a2))`` and the B it pairs with inside double precision.
     default_bounds: ClassVar[dict] = {"E": (0.0, 1e6), "beta": (1e-2, 10.0), "alpha": (0.0, 10.0),
                                       "a2": (-50.0, 50.0), "a1": (0.0, 100.0)}
     _core_name: ClassVar[str] = ""
