@@ -32,8 +32,8 @@ Conventions shared by every function
 - Area options ``decay`` (lambda), ``split`` and ``warmup_as_peak`` (P2's convention for the PT
   warmup) are passed to :func:`cptlaw.schedules.batch_cpt_areas`; the defaults are the
   package's (``0.999``, ``"by_source"``, ``False``).
-- Laws that take a replay ratio receive ``r_pt``; other extra inputs (``N`` of
-  :class:`cptlaw.ModelSizeLaw`) go in ``inputs={"N": ...}``.
+- Laws that take a replay ratio receive ``r_pt``; other extra inputs (the model size ``N``)
+  go in ``inputs={"N": ...}``.
 - The laws keep rewarding a larger learning rate (and, for the domain loss, more steps):
   LAW.md section 6. Every optimiser therefore searches inside explicit ``bounds``; an optimum on
   a bound is reported with ``at_bound=True`` and means "as far as the bound allows", not a
