@@ -142,13 +142,20 @@ def _refits(law, cols, y, *, method: str, n_boot: int, rng, accept_iteration_lim
         boot_cols = {name: c[idx] for name, c in zip(law_cls.input_names, cols)}
         boot_y = y[idx]
     else:
-        boot_y = fitted * np.exp(rng.choice(noise, size=(n_boot, n), replace=True))
+        with np.errstate(over="ignore", under="ignore"):  # such resamples are dropped below
+            boot_y = fitted * np.exp(rng.choice(noise, size=(n_boot, n), replace=True))
         boot_cols = {name: np.broadcast_to(c, (n_boot, n)) for name, c in zip(law_cls.input_names, cols)}
+    # A resample that over- or underflows (residuals of hundreds of nats, i.e. absurd data) is
+    # a failed refit, not an error of the whole bootstrap.
+    fine = np.all(np.isfinite(boot_y) & (boot_y > 0), axis=1)
+    ok = np.zeros(n_boot, dtype=bool)
+    if not fine.any():
+        return np.empty((0, len(law_cls.param_names))), noise, ok
     fit_options.setdefault("multistart", False)
-    res = fit_many(law_cls, boot_cols, boot_y, starts=law, **fit_options)
+    res = fit_many(law_cls, {k: v[fine] for k, v in boot_cols.items()}, boot_y[fine], starts=law, **fit_options)
     usable = res.status >= 0 if accept_iteration_limit else res.success
-    ok = usable & np.all(np.isfinite(res.params), axis=1)
-    return res.params[ok], noise, ok
+    ok[fine] = usable & np.all(np.isfinite(res.params), axis=1)
+    return res.params[ok[fine]], noise, ok
 
 
 def bootstrap(
