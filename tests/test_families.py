@@ -110,6 +110,8 @@ def test_wsd_decay_fraction_is_a_share_of_the_steps_after_the_warmup():
     assert full[90] == PEAK and np.all(np.diff(full[90:]) < 0)
     df = cptlaw.grid(LAW_CPT, pt=checkpoint(), cpt=dict(shape="wsd", peak_lr=PEAK, steps=1000, warmup=100))
     assert df["cpt_decay_frac"].tolist() == [F.DEFAULTS["decay_frac"]]  # the same default as the planner's
+    df = cptlaw.grid(LAW_CPT, pt=checkpoint(), cpt=dict(peak_lr=PEAK, steps=1000))
+    assert df["cpt_shape"].tolist() == [F.DEFAULTS["shape"]] == ["cosine"]
 
 
 def test_deprecated_decay_fraction_keeps_its_meaning():

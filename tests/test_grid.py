@@ -486,7 +486,8 @@ GOOD = dict(pt=S.cosine(PEAK, 1000, 10), cpt=dict(shape="cosine", peak_lr=1e-4, 
 @pytest.mark.parametrize(
     "change, exc, match",
     [
-        (dict(cpt=dict(peak_lr=1e-4, steps=100)), ValueError, r"cpt: missing 'shape'"),
+        (dict(cpt=dict(shape="cosine", steps=100)), ValueError, r"cpt: missing 'peak_lr'"),
+        (dict(pt=dict(peak_lr=1e-4, steps=100)), ValueError, r"pt: missing 'shape'"),
         (dict(cpt=dict(shape="cosine", peak_lr=1e-4, steps=100, peak=1)), ValueError, r"cpt: unknown key\(s\) 'peak'"),
         (dict(cpt=dict(shape="cosinus", peak_lr=1e-4, steps=100)), ValueError, r"cpt\['shape'\]"),
         (dict(cpt=dict(shape="cosine", peak_lr=[1e-4, 0.0], steps=100)), ValueError, r"cpt\['peak_lr'\]: must be > 0"),

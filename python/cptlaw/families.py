@@ -10,7 +10,7 @@ give the same schedule for the same parameters.
 CPT families (:data:`CPT_KEYS`)
 -------------------------------
 ``shape``
-    One of :data:`SHAPES`, after a linear (re-)warmup of ``warmup`` steps from ``start_lr`` to
+    One of :data:`SHAPES` (default ``"cosine"``), after a linear (re-)warmup of ``warmup`` steps from ``start_lr`` to
     ``peak_lr``: ``"constant"`` (stays at the peak), ``"linear"``, ``"cosine"``, ``"1-sqrt"``
     (decay over every step after the warmup towards the min LR) or ``"wsd"`` (stable at the
     peak, then a ``decay_type`` decay over the last :func:`wsd_decay_steps` steps). The
@@ -82,7 +82,8 @@ CPT_KEYS = ("shape", "peak_lr", "steps", "warmup", "start_lr", "decay_frac", "de
 #: Keys of a PT family (the checkpoint's run).
 PT_KEYS = ("shape", "peak_lr", "steps", "warmup", "decay_frac", "decay_type", "min_lr", "min_lr_ratio",
            "loss_potential")
-#: Defaults of the optional keys (``min_lr`` / ``min_lr_ratio``: 0).
+#: Defaults of the optional keys of a CPT family (``min_lr`` / ``min_lr_ratio``: 0). A PT
+#: family names its shape.
 DEFAULTS = {"shape": "cosine", "warmup": 0, "start_lr": "pt", "decay_frac": 0.1, "decay_type": "linear"}
 #: Old spelling -> key. ``decay_fraction`` (the planner's) keeps its old meaning: a share of
 #: all CPT steps.
@@ -329,12 +330,12 @@ def parse_family(spec, name: str, pt: bool) -> dict:
     if not isinstance(spec, Mapping):
         raise TypeError(f"{name}: expected a mapping of schedule parameters, got {type(spec).__name__}")
     check_keys(spec, name, PT_KEYS if pt else CPT_KEYS)
-    for k in ("shape", "peak_lr", "steps"):
+    for k in ("peak_lr", "steps") if not pt else ("shape", "peak_lr", "steps"):
         if k not in spec:
             raise ValueError(f"{name}: missing {k!r}")
     d = dict(spec)
     f = {
-        "shape": choices(d["shape"], f"{name}['shape']", SHAPES),
+        "shape": choices(d.get("shape", DEFAULTS["shape"]), f"{name}['shape']", SHAPES),
         "peak_lr": reals(d["peak_lr"], f"{name}['peak_lr']", lo=0.0, strict_lo=True),
         "steps": ints(d["steps"], f"{name}['steps']", lo=1),
         "warmup": ints(d.get("warmup", DEFAULTS["warmup"]), f"{name}['warmup']", lo=0),

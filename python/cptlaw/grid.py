@@ -665,7 +665,7 @@ def grid(
         planner builds the same schedules); schedules are exactly those of
         :mod:`cptlaw.schedules` (Hugging Face's formulas), step ``t = 0 .. steps - 1`` of CPT:
 
-        - ``shape`` (required): ``"cosine"`` (HF ``cosine_with_min_lr``), ``"linear"`` (HF
+        - ``shape`` (default ``"cosine"``): ``"cosine"`` (HF ``cosine_with_min_lr``), ``"linear"`` (HF
           linear with a min LR), ``"wsd"`` (HF ``get_wsd_schedule``), ``"1-sqrt"`` (a 1-sqrt
           decay over every step after the warmup, :func:`schedules.one_minus_sqrt`),
           ``"constant"`` (HF ``constant_with_warmup``).
