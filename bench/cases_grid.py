@@ -41,7 +41,7 @@ def _setup():
 
 def _family(n_peak: int, lengths) -> dict:
     return dict(shape=["cosine", "linear", "wsd"], peak_lr=np.geomspace(2.5e-5, 4e-4, n_peak), steps=lengths,
-                warmup=[0, 200, 1000], start_lr=[None, "pt"], decay_frac=[0.1, 0.2, 0.3],
+                warmup=[0, 200, 1000], start_lr=["hf", "pt"], decay_frac=[0.1, 0.2, 0.3],
                 decay_type=["linear", "cosine"], min_lr_ratio=[0.0, 0.05, 0.1])
 
 
@@ -54,7 +54,7 @@ def _schedules_per_peak(n_lengths: int) -> int:
 def numpy_cpt_lr(shape, peak, n, warmup, start, frac, dtype, r, pt_last):
     """CPT LRs of one grid row from the HF formulas (as tests/test_grid.py)."""
     t = np.arange(n, dtype=np.float64)
-    if start is None:
+    if start is None or start == "hf":
         s = r if shape == "wsd" else 0.0
     else:
         s = pt_last / peak

@@ -44,3 +44,16 @@ def test_bad_arguments(p2_fit):
         cptlaw.bootstrap(None, feats, loss)
     with pytest.raises(ValueError, match="level"):
         cptlaw.bootstrap(res, feats, loss, level=1.0)
+
+
+def test_residual_resamples_are_scaled_and_overflows_are_failed_refits(p2_fit):
+    feats, loss, res = p2_fit
+    boot = cptlaw.bootstrap(res, feats, loss, n_boot=20, method="residuals", seed=2)
+    n, k = loss.size, len(res.params)
+    r = np.log(loss) - np.log(res.law(**feats))
+    np.testing.assert_allclose(boot.residuals, (r - r.mean()) * np.sqrt(n / (n - k)), rtol=1e-12)
+    # one absurd point (a loss of 1e300): resamples that overflow are failed refits, not an error
+    bad = loss.copy()
+    bad[0] = 1e300
+    boot = cptlaw.bootstrap(res, feats, bad, n_boot=20, method="residuals", seed=2)
+    assert 0 <= boot.success_rate < 1 and boot.samples.shape[1] == k

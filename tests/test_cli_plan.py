@@ -146,7 +146,7 @@ def test_plan_on_demo_summary_and_fixed_peak(files):
     law_pt, law_cpt, area = _laws(summary)
     pt = _pt(PT_SPEC)
     ev = P.evaluate(law_pt, law_cpt, pt, {"peak_lr": [1e-4], "steps": [5000], "shape": ["wsd"], "warmup": [100],
-                                          "decay_fraction": [0.2]}, w=0.5, **area)
+                                          "decay_frac": [0.2]}, w=0.5, **area)
     for r in out["results"]:
         assert r["loss_pt"] == pytest.approx(ev["loss_pt"][0], rel=1e-12)
         assert r["loss_cpt"] == pytest.approx(ev["loss_cpt"][0], rel=1e-12)
@@ -157,7 +157,7 @@ def test_plan_finite_turning_length_and_other_optima(files):
     """P1's laws after a short WSD PT: pre-critical, finite turning length; WSD decay fraction,
     re-warmup and final LR optimised at the optimal peak LR."""
     out = run_json("plan", "--params", files["p1"], "--pt", files["p1_pt"], "--cpt-steps", 20000, "--shape", "wsd",
-                   "--warmup", 500, "--w", 0.7, "--optimize", "peak_lr,decay_fraction,warmup,min_lr_ratio")
+                   "--warmup", 500, "--w", 0.7, "--optimize", "peak_lr,decay_frac,warmup,min_lr_ratio")
     law_pt, law_cpt, area = _laws(files["p1"])
     pt = _pt(P1_PT)
     assert out["pt_schedule"]["steps"] == 2000
@@ -165,11 +165,11 @@ def test_plan_finite_turning_length_and_other_optima(files):
     assert tl.finite and out["turning_length"] == {**out["turning_length"], "steps": int(tl.steps), "finite": True}
     assert out["critical_point"]["pre_critical"] is True
     (r,) = out["results"]
-    plan = dict(shape="wsd", warmup=500, decay_fraction=0.1, min_lr_ratio=0.0)
+    plan = dict(shape="wsd", warmup=500, decay_frac=0.1, min_lr_ratio=0.0)
     o = P.optimal_peak_lr(law_pt, law_cpt, 0.7, pt, 20000, bounds=(2e-6, 2e-4), **plan, **area)
     assert r["optima"]["peak_lr"]["value"] == pytest.approx(o.value, rel=1e-9)
     fixed = dict(plan, peak_lr=o.value, steps=20000)
-    for q in ("decay_fraction", "warmup", "min_lr_ratio"):
+    for q in ("decay_frac", "warmup", "min_lr_ratio"):
         kw = {k: v for k, v in fixed.items() if k != q}
         want = P.optimize_cpt(law_pt, law_cpt, 0.7, pt, q, None, **kw, **area)
         assert r["optima"][q]["value"] == pytest.approx(want.value, rel=1e-9), q
@@ -308,7 +308,7 @@ BAD = [
     (("grid", "--best", "0"), 2, "--best: must lie in 1..100,000, got 0"),
     (("plan", "--w", "2"), 2, "--w: values must be in [0, 1]"),
     (("plan", "--optimize", "foo"), 2, "--optimize: unknown quantity 'foo'"),
-    (("plan", "--optimize", "decay_fraction"), 2, "--optimize decay_fraction: needs --shape wsd"),
+    (("plan", "--optimize", "decay_fraction"), 2, "--optimize decay_frac: needs --shape wsd"),
     (("plan", "--peak-lr", "1e-4", "--optimize", "peak_lr"), 2, "--peak-lr: fixes the peak LR"),
     (("plan", "--max-lr", "-1"), 2, "--max-lr: must be a finite number > 0"),
     (("plan", "--steps-bounds", "100"), 2, "--steps-bounds: only used with --optimize steps"),

@@ -150,8 +150,8 @@ def test_live_predictor_takes_the_law():
 @pytest.mark.parametrize("split", ["by_source", "by_time", "restart"])
 def test_grid_rows_match_the_law_on_materialised_schedules(split):
     pts = {"annealed": PT, "mid-decay": PT[:3600]}
-    cpt = [dict(shape="cosine", peak_lr=[1e-4, 3e-4], steps=[500, 900], warmup=[0, 50]),
-           dict(shape="wsd", peak_lr=2e-4, steps=800, warmup=40, decay_frac=[0.2, 0.5],
+    cpt = [dict(shape="cosine", peak_lr=[1e-4, 3e-4], steps=[500, 900], warmup=[0, 50], start_lr="hf"),
+           dict(shape="wsd", peak_lr=2e-4, steps=800, warmup=40, start_lr="hf", decay_frac=[0.2, 0.5],
                 decay_type=["linear", "1-sqrt"])]
     df = cptlaw.grid({"shared": LAW}, pt=pts, cpt=cpt, steps=[0, 1, 250, 500, 800], split=split)
     assert len(df) > 0

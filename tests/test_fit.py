@@ -185,3 +185,29 @@ def test_fit_many_recovers_independent_curves():
     assert res.success[np.arange(n_fits) != 5].all()
     with pytest.raises(ValueError, match="losses"):
         cptlaw.fit_many(cptlaw.AnnealingLaw, {"s1": s1, "s2": s2}, losses[0])
+
+
+def test_start_grid_and_default_bounds_come_from_the_law_class(p2):
+    """The multistart grid and the default bounds are the law's knowledge (class attributes):
+    a law with its own needs declares them, and fit.py names no law."""
+    from cptlaw.fit import _bounds, default_grid
+
+    names = cptlaw.AnnealingLaw.param_names
+    assert np.array_equal(np.unique(default_grid(cptlaw.AnnealingLaw)[:, names.index("alpha")]),
+                          np.sort(cptlaw.AnnealingLaw.start_grid["alpha"]))
+
+    class NarrowAnnealing(cptlaw.AnnealingLaw):  # the same compiled law, other fitting defaults
+        start_grid = {**cptlaw.AnnealingLaw.start_grid, "alpha": np.array([0.4, 0.6])}
+        default_bounds = {**cptlaw.AnnealingLaw.default_bounds, "alpha": (0.3, 0.9)}
+
+    grid = default_grid(NarrowAnnealing)
+    assert sorted(set(grid[:, names.index("alpha")])) == [0.4, 0.6]
+    lo, hi = _bounds(NarrowAnnealing, None)
+    assert (lo[names.index("alpha")], hi[names.index("alpha")]) == (0.3, 0.9)
+    feats, loss = p2
+    res = cptlaw.fit(NarrowAnnealing, feats, loss)
+    assert res.success and 0.3 <= res.params["alpha"] <= 0.9 and isinstance(res.law, NarrowAnnealing)
+    # a start scaled to the data: OpenSourceLaw's S1_pt_hat follows the largest s1_cpt
+    i = cptlaw.OpenSourceLaw.param_names.index("S1_pt_hat")
+    g = default_grid(cptlaw.OpenSourceLaw, {"s1_cpt": np.array([0.5, 2.0]), "s2_cpt": np.zeros(2)})
+    assert np.isclose(g[:, i].min(), 0.2) and np.isclose(g[:, i].max(), 200.0)

@@ -47,8 +47,10 @@ def hf_lr(shape, peak, n, W, start, decay_frac, decay_type, min_ratio, pt_last_l
     """The CPT LRs of a grid row, from the HF formulas (SCHEDULES.md) in NumPy."""
     t = np.arange(n, dtype=np.float64)
     r = 0.0 if shape == "constant" else min_ratio
-    if start is None or start == "hf":
-        s = r if shape == "wsd" else 0.0
+    if start is None:
+        start = "pt"  # the default
+    if start == "hf":
+        s = r if shape in ("wsd", "1-sqrt") else 0.0
     else:
         s = (pt_last_lr if start == "pt" else start) / peak
     lam = np.empty(n)
@@ -63,6 +65,8 @@ def hf_lr(shape, peak, n, W, start, decay_frac, decay_type, min_ratio, pt_last_l
         f = 0.5 * (1 + np.cos(np.pi * 0.5 * 2 * u / max(1, rest)))
     elif shape == "linear":
         f = (rest - u) / max(1, rest)
+    elif shape == "1-sqrt":
+        f = 1 - np.sqrt(u / max(1, rest))
     else:
         D = int(np.rint(decay_frac * rest))
         stable = rest - D
@@ -83,7 +87,9 @@ def hf_lr(shape, peak, n, W, start, decay_frac, decay_type, min_ratio, pt_last_l
 
 def ctor_schedule(shape, peak, n, W, start, decay_frac, decay_type, min_lr, pt_last_lr):
     """The same schedule from the cptlaw.schedules constructors."""
-    if W > 0 and start not in (None, "hf"):
+    if start is None:
+        start = "pt"  # the default
+    if W > 0 and start != "hf":
         s0 = pt_last_lr if start == "pt" else start
         if shape == "constant":
             return S.rewarmup(peak, n, W, s0, decay_steps=0)
@@ -96,6 +102,8 @@ def ctor_schedule(shape, peak, n, W, start, decay_frac, decay_type, min_lr, pt_l
         return S.cosine(peak, n, W, min_lr)
     if shape == "linear":
         return S.linear(peak, n, W, min_lr)
+    if shape == "1-sqrt":
+        return S.one_minus_sqrt(peak, n, None, W, min_lr)
     return S.wsd(peak, n, G.wsd_decay_steps(decay_frac, n, W), W, min_lr, decay_type)
 
 
@@ -130,7 +138,7 @@ def reference_losses(laws, row, pts, decay, split, start, min_ratio, replay=0.0)
 
 
 CPT_FAMILY = dict(
-    shape=["cosine", "wsd", "linear", "constant"],
+    shape=["cosine", "wsd", "linear", "constant", "1-sqrt"],
     peak_lr=[5e-5, 3e-4],
     steps=[40, 333],
     warmup=[0, 7],
@@ -146,13 +154,13 @@ def sample_rows(df, n, seed):
 
 
 @pytest.mark.parametrize("split", ["by_source", "by_time", "restart"])
-@pytest.mark.parametrize("start", [None, "pt", 1e-5])
+@pytest.mark.parametrize("start", [None, "pt", "hf", 1e-5])
 def test_values_match_materialised_schedules(split, start):
     pts = pt_schedules()
     laws = {"pt": LAW_PT, "cpt": LAW_CPT}
     steps = [0, 1, 6, 7, 8, 30, 40, 200, 333]
     df = grid(laws, pt=pts, cpt=dict(CPT_FAMILY, start_lr=start), steps=steps, split=split)
-    n_sched = 2 * (2 * 16 + 144 + 8)  # 2 PTs x (cosine, linear: 16 each; wsd: 144; constant: 8)
+    n_sched = 2 * (3 * 16 + 144 + 8)  # 2 PTs x (cosine, linear, 1-sqrt: 16 each; wsd: 144; constant: 8)
     assert len(df) == n_sched * len(steps)
     assert isinstance(df.index, pd.RangeIndex) and df.index.name == "row"
     for _, row in sample_rows(df, 60, seed=zlib.crc32(f"{split}{start}".encode())).iterrows():
@@ -170,7 +178,7 @@ def test_every_shape_and_step_kind_checked():
     # step position), including the start LR of each row.
     pts = pt_schedules()
     laws = {"pt": LAW_PT}
-    cpt = dict(shape=["cosine", "wsd", "linear", "constant"], peak_lr=1e-4, steps=25, warmup=[0, 5],
+    cpt = dict(shape=["cosine", "wsd", "linear", "constant", "1-sqrt"], peak_lr=1e-4, steps=25, warmup=[0, 5],
                start_lr=["pt", 2e-5], decay_frac=0.4, decay_type=["linear", "cosine", "1-sqrt"], min_lr=1e-5)
     df = grid(laws, pt=pts, cpt=cpt, steps=[0, 1, 4, 5, 6, 14, 15, 16, 25, 26], decay=0.99, split="by_source")
     for _, row in df.iterrows():
@@ -273,7 +281,11 @@ def test_pt_family_and_loss_potential():
     assert (df["pt_shape"] == "wsd").all() and (df["pt_decay_type"] == "linear").all()
     for _, row in df.iterrows():
         n = int(row["pt_steps"])
-        pt = S.wsd(PEAK, n, G.wsd_decay_steps(0.2, n, 100), 100, min_lr=row["pt_loss_potential"] * PEAK)
+        lp = row["pt_loss_potential"]
+        # the loss potential is exact: a decay over n - 1 steps towards lp * PEAK, then one step there
+        pt = S.concat(S.wsd(PEAK, n - 1, G.wsd_decay_steps(0.2, n - 1, 100), 100, min_lr=lp * PEAK),
+                      S.constant(lp * PEAK, 1))
+        assert cptlaw.planner.loss_potential(pt) == pytest.approx(lp, abs=1e-15)
         ref = reference_losses({"cpt": LAW_CPT}, row, {row["pt"]: pt}, 0.999, "by_source", None, 0.0)
         np.testing.assert_allclose(row["loss_cpt"], ref["cpt"], rtol=RTOL)
     # P1: a higher loss potential gives a lower final D_cpt loss
@@ -474,14 +486,16 @@ GOOD = dict(pt=S.cosine(PEAK, 1000, 10), cpt=dict(shape="cosine", peak_lr=1e-4, 
 @pytest.mark.parametrize(
     "change, exc, match",
     [
-        (dict(cpt=dict(peak_lr=1e-4, steps=100)), ValueError, r"cpt: missing 'shape'"),
+        (dict(cpt=dict(shape="cosine", steps=100)), ValueError, r"cpt: missing 'peak_lr'"),
+        (dict(pt=dict(peak_lr=1e-4, steps=100)), ValueError, r"pt: missing 'shape'"),
         (dict(cpt=dict(shape="cosine", peak_lr=1e-4, steps=100, peak=1)), ValueError, r"cpt: unknown key\(s\) 'peak'"),
         (dict(cpt=dict(shape="cosinus", peak_lr=1e-4, steps=100)), ValueError, r"cpt\['shape'\]"),
         (dict(cpt=dict(shape="cosine", peak_lr=[1e-4, 0.0], steps=100)), ValueError, r"cpt\['peak_lr'\]: must be > 0"),
         (dict(cpt=dict(shape="cosine", peak_lr=1e-4, steps=0)), ValueError, r"cpt\['steps'\]"),
         (dict(cpt=dict(shape="cosine", peak_lr=1e-4, steps=10.5)), TypeError, r"cpt\['steps'\]"),
         (dict(cpt=dict(shape="cosine", peak_lr=1e-4, steps=10, warmup=-1)), ValueError, r"cpt\['warmup'\]"),
-        (dict(cpt=dict(shape="wsd", peak_lr=1e-4, steps=10)), ValueError, r"cpt: missing 'decay_frac'"),
+        (dict(cpt=dict(shape="wsd", peak_lr=1e-4, steps=10, decay_fraction=0.1)), ValueError,
+         r"cpt: unknown key\(s\) 'decay_fraction' \('decay_fraction' is spelled 'decay_frac' here\)"),
         (dict(cpt=dict(shape="wsd", peak_lr=1e-4, steps=10, decay_frac=1.5)), ValueError, r"cpt\['decay_frac'\]"),
         (dict(cpt=dict(shape="wsd", peak_lr=1e-4, steps=10, decay_frac=0.1, decay_type="exp")), ValueError,
          r"cpt\['decay_type'\]"),

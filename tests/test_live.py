@@ -391,10 +391,61 @@ def test_state_dict_round_trip():
         new_predictor(valsets=("pt",)).load_state_dict(state)
     with pytest.raises(ValueError, match="not a LivePredictor state"):
         again.load_state_dict({"format": "x"})
+    # a point where the law is not defined (S1 = 0) is refused, naming it
+    bad = pickle.loads(pickle.dumps(state))
+    bad["valsets"]["pt"]["areas"][0] = [0.0, 0.0, 0.0, 0.0]
+    bad["valsets"]["pt"]["from_plan"][0] = False
+    with pytest.raises(ValueError, match=r"\['areas'\]\[0\]: CPTLaw is not defined.*S1 = 0"):
+        again.load_state_dict(bad)
+
+
+def test_warnings_point_at_the_line_that_called_observe():
+    losses = noisy_losses(8)
+    live = new_predictor(valsets=("pt",))
+    run_live(live, losses, until=N_PT + 10_000)
+    i = int(np.searchsorted(STEPS, N_PT + 10_500))
+    with pytest.warns(BandWarning) as rec:
+        live.observe(int(STEPS[i]), losses["pt"][i] + 0.2)
+    assert rec[0].filename == __file__, rec[0].filename
+
+
+def test_observations_where_the_law_is_undefined_are_skipped():
+    """After the first update of a warmup from 0 no LR has been applied (S1 = 0): the law is
+    infinite there, and such a point would make every later fit fail."""
+    lr_pt = np.concatenate([np.linspace(0.0, PEAK, 50), np.full(950, PEAK)])
+    live = LivePredictor(planned_lr_pt=lr_pt, valsets=("pt",), law=cptlaw.AnnealingLaw)
+    with pytest.warns(RuntimeWarning, match=r"step 1: AnnealingLaw is not defined.*S1 = 0.*not used") as rec:
+        assert live.observe(1, 9.0) == []
+    assert rec[0].filename == __file__
+    assert live.observations("pt")["steps"].size == 0
+    law = cptlaw.AnnealingLaw(L0=3.0, A=0.5, alpha=0.5, C=0.3)
+    a = cptlaw.areas(lr_pt)
+    for s in range(20, 1001, 20):
+        live.observe(s, float(law(s1=a.s1[s - 1], s2=a.s2[s - 1])) * (1 + 1e-3 * np.sin(s)))
+    res = live.fit_result("pt")
+    assert res is not None and res.success and live.prediction("pt").available
+
+
+def test_prediction_interval_and_confidence_band():
+    losses = noisy_losses(3)
+    live = new_predictor(valsets=("cpt",))
+    run_live(live, losses, until=N_PT + 10_000)
+    p = live.prediction("cpt")
+    assert p.kind == "prediction" and p.dof == p.n_points - 8
+    pi, cb = p.interval(), p.interval("confidence")
+    assert pi.name == "prediction_interval" and (pi.low, pi.high) == (p.lower, p.upper)
+    assert cb.name == "confidence_band" and pi.low < cb.low < p.loss < cb.high < pi.high
+    # on the log scale, as cptlaw.intervals: the curve's part of the prediction interval
+    from cptlaw.intervals import _t_two_sided
+
+    t = _t_two_sided(p.level, p.dof)
+    assert math.log(cb.high / p.loss) == pytest.approx(t * p.stderr / p.loss, rel=1e-12)
+    assert math.log(p.upper / p.loss) == pytest.approx(
+        t * math.hypot(p.stderr / p.loss, p.noise / p.loss), rel=1e-12)
 
 
 def test_t_quantile_matches_scipy():
-    from cptlaw.live import _t_two_sided
+    from cptlaw.intervals import _t_two_sided
 
     for level in (0.5, 0.9, 0.95, 0.999):
         for dof in (1, 2, 3, 4, 7, 10, 29, 30, 31, 60, 500):

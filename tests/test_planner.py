@@ -84,16 +84,27 @@ def test_cpt_schedule_shapes():
     cos = P.cpt_schedule(PEAK, n, "cosine", warmup=wu, start_lr=start).values()
     assert cos[0] == pytest.approx(start) and cos[wu] == pytest.approx(PEAK)
     assert np.all(np.diff(cos[wu:]) <= 0) and cos[-1] < 1e-8
-    wsd = P.cpt_schedule(PEAK, n, "wsd", warmup=wu, start_lr=start, decay_fraction=0.2, min_lr_ratio=0.1).values()
-    assert np.all(wsd[wu:800] == PEAK) and wsd[800] == pytest.approx(PEAK) and wsd[-1] < PEAK * 0.11
-    assert np.all(np.diff(wsd[800:]) < 0)
+    # decay_frac: the share of the steps after the re-warmup (0.2 of 900 = 180 decay steps)
+    wsd = P.cpt_schedule(PEAK, n, "wsd", warmup=wu, start_lr=start, decay_frac=0.2, min_lr_ratio=0.1).values()
+    assert np.all(wsd[wu:820] == PEAK) and wsd[820] == pytest.approx(PEAK) and wsd[-1] < PEAK * 0.11
+    assert np.all(np.diff(wsd[820:]) < 0)
     const = P.cpt_schedule(PEAK, n, "constant").values()
     assert np.all(const == PEAK)
     lin = P.cpt_schedule(PEAK, n, "linear", min_lr_ratio=0.5).values()
     assert lin[0] == PEAK and lin[-1] == pytest.approx(0.5 * PEAK, rel=2e-3)
-    # decay fraction larger than the steps after the warmup is capped
-    cap = P.cpt_schedule(PEAK, 100, "wsd", warmup=90, decay_fraction=0.5).values()
-    assert cap[90] == pytest.approx(PEAK) and cap[-1] < PEAK
+    # the deprecated decay_fraction keeps its meaning (a share of all steps, capped at the steps
+    # after the warmup), with a warning
+    with pytest.warns(DeprecationWarning, match="decay_fraction.*decay_frac"):
+        old = P.cpt_schedule(PEAK, n, "wsd", warmup=wu, start_lr=start, decay_fraction=0.2).values()
+    assert np.all(old[wu:800] == PEAK) and np.all(np.diff(old[800:]) < 0)
+    with pytest.warns(DeprecationWarning):
+        cap = P.cpt_schedule(PEAK, 100, "wsd", warmup=90, decay_fraction=0.5).values()
+    np.testing.assert_array_equal(cap, P.cpt_schedule(PEAK, 100, "wsd", warmup=90, decay_frac=1.0).values())
+    with pytest.raises(ValueError, match="decay_frac"), pytest.warns(DeprecationWarning):
+        P.cpt_schedule(PEAK, 100, "wsd", decay_frac=0.1, decay_fraction=0.1)
+    # the 1-sqrt shape: a 1-sqrt decay over every step after the warmup
+    sq = P.cpt_schedule(PEAK, n, "1-sqrt", warmup=wu, start_lr=start, min_lr_ratio=0.1).values()
+    np.testing.assert_allclose(sq, S.rewarmup(PEAK, n, wu, start, "1-sqrt", 0.1 * PEAK).values(), rtol=0, atol=0)
     with pytest.raises(ValueError, match="shape"):
         P.cpt_schedule(PEAK, n, "step")
     with pytest.raises(ValueError, match="peak_lr"):
@@ -289,8 +300,14 @@ def test_optimal_steps_decay_warmup_final_lr_against_grids():
     df = P.optimal_decay_fraction(LAW_PT, LAW_CPT, 0.5, pt, PEAK, 10_000, warmup=100)
     fr = np.linspace(0, 1, 501)
     ev = P.evaluate(LAW_PT, LAW_CPT, pt, {"peak_lr": [PEAK], "steps": [10_000], "shape": ["wsd"], "warmup": [100],
-                                          "decay_fraction": fr}, w=0.5)
+                                          "decay_frac": fr}, w=0.5)
+    assert df.name == "decay_frac" and df.plan["decay_frac"] == df.value
     assert df.objective <= ev["objective"].min() + 1e-12 and not df.at_bound
+    # the deprecated name varies the old fraction (of all CPT steps) to the same optimum
+    with pytest.warns(DeprecationWarning, match="decay_fraction"):
+        old = P.optimize_cpt(LAW_PT, LAW_CPT, 0.5, pt, "decay_fraction", peak_lr=PEAK, steps=10_000, shape="wsd",
+                             warmup=100)
+    assert old.name == "decay_fraction" and old.objective == pytest.approx(df.objective, abs=2e-6)
     assert df.cpt_schedule.values()[-1] < PEAK * 1e-3
 
     wu = P.optimal_rewarmup(LAW_PT, LAW_CPT, 0.5, pt, PEAK, 2000, bounds=(0, 500))
@@ -340,7 +357,10 @@ def test_optimize_cpt_validation():
     with pytest.raises(ValueError, match="re-warmup"):
         P.optimal_cpt_steps(LAW_PT, LAW_CPT, 0.5, pt, PEAK, bounds=(10, 100), warmup=50)
     with pytest.raises(ValueError, match="wsd"):
-        P.optimize_cpt(LAW_PT, LAW_CPT, 0.5, pt, "decay_fraction", peak_lr=PEAK, steps=100)
+        P.optimize_cpt(LAW_PT, LAW_CPT, 0.5, pt, "decay_frac", peak_lr=PEAK, steps=100)
+    with pytest.raises(TypeError, match="optimised"), pytest.warns(DeprecationWarning):
+        P.optimize_cpt(LAW_PT, LAW_CPT, 0.5, pt, "decay_frac", peak_lr=PEAK, steps=100, shape="wsd",
+                       decay_fraction=0.2)
     with pytest.raises(TypeError, match="plan"):
         P.optimal_peak_lr(LAW_PT, LAW_CPT, 0.5, pt, 100, colour="red")
     with pytest.raises(TypeError, match="optimised"):

@@ -115,11 +115,12 @@ void bind_grid(py::module_& m) {
   m.attr("grid_schedule_axes") = static_cast<int>(gr::kScheduleAxes);
   m.attr("grid_n_axes") = static_cast<int>(gr::kAxes);
   // CPT shapes and WSD decay types by code (ShapeCode, DecayCode); start_lr level codes.
-  py::list shapes(4), decays(3);
+  py::list shapes(5), decays(3);
   shapes[gr::shape_constant] = "constant";
   shapes[gr::shape_linear] = "linear";
   shapes[gr::shape_cosine] = "cosine";
   shapes[gr::shape_wsd] = "wsd";
+  shapes[gr::shape_one_minus_sqrt] = "1-sqrt";
   decays[gr::decay_linear] = "linear";
   decays[gr::decay_cosine] = "cosine";
   decays[gr::decay_sqrt] = "1-sqrt";

@@ -258,7 +258,7 @@ RefSchedule ref_schedule(const Fixture& f, const std::array<std::int32_t, kSA>& 
   if (W > 0) {
     const double st = lv(gr::kStart);
     if (st == gr::kStartHF) {
-      r.start_lr = shape == gr::shape_wsd ? min_lr : 0.0;
+      r.start_lr = shape == gr::shape_wsd || shape == gr::shape_one_minus_sqrt ? min_lr : 0.0;
     } else {
       r.start_lr = st == gr::kStartPT ? pt.back() : st;
     }
@@ -287,6 +287,11 @@ RefSchedule ref_schedule(const Fixture& f, const std::array<std::int32_t, kSA>& 
                           (1.0 - ratio) +
                       ratio);
           break;
+        case gr::shape_one_minus_sqrt: {
+          const double p = static_cast<double>(j) / static_cast<double>(std::max<std::int64_t>(1, rest));
+          v = peak * ((1.0 - std::sqrt(p)) * (1.0 - ratio) + ratio);
+          break;
+        }
         default: {
           const std::int64_t S = rest - D;
           if (j < S) {
@@ -580,8 +585,8 @@ Fixture main_fixture(Split split, double lam) {
   f.pt.push_back(pt_cosine(1500, 50, 2e-4, 2e-5));
   const double HF = gr::kStartHF, PT = gr::kStartPT;
   // shape, decay type, peak, steps, warmup, start, frac, min (ratio)
-  f.block({0, 1}, {{gr::shape_cosine, gr::shape_linear}, {kNaN}, {1e-4, 3e-4}, {800, 1500}, {0}, {kNaN}, {kNaN},
-                   {0.0, 0.1}});
+  f.block({0, 1}, {{gr::shape_cosine, gr::shape_linear, gr::shape_one_minus_sqrt}, {kNaN}, {1e-4, 3e-4}, {800, 1500},
+                   {0}, {kNaN}, {kNaN}, {0.0, 0.1}});
   f.block({1, 0}, {{gr::shape_wsd},
                    {gr::decay_linear, gr::decay_cosine, gr::decay_sqrt},
                    {2e-4},
@@ -591,7 +596,7 @@ Fixture main_fixture(Split split, double lam) {
                    {0.0, 0.37, 0.5, 1.0},  // 0.37: rounds up; 0.5 of 1201: a tie (to even, as np.rint)
                    {0.05}});
   f.block({0}, {{gr::shape_constant}, {kNaN}, {1.5e-4}, {700}, {0, 100, 700, 900}, {HF, PT}, {kNaN}, {kNaN}});
-  f.block({1}, {{gr::shape_cosine, gr::shape_linear, gr::shape_wsd},
+  f.block({1}, {{gr::shape_cosine, gr::shape_linear, gr::shape_wsd, gr::shape_one_minus_sqrt},
                 {gr::decay_cosine},
                 {2.5e-4},
                 {600},
@@ -721,7 +726,7 @@ void test_edges() {
     Fixture f;
     f.pt.push_back(pt_cosine(500, 20, 3e-4, 3e-5));
     f.min_is_ratio = false;
-    f.block({0}, {{gr::shape_constant, gr::shape_cosine, gr::shape_linear, gr::shape_wsd},
+    f.block({0}, {{gr::shape_constant, gr::shape_cosine, gr::shape_linear, gr::shape_wsd, gr::shape_one_minus_sqrt},
                   {gr::decay_linear},
                   {1e-4},
                   {1, 2, 3},

@@ -21,11 +21,12 @@ from numpy.typing import ArrayLike
 from . import _validate, _warnings
 from .fit import FitResult, _features, fit_many
 from .intervals import Interval, _check_level, make_interval
+from .results import DictResult, Inline, Table, Text, fmt
 
 METHODS = ("pairs", "residuals")
 
 
-class BootstrapResult(dict):
+class BootstrapResult(DictResult):
     """``samples`` (n_ok, n_params) of refitted parameters, ``ci`` {name: (low, high)},
     ``std`` {name: float}, ``success_rate``, ``residuals`` (the point fit's centred
     residuals, scaled by ``sqrt(n / dof)``, on the log scale), and, if ``predict`` was given,
@@ -36,9 +37,6 @@ class BootstrapResult(dict):
     fitted curve, not an interval for observations).
     """
 
-    def __getattr__(self, name: str) -> Any:  # the fields as attributes, as FitResult's
-        return FitResult.__getattr__(self, name)
-
     def __getitem__(self, key):
         if key == "prediction" and not dict.__contains__(self, "prediction"):
             _warnings.warn("BootstrapResult.prediction is deprecated: it is the confidence band of the fitted "
@@ -46,6 +44,27 @@ class BootstrapResult(dict):
                            DeprecationWarning)
             return dict.__getitem__(self, "confidence_band")
         return dict.__getitem__(self, key)
+
+    def _title(self) -> str:
+        law = self.get("law_class")
+        name = law.__name__ if isinstance(law, type) else "BootstrapResult"
+        return f"{name} bootstrap ({self.get('method')}, level {fmt(self.get('level'))})"
+
+    def _blocks(self) -> list:
+        ci, std = self.get("ci") or {}, self.get("std") or {}
+        level = self.get("level")
+        lo = f"{(1 - level) / 2:.1%}" if isinstance(level, float) else "low"
+        hi = f"{(1 + level) / 2:.1%}" if isinstance(level, float) else "high"
+        rows = [[k, fmt(std.get(k), ".4g"), fmt(a, ".6g"), fmt(b, ".6g")] for k, (a, b) in ci.items()]
+        blocks = [Text(str(self.get("message", ""))), Table(["parameter", "std", lo, hi], rows),
+                  Inline([("success rate", fmt(self.get("success_rate"), ".3f")),
+                          ("samples", str(len(self.get("samples", ()))))])]
+        for key in ("confidence_band", "prediction_interval"):
+            if dict.__contains__(self, key):
+                band = dict.__getitem__(self, key)
+                blocks.append(Text(f"{key}: {np.size(band['center'])} point(s), "
+                                   f"low {fmt(band['low'])}, high {fmt(band['high'])}"))
+        return blocks
 
     def _stored(self, key):
         if not dict.__contains__(self, key):
@@ -106,6 +125,44 @@ class BootstrapResult(dict):
         return out
 
 
+def _refits(law, cols, y, *, method: str, n_boot: int, rng, accept_iteration_limit: bool = False, **fit_options):
+    """Refit ``n_boot`` resampled data sets in one :func:`cptlaw.fit_many` call, each started
+    from ``law`` (a fitted law on inputs ``cols`` and losses ``y``).
+
+    Returns ``(samples, noise, ok)``: the parameter vectors of the usable refits (converged;
+    with ``accept_iteration_limit`` also those stopped at the iteration limit, which started
+    at the fit and moved towards the optimum), the log residuals centred and scaled by
+    ``sqrt(n / dof)`` (the residual method resamples these: raw residuals understate the
+    noise by that factor), and which refits were usable.
+    """
+    law_cls = type(law)
+    n = y.size
+    fitted = law(**dict(zip(law_cls.input_names, cols)))
+    resid = np.log(y) - np.log(fitted)
+    resid = resid - resid.mean()
+    dof = n - sum(1 for name in law_cls.param_names if name not in (fit_options.get("fixed") or {}))
+    noise = resid * np.sqrt(n / dof) if dof > 0 else resid
+    if method == "pairs":
+        idx = rng.integers(0, n, size=(n_boot, n))
+        boot_cols = {name: c[idx] for name, c in zip(law_cls.input_names, cols)}
+        boot_y = y[idx]
+    else:
+        with np.errstate(over="ignore", under="ignore"):  # such resamples are dropped below
+            boot_y = fitted * np.exp(rng.choice(noise, size=(n_boot, n), replace=True))
+        boot_cols = {name: np.broadcast_to(c, (n_boot, n)) for name, c in zip(law_cls.input_names, cols)}
+    # A resample that over- or underflows (residuals of hundreds of nats, i.e. absurd data) is
+    # a failed refit, not an error of the whole bootstrap.
+    fine = np.all(np.isfinite(boot_y) & (boot_y > 0), axis=1)
+    ok = np.zeros(n_boot, dtype=bool)
+    if not fine.any():
+        return np.empty((0, len(law_cls.param_names))), noise, ok
+    fit_options.setdefault("multistart", False)
+    res = fit_many(law_cls, {k: v[fine] for k, v in boot_cols.items()}, boot_y[fine], starts=law, **fit_options)
+    usable = res.status >= 0 if accept_iteration_limit else res.success
+    ok[fine] = usable & np.all(np.isfinite(res.params), axis=1)
+    return res.params[ok[fine]], noise, ok
+
+
 def bootstrap(
     result: FitResult,
     features: Mapping[str, ArrayLike],
@@ -130,7 +187,8 @@ def bootstrap(
         Number of resamples.
     method : {"pairs", "residuals"}
         ``pairs`` resamples observations with replacement; ``residuals`` keeps the
-        design and adds resampled log residuals to the fitted curve.
+        design and adds resampled log residuals to the fitted curve (centred and scaled by
+        ``sqrt(n / dof)``, since raw residuals understate the noise).
     level : float
         Coverage of the percentile intervals (0.95 = 2.5% .. 97.5%).
     predict : dict, optional
@@ -156,24 +214,8 @@ def bootstrap(
     if not (np.isfinite(y).all() and all(np.isfinite(c).all() for c in cols)):
         raise ValueError("loss: bootstrap needs finite data (drop NaN points first)")
     rng = np.random.default_rng(seed)
-    n = y.size
-    fitted = law(**dict(zip(law_cls.input_names, cols)))
-    resid = np.log(y) - np.log(fitted)
-    resid = resid - resid.mean()
-    dof = n - sum(1 for name in law_cls.param_names if name not in (fit_options.get("fixed") or {}))
-    noise = resid * np.sqrt(n / dof) if dof > 0 else resid
-    if method == "pairs":
-        idx = rng.integers(0, n, size=(n_boot, n))
-        boot_cols = {name: c[idx] for name, c in zip(law_cls.input_names, cols)}
-        boot_y = y[idx]
-    else:
-        boot_y = fitted * np.exp(rng.choice(resid, size=(n_boot, n), replace=True))
-        boot_cols = {name: np.broadcast_to(c, (n_boot, n)) for name, c in zip(law_cls.input_names, cols)}
+    samples, noise, ok = _refits(law, cols, y, method=method, n_boot=n_boot, rng=rng, **fit_options)
     noise_seed = int(rng.integers(2**63 - 1))  # after the resamples: same seed, same resamples as before
-    fit_options.setdefault("multistart", False)
-    res = fit_many(law_cls, boot_cols, boot_y, starts=law, **fit_options)
-    ok = res.success & np.all(np.isfinite(res.params), axis=1)
-    samples = res.params[ok]
     tail = (1 - level) / 2
     out = BootstrapResult(
         samples=samples,

@@ -45,15 +45,15 @@ import numpy as np
 from . import _warnings
 from ._threads import get_num_threads
 from .extrapolation import extrapolation_checks
-from .fit import FitResult
 from .laws import LAWS, Law, law_class
+from .results import DictResult, Table, Text, fmt
 from .runs import Run, fit_runs, predict_run
 
 GROUPINGS = ("run", "group", "checkpoint")
 STATUSES = ("ok", "not_converged", "unidentified", "failed")
 
 
-class CompareResult(dict):
+class CompareResult(DictResult):
     """Result of :func:`compare` (a dict with attribute access).
 
     ``table``: a pandas DataFrame, one row per (law, validation set, fold, held-out run):
@@ -70,9 +70,6 @@ class CompareResult(dict):
     ``fits`` {(law, valset): FitResult of the fit on all runs}, ``folds`` {fold: [runs]},
     ``group_by``, ``notes`` (caveats, e.g. replay runs given to a law without a replay term).
     """
-
-    def __getattr__(self, name: str) -> Any:  # the fields as attributes, as FitResult's
-        return FitResult.__getattr__(self, name)
 
     @property
     def table(self):
@@ -91,8 +88,16 @@ class CompareResult(dict):
                 "group_by": self["group_by"], "folds": {str(k): v for k, v in self["folds"].items()},
                 "rows": clean, "summary": summ}
 
-    def __repr__(self) -> str:
-        return f"CompareResult({self['recommendation']!r})"
+    def _title(self) -> str:
+        return f"CompareResult: {len(self.get('scores') or {})} laws, {len(self.get('folds') or {})} folds"
+
+    def _blocks(self) -> list:
+        cols = ("law", "valset", "k", "score", "folds", "folds_failed", "r2", "bic", "status")
+        rows = [[r.get(c) if c in ("law", "valset", "status") else fmt(r.get(c), ".4g") for c in cols]
+                for r in self.get("summary_rows") or []]
+        blocks = [Text(str(self.get("recommendation", ""))), Table(list(cols), rows)]
+        blocks += [Text(f"note: {n}") for n in self.get("notes") or []]
+        return blocks
 
 
 def _frame(rows):

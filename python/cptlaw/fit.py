@@ -21,6 +21,7 @@ from . import _core, _validate
 from ._threads import get_num_threads
 from .identifiability import _reasons, _undetermined, _undetermined_many, _warn_unidentifiable
 from .laws import Law
+from .results import DictResult, Inline, Table, Text, fmt
 
 #: Objective names -> the compiled core's codes.
 OBJECTIVES = {name: code for code, name in enumerate(_core.fit_objectives)}
@@ -38,34 +39,7 @@ _INT32_MAX = 2**31 - 1
 _UNSCALED = (2.0**-4, 2.0**10)
 _LOSS_RANGE = (1e-100, 1e100)  # beyond, the covariance's J'J over- or underflows
 
-# Default start values of the nonlinear parameters: the decades where real fits land.
-_GRID_VALUES = {
-    "alpha": np.geomspace(0.1, 1.5, 10),
-    "E": np.geomspace(1.0, 1e4, 9),
-    "beta": np.geomspace(0.02, 2.0, 7),
-    "a1": np.array([0.01, 0.1, 1.0]),
-    # a2 takes either sign (a concave or a convex replay factor); 0 itself is left out: there
-    # the shift term vanishes and B is not determined.
-    "a2": np.array([-8.0, -1.0, 1.0, 8.0]),
-    "g1": np.array([-0.2, 0.0, 0.2]),
-    "g2": np.array([-0.2, 0.0, 0.2]),
-    "g3": np.array([0.1, 0.3, 1.0]),
-    "z1": np.array([0.5, 1.0, 1.5]),
-    "z2": np.array([0.5, 1.0, 1.5]),
-}
-
-
-# Default bounds beyond positivity. The B-beta direction is nearly degenerate
-# (B*(1-(1+E*x)**-beta) ~ B*beta*log(1+E*x) as beta -> 0, docs/fitting.md#bounds): with
-# noisy data the optimum can run off to beta -> 0, |B|, E -> inf, so the search is
-# kept inside the decades real fits occupy and a fit that ends on such a bound says so.
-# The replay shift factor has the same degeneracy in a2 (B*(1-exp(-a2*r)) ~ B*a2*r); a2 takes
-# either sign (real replay runs want a2 < 0: a little replay removes most forgetting), and
-# |a2| <= 50 keeps exp(|a2|) and the B it pairs with inside double precision.
-_DEFAULT_BOUNDS = {"E": (0.0, 1e6), "beta": (1e-2, 10.0), "alpha": (0.0, 10.0), "a2": (-50.0, 50.0), "a1": (0.0, 100.0)}
-
-
-class FitResult(dict):
+class FitResult(DictResult):
     """Result of :func:`fit`, a dict with attribute access (like scipy's OptimizeResult).
 
     Fields: ``law`` (fitted law instance), ``params``, ``stderr`` (dicts by name),
@@ -75,21 +49,67 @@ class FitResult(dict):
     ``at_bound`` (names), ``unidentifiable`` ({name: reason} for the parameters the data do
     not determine; their stderr is inf), ``residual_std`` (scale of the residuals, on the
     log scale for the log objectives: ``residual_space`` is ``"log"`` or ``"loss"``) and
-    ``dof`` (points minus estimated parameters).
+    ``dof`` (points minus estimated parameters). :func:`cptlaw.fit_runs` adds ``domain``.
+
+    ``repr`` (and Jupyter) shows the parameters with their standard errors and the fit's
+    quality; a fit file's record (``cptlaw fit --json``: ``law`` a name, ``valset``,
+    ``area_options``, ``runs``) renders the same way.
     """
 
-    def __getattr__(self: dict, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
+    def _law_name(self) -> str:
+        law = self.get("law")
+        if isinstance(law, Law):
+            return type(law).__name__
+        return law if isinstance(law, str) else ""
 
-    def __setattr__(self, name, value):
-        self[name] = value
+    def _title(self) -> str:
+        name = self._law_name()
+        vs = self.get("valset")
+        title = (f"{name} fit" if name else "FitResult") + (f", validation set {vs!r}" if vs is not None else "")
+        runs = self.get("runs")
+        what = []
+        if isinstance(runs, list):
+            what.append(f"{len(runs)} run{'s' if len(runs) != 1 else ''}")
+        if self.get("n_points") is not None:
+            what.append(f"{self['n_points']} points")
+        opts = self.get("area_options") or (self.get("domain") or {}).get("area_options")
+        tail = ""
+        if opts:
+            tail = (f" (decay {opts.get('decay')}, split {opts.get('split')}, warmup_as_peak "
+                    f"{opts.get('warmup_as_peak')})")
+        return title + (": " + ", ".join(what) if what else "") + tail
 
-    def __repr__(self) -> str:
-        keys = ("success", "status", "message", "params", "stderr", "objective", "r2", "mae", "mape", "nfev")
-        return "FitResult(\n" + "".join(f"  {k}={self.get(k)!r},\n" for k in keys) + ")"
+    def _blocks(self) -> list:
+        params = self.get("params") or {}
+        stderr = self.get("stderr") or {}
+        notes = {n: "at bound" for n in self.get("at_bound") or ()}
+        notes.update({n: "not determined" for n in self.get("unidentifiable") or {}})
+        rows = [[k, fmt(v, "12.6g").strip(), fmt(stderr.get(k), ".3g")] + ([notes.get(k, "")] if notes else [])
+                for k, v in params.items()]
+        mape = self.get("mape")
+        blocks = [Text(str(self.get("message", ""))),
+                  Table(["parameter", "value", "stderr"] + (["note"] if notes else []), rows,
+                        right=(1, 2)),
+                  Inline([("R^2", fmt(self.get("r2"), ".5f")), ("objective", fmt(self.get("objective"), ".4g")),
+                          ("MAE", fmt(self.get("mae"), ".4f")),
+                          ("MAPE", fmt(None if mape is None else 100 * mape, ".2f") + "%")])]
+        if self.get("unidentifiable"):
+            blocks.append(Text("not determined by the data (predictions that depend on them are not backed by the "
+                               f"data): {_by_reason(self['unidentifiable'])}"))
+        runs = self.get("runs")
+        if isinstance(runs, list) and runs:
+            blocks.append(Table(["run", "points", "MAE"],
+                                [[r.get("name"), r.get("n_points"), fmt(r.get("mae"), ".4f")] for r in runs]))
+        return blocks
+
+
+def _by_reason(unidentifiable) -> str:
+    """``B, E, beta (no CPT steps ...); C2 (...)``: the undetermined parameters, those with the
+    same reason together."""
+    groups: dict = {}
+    for k, why in unidentifiable.items():
+        groups.setdefault(why, []).append(k)
+    return "; ".join(f"{', '.join(ks)} ({why})" for why, ks in groups.items())
 
 
 def _law_class(law):
@@ -112,10 +132,11 @@ def _param_dict(value, name, law_cls):
 
 
 def _bounds(law_cls, bounds):
-    # a default bound wins over the sign rule (a2 is signed but boxed); else signed -> free
-    lo = np.array([_DEFAULT_BOUNDS[n][0] if n in _DEFAULT_BOUNDS else (-np.inf if n in law_cls.signed_params else 0.0)
+    # a law's default bound wins over the sign rule (a2 is signed but boxed); else signed -> free
+    box = law_cls.default_bounds
+    lo = np.array([box[n][0] if n in box else (-np.inf if n in law_cls.signed_params else 0.0)
                    for n in law_cls.param_names])
-    hi = np.array([_DEFAULT_BOUNDS.get(n, (0, np.inf))[1] for n in law_cls.param_names])
+    hi = np.array([box.get(n, (0, np.inf))[1] for n in law_cls.param_names])
     for key, pair in _param_dict(bounds, "bounds", law_cls).items():
         try:
             a, b = pair
@@ -167,25 +188,22 @@ def _features(law_cls, features, loss_shape, name="features"):
 def default_grid(law_cls, features=None, fixed=None, coarse=False) -> np.ndarray:
     """Start grid over the law's nonlinear parameters (linear ones are projected).
 
-    Rows are full parameter vectors; linear entries are placeholders. ``coarse``
-    keeps every other value of the longer axes (what :func:`fit_many` uses).
+    Rows are full parameter vectors; linear entries are placeholders. The values of each
+    parameter are the law's (:meth:`cptlaw.laws.Law.start_values`); ``features`` (a dict of
+    the law's inputs, or a list in ``input_names`` order) lets a law scale them to the data.
+    ``coarse`` keeps every other value of the longer axes (what :func:`fit_many` uses).
     """
     fixed = fixed or {}
+    if features is not None and not isinstance(features, dict):  # the inputs in input_names order
+        features = dict(zip(law_cls.input_names, features))
     axes = []
     for name in law_cls.param_names:
         if name in fixed:
             axes.append(np.array([fixed[name]], dtype=float))
         elif name in law_cls.linear_params:
             axes.append(np.array([1.0]))
-        elif name == "S1_pt_hat":
-            scale = 1.0
-            if features is not None:
-                scale = float(np.nanmax(features[law_cls.input_names.index("s1_cpt")])) or 1.0
-            axes.append(scale * np.geomspace(0.1, 100.0, 10))
-        elif name == "alpha" and law_cls.__name__ == "AnnealingLaw":
-            axes.append(np.geomspace(0.05, 2.0, 32))
         else:
-            axes.append(_GRID_VALUES[name])
+            axes.append(law_cls.start_values(name, features))  # the law's own knowledge
         if coarse and len(axes[-1]) > 3:
             axes[-1] = axes[-1][::2] if len(axes[-1]) < 16 else axes[-1][::3]
     mesh = np.meshgrid(*axes, indexing="ij")
@@ -428,6 +446,61 @@ def _unfittable_from(ptp, top, weighted=None) -> list:
     return why
 
 
+class _Linearization(NamedTuple):
+    """The SVD of a Jacobian ``J`` (points x parameters) with its columns scaled to unit norm.
+
+    Columns differ by many decades (E ~ 1e3, alpha ~ 0.5), so J is judged and inverted
+    normalised, then scaled back: the Gauss-Newton covariance ``inv(J'J) * sigma2`` of
+    :func:`fit` (when ``full_rank``) and of :class:`cptlaw.live.LivePredictor` (a
+    pseudo-inverse on the singular values kept, ``rcond``).
+    """
+
+    scale: np.ndarray  # column norms (1 for a zero column)
+    s: np.ndarray  # singular values kept, descending
+    vt: np.ndarray  # their right singular vectors (rows), in scaled coordinates
+    full_rank: bool  # every column acts and (s_max / s_min)**2 < 1e13
+
+    @classmethod
+    def of(cls, J, rcond: float = 0.0):
+        """None when J is not finite or the SVD fails; singular values <= ``rcond * s_max`` are dropped."""
+        if not np.all(np.isfinite(J)):
+            return None
+        d = np.linalg.norm(J, axis=0)
+        zero = d == 0
+        d = np.where(zero, 1.0, d)
+        try:
+            _, sv, vt = np.linalg.svd(J / d, full_matrices=False)
+        except np.linalg.LinAlgError:
+            return None
+        full = bool(not zero.any() and sv.size and sv[-1] > 0 and (sv[0] / sv[-1]) ** 2 < 1e13)
+        keep = sv > rcond * sv[0] if sv.size else np.zeros(0, dtype=bool)
+        return cls(d, sv[keep], vt[keep], full)
+
+    def covariance(self, sigma2: float) -> np.ndarray:
+        """``pinv(J'J) * sigma2`` on the kept singular values (the inverse when ``full_rank``)."""
+        return (self.vt.T / self.s**2) @ self.vt / np.outer(self.scale, self.scale) * sigma2
+
+    def in_row_space(self, g, tol: float) -> np.ndarray:
+        """Per row of ``g`` (gradients w.r.t. the columns): lies in the row space of J up to a
+        relative ``tol``, i.e. the data determine that combination of the parameters."""
+        gs = g / self.scale
+        resid = gs - (gs @ self.vt.T) @ self.vt
+        norm = np.linalg.norm(gs, axis=-1)
+        return (np.linalg.norm(resid, axis=-1) <= tol * np.maximum(norm, 1e-300)) | (norm == 0)
+
+
+def _residual_scale2(r, dof: int, robust: bool = False) -> float:
+    """The squared scale of residuals ``r``: their sum of squares over ``dof``. ``robust``
+    clips each residual at 3 robust standard deviations (1.4826 * median |r|) first, so that
+    a single spike (one bad evaluation) does not widen every later interval."""
+    r = np.asarray(r, dtype=float)
+    if robust:
+        s0 = 1.4826 * float(np.median(np.abs(r))) if r.size else 0.0
+        if s0 > 0:
+            r = np.clip(r, -3.0 * s0, 3.0 * s0)
+    return float(r @ r) / dof if dof > 0 else float("nan")
+
+
 def _quality(law_obj, cols, y, law_cls, obj_code, w, fixed_mask, on_bound):
     """Prediction, R^2, the curve_fit-style covariance ``inv(J'J) * RSS / dof``, the
     undetermined parameters and the residual scale.
@@ -459,22 +532,14 @@ def _quality(law_obj, cols, y, law_cls, obj_code, w, fixed_mask, on_bound):
     cov = np.full((P, P), np.nan)
     dof = len(y) - len(free)
     rss = float(r @ r)
-    if dof > 0 and np.all(np.isfinite(J)) and free.size:
-        # Columns differ by many decades (E ~ 1e3, alpha ~ 0.5): judge and invert the
-        # column-normalised J (by its SVD), then scale back.
-        d = np.linalg.norm(J, axis=0)
-        if np.all(d > 0):
-            try:
-                _, sv, vt = np.linalg.svd(J / d, full_matrices=False)
-                if sv[-1] > 0 and (sv[0] / sv[-1]) ** 2 < 1e13:
-                    sub = (vt.T / sv**2) @ vt / np.outer(d, d) * (rss / dof)
-                    cov[np.ix_(free, free)] = sub
-            except np.linalg.LinAlgError:
-                pass
+    if dof > 0 and free.size:
+        lin = _Linearization.of(J)
+        if lin is not None and lin.full_rank:
+            cov[np.ix_(free, free)] = lin.covariance(rss / dof)
     cov[fixed_mask == 1, :] = 0.0
     cov[:, fixed_mask == 1] = 0.0
     noise = {
-        "residual_std": float(np.sqrt(rss / dof)) if dof > 0 else float("nan"),
+        "residual_std": float(np.sqrt(_residual_scale2(r, dof))),
         "residual_space": "loss" if obj_code == 0 else "log",
         "dof": int(dof),
     }
@@ -620,7 +685,7 @@ def _failed(law_cls, y, message, status=-3, nfev=0):
     )
 
 
-class FitManyResult(dict):
+class FitManyResult(DictResult):
     """Result of :func:`fit_many`: ``params`` (n_fits, n_params) in ``param_names`` order,
     per-fit ``objective``, ``success``, ``status``, ``nfev`` and ``message`` (list), and
     ``unidentifiable`` (n_fits, n_params) bool: the parameters each fit's data do not
@@ -632,8 +697,6 @@ class FitManyResult(dict):
     not ask keep their full speed.
     """
 
-    def __getattr__(self, name: str) -> Any:  # the fields as attributes, as FitResult's
-        return FitResult.__getattr__(self, name)
     _LAZY = ("unidentifiable", "identified", "message")
 
     def __getitem__(self, key):
@@ -651,9 +714,24 @@ class FitManyResult(dict):
             messages[k] += f"; not determined by the data: {', '.join(which)}"
         self.update(message=messages, unidentifiable=undetermined, identified=~undetermined.any(axis=1))
 
-    def __repr__(self) -> str:
-        shown = {k: v for k, v in self.items() if k != "_pending"}
-        return f"FitManyResult({shown!r})"
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+    def _title(self) -> str:
+        success = np.asarray(dict.__getitem__(self, "success"))
+        return f"FitManyResult: {success.size} fits, {int(success.sum())} converged"
+
+    def _blocks(self) -> list:
+        raw = dict.__getitem__  # the lazy fields are not computed for a repr
+        params, names = np.asarray(raw(self, "params")), list(raw(self, "param_names"))
+        status, objective = np.asarray(raw(self, "status")), np.asarray(raw(self, "objective"))
+        shown = min(len(status), 8)
+        rows = [[i, int(status[i]), fmt(objective[i], ".4g")] + [fmt(v, ".4g") for v in params[i]]
+                for i in range(shown)]
+        more = f"... and {len(status) - shown} more fits" if len(status) > shown else ""
+        codes, counts = np.unique(status, return_counts=True)
+        tally = "; ".join(f"{n} x status {c}: {STATUS_MESSAGES.get(int(c), 'unknown')}" for c, n in zip(codes, counts))
+        return [Text(tally), Table(["fit", "status", "objective"] + names, rows, note=more)]
 
 
 def fit_many(

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from . import _core, _limits, _validate, _warnings
+from . import families as _families
 from . import schedules as _schedules
 from ._threads import get_num_threads
 from .areas import SPLITS
@@ -51,11 +52,10 @@ def __dir__():  # dir() and tab completion show the public names only
     return sorted(__all__)
 
 
-#: CPT / PT schedule shapes (Hugging Face names; "constant" is constant_with_warmup), in
-#: the compiled grid's code order.
-SHAPES = tuple(_core.grid_shapes)
-#: WSD decay types (Hugging Face ``get_wsd_schedule``'s ``decay_type``), in code order.
-DECAY_TYPES = tuple(_core.grid_decay_types)
+# The schedule-family vocabulary (shapes, decay types, keys, defaults) is cptlaw.families'.
+SHAPES = _families.SHAPES
+DECAY_TYPES = _families.DECAY_TYPES
+wsd_decay_steps = _families.wsd_decay_steps
 
 # Axes of the compiled grid and its start_lr level codes (exported by the core).
 _AX = _core.grid_axes
@@ -64,13 +64,10 @@ _WARMUP, _START, _FRAC, _MIN = _AX["warmup"], _AX["start_lr"], _AX["decay_frac"]
 _REPLAY, _W, _STEP = _AX["replay"], _AX["w"], _AX["step"]
 _N_SCHEDULE_AXES = _core.grid_schedule_axes
 _N_AXES = _core.grid_n_axes
-_START_HF, _START_PT = _core.grid_start_hf, _core.grid_start_pt
+_START_CODES = {"hf": _core.grid_start_hf, "pt": _core.grid_start_pt}
 # Levels are float64: integers (steps, warmup) must be exact there.
 _MAX_INT = _limits.MAX_EXACT_INT
-_FAMILY_KEYS = ("shape", "peak_lr", "steps", "warmup", "start_lr", "decay_frac", "decay_type", "min_lr",
-                "min_lr_ratio")
-_PT_FAMILY_KEYS = ("shape", "peak_lr", "steps", "warmup", "decay_frac", "decay_type", "min_lr", "min_lr_ratio",
-                   "loss_potential")
+_reals = _families._reals
 _NO_ROW = np.iinfo(np.int64).max
 
 
@@ -97,53 +94,7 @@ class GridInterrupted(KeyboardInterrupt):
         self.rows_total = rows_total
 
 
-def wsd_decay_steps(decay_frac: float, steps: int, warmup: int = 0) -> int:
-    """Decay steps of a WSD schedule in a grid: ``round(decay_frac * (steps - warmup))``
-    (round half to even, as ``numpy.rint``); the rest after the warmup is the stable phase."""
-    return int(np.rint(float(decay_frac) * float(steps - warmup)))
-
-
 # ----------------------------------------------------------------------------- parsing
-def _values(value, name: str) -> list:
-    """A scalar or a 1-D sequence of values, as a non-empty list."""
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        return [value.item()]
-    if isinstance(value, (str, bytes)) or value is None or not hasattr(value, "__iter__"):
-        return [value]
-    if isinstance(value, np.ndarray) and value.ndim > 1:
-        raise ValueError(f"{name}: expected a scalar or a 1-D sequence, got a {value.ndim}-D array")
-    out = list(value)
-    if not out:
-        raise ValueError(f"{name}: is empty")
-    return out
-
-
-def _reals(value, name: str, lo=None, hi=None, strict_lo=False) -> list:
-    out = []
-    for v in _values(value, name):
-        x = _validate.real_scalar(v, name, lo=lo, hi=hi)
-        if strict_lo and not x > lo:
-            raise ValueError(f"{name}: must be > {lo}, got {x}")
-        out.append(x)
-    return out
-
-
-def _ints(value, name: str, lo: int) -> list:
-    out = []
-    for v in _values(value, name):
-        if isinstance(v, (float, np.floating)) and float(v).is_integer():
-            v = int(v)
-        v = _validate.integer(v, name, lo=lo)
-        if v > _MAX_INT:
-            raise ValueError(f"{name}: must be <= 2**53, got {v}")
-        out.append(v)
-    return out
-
-
-def _choices(value, name: str, options) -> list:
-    return [_validate.choice(v, name, options) for v in _values(value, name)]
-
-
 class _Levels:
     """Distinct values of one axis in order of first appearance (NaN is one value)."""
 
@@ -162,58 +113,10 @@ class _Levels:
         return np.array(self.values, dtype=np.float64)
 
 
-def _family(spec, name: str, keys, required) -> dict:
-    if not isinstance(spec, Mapping):
-        raise TypeError(f"{name}: expected a mapping of schedule parameters, got {type(spec).__name__}")
-    unknown = [k for k in spec if k not in keys]
-    if unknown:
-        raise ValueError(f"{name}: unknown key(s) {', '.join(map(repr, unknown))}; expected {', '.join(keys)}")
-    for k in required:
-        if k not in spec:
-            raise ValueError(f"{name}: missing {k!r}")
-    return dict(spec)
-
-
-def _parse_family(spec, name: str, pt: bool) -> dict:
-    """Validated level lists of one schedule family (CPT, or PT with ``pt=True``)."""
-    keys = _PT_FAMILY_KEYS if pt else _FAMILY_KEYS
-    d = _family(spec, name, keys, ("shape", "peak_lr", "steps"))
-    f: dict[str, Any] = {}
-    f["shape"] = _choices(d["shape"], f"{name}['shape']", SHAPES)
-    f["peak_lr"] = _reals(d["peak_lr"], f"{name}['peak_lr']", lo=0.0, strict_lo=True)
-    f["steps"] = _ints(d["steps"], f"{name}['steps']", lo=1)
-    f["warmup"] = _ints(d.get("warmup", 0), f"{name}['warmup']", lo=0)
-    if not pt:
-        starts = []
-        for v in _values(d.get("start_lr", None), f"{name}['start_lr']"):
-            if v is None or (isinstance(v, str) and v == "hf"):
-                starts.append(_START_HF)
-            elif isinstance(v, str):
-                _validate.choice(v, f"{name}['start_lr']", ("hf", "pt"))
-                starts.append(_START_PT)
-            else:
-                starts.append(_validate.real_scalar(v, f"{name}['start_lr']", lo=0.0))
-        f["start_lr"] = starts
-    if "wsd" in f["shape"]:
-        if "decay_frac" not in d:
-            raise ValueError(f"{name}: missing 'decay_frac' (needed by shape 'wsd')")
-        f["decay_frac"] = _reals(d["decay_frac"], f"{name}['decay_frac']", lo=0.0, hi=1.0)
-        f["decay_type"] = _choices(d.get("decay_type", "linear"), f"{name}['decay_type']", DECAY_TYPES)
-    mins = [k for k in ("min_lr", "min_lr_ratio", "loss_potential") if k in d]
-    if len(mins) > 1:
-        raise ValueError(f"{name}: give only one of {', '.join(map(repr, mins))}")
-    f["min_key"] = mins[0] if mins else "min_lr"
-    if f["min_key"] == "min_lr":
-        f["min"] = _reals(d.get("min_lr", 0.0), f"{name}['min_lr']", lo=0.0)
-    else:
-        f["min"] = _reals(d[f["min_key"]], f"{name}[{f['min_key']!r}]", lo=0.0, hi=1.0)
-    return f
-
-
 def _parse_pt_family(spec, name: str, lam: float):
-    """Expand a PT family into Schedules (built with cptlaw.schedules) and column values."""
-    f = _parse_family(spec, name, pt=True)
-    ratio = f["min_key"] != "min_lr"
+    """Expand a PT family into Schedules (:func:`cptlaw.families.pt_schedule`) and column values."""
+    f = _families.parse_family(spec, name, pt=True)
+    key = f["min_key"]
     scheds: list = []
     cols: dict[str, list] = {k: [] for k in ("shape", "peak_lr", "steps", "warmup", "decay_frac", "decay_type", "min")}
     nan = float("nan")
@@ -229,20 +132,12 @@ def _parse_pt_family(spec, name: str, lam: float):
                     for dt in dtypes:
                         for frac in fracs:
                             for m in mins:
-                                min_lr = m * peak if ratio else m
-                                if shape != "constant" and min_lr > peak:
+                                if key == "min_lr" and shape != "constant" and m > peak:
                                     raise ValueError(f"{name}['min_lr']: must be <= peak_lr, got {m} for {peak}")
-                                if shape == "constant":
-                                    s = (_schedules.from_hf("constant_with_warmup", peak, w, n) if w
-                                         else _schedules.constant(peak, n))
-                                elif shape == "cosine":
-                                    s = _schedules.cosine(peak, n, w, min_lr=min_lr)
-                                elif shape == "linear":
-                                    s = _schedules.linear(peak, n, w, min_lr=min_lr)
-                                else:
-                                    s = _schedules.wsd(peak, n, wsd_decay_steps(frac, n, w), w, min_lr=min_lr,
-                                                       decay=dt)
-                                scheds.append(s)
+                                opts: dict[str, Any] = {} if shape == "constant" else {key: m}
+                                if shape == "wsd":
+                                    opts.update(decay_frac=frac, decay_type=dt)
+                                scheds.append(_families.pt_schedule(shape, peak, n, warmup=w, **opts))
                                 for k, v in (("shape", shape), ("peak_lr", peak), ("steps", n), ("warmup", w),
                                              ("decay_frac", frac), ("decay_type", dt), ("min", m)):
                                     cols[k].append(v)
@@ -254,7 +149,7 @@ def _parse_pt_family(spec, name: str, lam: float):
         out["pt_decay_frac"] = ("f", None, cols["decay_frac"])
         out["pt_decay_type"] = ("cat", DECAY_TYPES, cols["decay_type"])
     if has_min:
-        out["pt_" + f["min_key"]] = ("f", None, cols["min"])
+        out["pt_" + key] = ("f", None, cols["min"])
     return scheds, out
 
 
@@ -402,8 +297,10 @@ class _Plan:
         specs = list(specs)
         if not specs:
             raise ValueError("cpt: is empty")
-        families = [_parse_family(s, "cpt" if isinstance(cpt, Mapping) else f"cpt[{i}]", pt=False)
+        families = [_families.parse_family(s, "cpt" if isinstance(cpt, Mapping) else f"cpt[{i}]", pt=False)
                     for i, s in enumerate(specs)]
+        for f in families:
+            f["start_lr"] = [_START_CODES[v] if isinstance(v, str) else v for v in f["start_lr"]]
         min_keys = {f["min_key"] for f in families}
         if len(min_keys) > 1:
             raise ValueError("cpt: use the same one of 'min_lr' / 'min_lr_ratio' in every mapping")
@@ -773,23 +670,27 @@ def grid(
     cpt : mapping, or sequence of mappings
         The CPT schedule family: each key maps to one value or a sequence of values, and the
         grid is their Cartesian product (a sequence of mappings: the concatenation of their
-        products). Schedules are exactly those of :mod:`cptlaw.schedules` (Hugging Face's
-        formulas, :ref:`schedule-families`), step ``t = 0 .. steps - 1`` of CPT:
+        products). The keys, their meaning and defaults are :mod:`cptlaw.families`' (the
+        planner builds the same schedules); schedules are exactly those of
+        :mod:`cptlaw.schedules` (Hugging Face's formulas, :ref:`schedule-families`), step ``t = 0 .. steps - 1`` of CPT:
 
-        - ``shape`` (required): ``"cosine"`` (HF ``cosine_with_min_lr``), ``"linear"`` (HF
-          linear with a min LR), ``"wsd"`` (HF ``get_wsd_schedule``), ``"constant"`` (HF
-          ``constant_with_warmup``).
+        - ``shape`` (default ``"cosine"``): ``"cosine"`` (HF ``cosine_with_min_lr``), ``"linear"`` (HF
+          linear with a min LR), ``"wsd"`` (HF ``get_wsd_schedule``), ``"1-sqrt"`` (a 1-sqrt
+          decay over every step after the warmup, :func:`schedules.one_minus_sqrt`),
+          ``"constant"`` (HF ``constant_with_warmup``).
         - ``peak_lr`` (required, > 0), ``steps`` (required, CPT length >= 1).
         - ``warmup``: (re-)warmup steps, default 0. Combinations with ``warmup > steps`` give NaN.
-        - ``start_lr``: LR of the first warmup step: ``None``/``"hf"`` (default: HF's own
-          warmup, from 0, or from the min LR for WSD), ``"pt"`` (the PT checkpoint's final LR:
-          a continuous re-warmup) or an LR; the warmup is then
+        - ``start_lr``: LR of the first warmup step: ``"pt"`` (default; None means it too: the
+          PT checkpoint's final LR, a continuous re-warmup), ``"hf"`` (HF's own warmup, from 0,
+          or from the min LR for ``"wsd"`` and ``"1-sqrt"``) or an LR; the warmup is then
           ``peak * ((t / W) * (1 - s) + s)``, ``s = start_lr / peak`` (:func:`schedules.rewarmup`).
           Irrelevant (NaN) without warmup; rows with warmup 0 are not repeated per start LR.
-        - ``decay_frac`` (required with ``"wsd"``): decay steps =
-          :func:`wsd_decay_steps` ``= round(decay_frac * (steps - warmup))``, stable before.
+        - ``decay_frac`` (``"wsd"``; default 0.1): the share of the steps after the warmup spent
+          decaying: :func:`wsd_decay_steps` ``= round(decay_frac * (steps - warmup))``, stable
+          before.
         - ``decay_type`` (WSD): ``"linear"`` (default, as :func:`schedules.wsd`), ``"cosine"``,
-          ``"1-sqrt"``. 1-sqrt decays have no closed form: they cost O(decay steps) each.
+          ``"1-sqrt"``. 1-sqrt decays have no closed form: they cost O(decay steps) each (the
+          ``"1-sqrt"`` shape O(steps after the warmup)).
         - ``min_lr`` (absolute LR, default 0; rows with ``min_lr > peak_lr`` give NaN) or
           ``min_lr_ratio`` (fraction of the peak), not both (the same one in every mapping).
 
@@ -801,10 +702,9 @@ def grid(
         ``pt``. A PT family mapping (or a list of them) is crossed like ``cpt``, with keys
         ``shape``, ``peak_lr``, ``steps`` (the PT length), ``warmup``, ``decay_frac``,
         ``decay_type``, and one of ``min_lr``, ``min_lr_ratio`` or ``loss_potential`` (final
-        PT LR / peak PT LR, :ref:`loss-potential`: the PT schedule anneals to
-        ``loss_potential * peak_lr``; HF schedules reach it one step after the end, so the
-        checkpoint's exact final LR ratio is one decay step above it); its columns are
-        ``pt_<key>``.
+        PT LR / peak PT LR, :ref:`loss-potential`, exactly: the PT schedule decays over ``steps - 1``
+        steps towards ``loss_potential * peak_lr`` and holds it for the last step,
+        :func:`cptlaw.families.pt_schedule`); its columns are ``pt_<key>``.
     replay : float or sequence, optional
         Replay ratios ``r_pt`` in [0, 1] (replay laws only; default 0).
     w : float or sequence, optional

@@ -33,21 +33,26 @@ curve make both intervals too narrow. The intervals are pointwise, not simultane
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Mapping
-from typing import Any
+from statistics import NormalDist
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _validate
-from .fit import FitResult
-from .live import _t_two_sided
+from .results import DictResult, Fields, Table, fmt
+
+if TYPE_CHECKING:
+    from .fit import FitResult
 
 KINDS = ("prediction", "confidence")
 _NAMES = {"prediction": "prediction_interval", "confidence": "confidence_band"}
 
 
-class Interval(dict):
+class Interval(DictResult):
     """An interval around predicted losses (a dict with attribute access).
 
     ``kind`` ("prediction" for a single future observation, "confidence" for the mean curve),
@@ -57,8 +62,22 @@ class Interval(dict):
     ``unbounded`` (bool array: the prediction depends on parameters the data do not determine).
     """
 
-    def __getattr__(self, name: str) -> Any:  # the fields as attributes, as FitResult's
-        return FitResult.__getattr__(self, name)
+    def _title(self) -> str:
+        return f"Interval: {self.get('name')} at level {fmt(self.get('level'))} ({self.get('method')})"
+
+    def _blocks(self) -> list:
+        center, low, high = (np.asarray(self.get(k, np.nan)) for k in ("center", "low", "high"))
+        unbounded = np.asarray(self.get("unbounded", False))
+        if center.ndim == 0:
+            return [Fields([("center", center.item()), ("low", low.item()), ("high", high.item()),
+                            ("unbounded", bool(unbounded))])]
+        flat = [a.reshape(-1) for a in (center, low, high)]
+        shown = min(flat[0].size, 8)
+        rows = [[i] + [fmt(a[i], ".6g") for a in flat] for i in range(shown)]
+        note = f"... and {flat[0].size - shown} more points" if flat[0].size > shown else ""
+        if unbounded.any():
+            note = (note + "; " if note else "") + f"{int(unbounded.sum())} unbounded (undetermined parameters)"
+        return [Fields([("shape", str(center.shape))]), Table(["point", "center", "low", "high"], rows, note=note)]
 
     def as_dict(self) -> dict:
         """JSON-friendly: arrays as lists, infinities as None."""
@@ -69,6 +88,48 @@ class Interval(dict):
                     else v.reshape(-1).tolist()
             out[k] = v
         return out
+
+
+# -- Student-t quantile (no SciPy at runtime) ------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1024)
+def _t_two_sided(level: float, dof: int) -> float:
+    """t such that P(|T| <= t) = level for Student's t with ``dof`` degrees of freedom."""
+    if dof <= 0:
+        return math.nan
+    if dof > 30:  # Cornish-Fisher expansion (A&S 26.7.5): relative error < 1e-5 here
+        z = NormalDist().inv_cdf((1.0 + level) / 2.0)
+        z2 = z * z
+        g1 = z * (z2 + 1) / 4
+        g2 = z * ((5 * z2 + 16) * z2 + 3) / 96
+        g3 = z * (((3 * z2 + 19) * z2 + 17) * z2 - 15) / 384
+        g4 = z * ((((79 * z2 + 776) * z2 + 1482) * z2 - 1920) * z2 - 945) / 92160
+        return z + g1 / dof + g2 / dof**2 + g3 / dof**3 + g4 / dof**4
+
+    def central(theta):  # P(|T| <= sqrt(dof) tan(theta)), A&S 26.7.3/26.7.4 (exact, integer dof)
+        s, c = math.sin(theta), math.cos(theta)
+        c2 = c * c
+        if dof % 2:
+            term, acc = 1.0, 1.0 if dof > 1 else 0.0
+            for k in range(1, (dof - 1) // 2):
+                term *= c2 * (2 * k) / (2 * k + 1)
+                acc += term
+            return 2 / math.pi * (theta + (s * c * acc if dof > 1 else 0.0))
+        term, acc = 1.0, 1.0
+        for k in range(1, dof // 2):
+            term *= c2 * (2 * k - 1) / (2 * k)
+            acc += term
+        return s * acc
+
+    lo, hi = 0.0, math.pi / 2
+    for _ in range(64):
+        mid = 0.5 * (lo + hi)
+        if central(mid) < level:
+            lo = mid
+        else:
+            hi = mid
+    return math.sqrt(dof) * math.tan(0.5 * (lo + hi))
 
 
 def _check_level(level):
@@ -121,14 +182,20 @@ def predict_interval(result: FitResult, features: Mapping[str, ArrayLike], *, le
     unbounded = np.any(np.abs(g[..., undetermined] * gscale[undetermined]) > 1e-10, axis=-1) \
         if undetermined.any() else np.zeros(pred.shape, dtype=bool)
     noise = float(result.get("residual_std", np.nan)) if kind == "prediction" else 0.0
-    t = _t_two_sided(level, int(result.get("dof", 0)))
-    half = t * np.sqrt(var + noise**2)
-    half = np.where(unbounded, np.inf, half)
-    if log_space:
-        low, high = pred * np.exp(-half), pred * np.exp(half)
-    else:
-        low, high = pred - half, pred + half
+    low, high = _bounds(pred, np.where(unbounded, np.inf, var), noise**2, level, int(result.get("dof", 0)),
+                        log_space)
     return make_interval(kind, level, "delta", pred, low, high, unbounded)
+
+
+def _bounds(center, var, noise2, level: float, dof: int, log_space: bool = True):
+    """``(low, high)`` of an interval around ``center``: ``t_dof((1 + level) / 2) *
+    sqrt(var + noise2)`` either side, on the log scale (``var``, ``noise2`` of the log loss:
+    multiplicative, ``center * exp(-+half)``) or on the loss itself. ``noise2 = 0`` gives a
+    confidence band, the residual variance a prediction interval."""
+    half = _t_two_sided(level, dof) * np.sqrt(np.asarray(var) + noise2)
+    if log_space:
+        return center * np.exp(-half), center * np.exp(half)
+    return center - half, center + half
 
 
 __all__ = ["Interval", "KINDS", "make_interval", "predict_interval"]

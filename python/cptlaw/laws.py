@@ -76,7 +76,40 @@ class Law:
     signed_params: ClassVar[tuple[str, ...]] = ()
     #: parameters that enter the formula linearly (for variable projection)
     linear_params: ClassVar[tuple[str, ...]] = ()
+    #: start values of the nonlinear parameters in :func:`cptlaw.fit`'s multistart grid, by
+    #: name: the decades where real fits land. A law overrides or adds entries (or
+    #: :meth:`start_values` for starts that scale with the data).
+    start_grid: ClassVar[dict] = {
+        "alpha": np.geomspace(0.1, 1.5, 10),
+        "E": np.geomspace(1.0, 1e4, 9),
+        "beta": np.geomspace(0.02, 2.0, 7),
+        "a1": np.array([0.01, 0.1, 1.0]),
+        # a2 takes either sign (a concave or a convex replay factor); 0 itself is left out:
+        # there the shift term vanishes and B is not determined.
+        "a2": np.array([-8.0, -1.0, 1.0, 8.0]),
+        "g1": np.array([-0.2, 0.0, 0.2]),
+        "g2": np.array([-0.2, 0.0, 0.2]),
+        "g3": np.array([0.1, 0.3, 1.0]),
+        "z1": np.array([0.5, 1.0, 1.5]),
+        "z2": np.array([0.5, 1.0, 1.5]),
+    }
+    #: default fitting bounds ``(low, high)`` beyond positivity (and beyond "signed
+    #: parameters are free"), by name. The B-beta direction is nearly degenerate
+    #: (``B*(1-(1+E*x)**-beta) ~ B*beta*log(1+E*x)`` as beta -> 0): with noisy data the
+    #: optimum can run off to beta -> 0, ``abs(B)``, E -> inf, so the search is kept inside the
+    #: decades real fits occupy and a fit that ends on such a bound says so. The replay shift
+    #: factor has the same degeneracy in a2 (``B*(1-exp(-a2*r)) ~ B*a2*r``); a2 takes either
+    #: sign (real replay runs want a2 < 0: a little replay removes most forgetting), and
+    #: ``abs(a2) <= 50`` keeps ``exp(abs(a2))`` and the B it pairs with inside double precision.
+    default_bounds: ClassVar[dict] = {"E": (0.0, 1e6), "beta": (1e-2, 10.0), "alpha": (0.0, 10.0),
+                                      "a2": (-50.0, 50.0), "a1": (0.0, 100.0)}
     _core_name: ClassVar[str] = ""
+
+    @classmethod
+    def start_values(cls, name: str, features=None) -> np.ndarray:
+        """The multistart grid's values of nonlinear parameter ``name`` (:attr:`start_grid`);
+        ``features`` (the fitted inputs by name, or None) lets a law scale them to the data."""
+        return np.asarray(cls.start_grid[name], dtype=np.float64)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -219,6 +252,8 @@ class AnnealingLaw(Law):
     param_names = ("L0", "A", "alpha", "C")
     input_names = ("s1", "s2")
     linear_params = ("L0", "A", "C")
+    # one nonlinear parameter: a fine grid costs little
+    start_grid = {**Law.start_grid, "alpha": np.geomspace(0.05, 2.0, 32)}
     _core_name = "annealing"
 
 
@@ -304,6 +339,14 @@ class OpenSourceLaw(Law):
     signed_params = ("B",)
     linear_params = ("L0", "A", "B", "C2")
     _core_name = "open_source"
+
+    @classmethod
+    def start_values(cls, name, features=None):
+        if name != "S1_pt_hat":
+            return super().start_values(name, features)
+        # the PT area in units of the CPT area seen (0.1x .. 100x the largest s1_cpt)
+        scale = float(np.nanmax(features["s1_cpt"])) if features is not None else 0.0
+        return (scale or 1.0) * np.geomspace(0.1, 100.0, 10)
 
 
 class CPTPowerS2Law(Law):

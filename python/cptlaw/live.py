@@ -31,26 +31,33 @@ Steps count optimizer updates on the PT ++ CPT timeline, as in :class:`cptlaw.Ru
 updates, so its areas are those of ``lr[:s]``; the final planned step is
 ``len(planned_lr_pt) + len(planned_lr_cpt)``.
 
-The band
---------
-``lower``/``upper`` bound the loss one would *observe* at the step with probability
-``level``: the uncertainty of the fitted curve (standard error ``stderr``) combined with the
-scatter of single observations about it (``noise``, the fit's residual scale), with a
-Student-t quantile on the residual degrees of freedom::
+The band: a prediction interval
+-------------------------------
+``lower``/``upper`` are a *prediction interval*: they bound the loss one would *observe* at
+the step with probability ``level`` (:mod:`cptlaw.intervals` explains how it differs from a
+confidence band of the curve, which :meth:`Prediction.interval` also gives). They combine
+the uncertainty of the fitted curve (its standard error) with the scatter of single
+observations about it (the fit's residual scale), on the log scale the fit works on, with a
+Student-t quantile on the residual degrees of freedom, as
+:func:`cptlaw.intervals.predict_interval` does::
 
-    half-width = t_{dof}((1 + level) / 2) * sqrt(stderr**2 + noise**2)
+    lower, upper = loss * exp(-+t_{dof}((1 + level) / 2) * sqrt(var + s**2))
 
-``band="delta"`` (default) takes ``stderr`` from the delta method: the gradient of the law
-with respect to its parameters at the step, ``law.grad(...)``, and the Gauss-Newton
-covariance of the fit on log residuals, ``inv(J'J) * RSS/dof``. The covariance is computed
-with the columns of J scaled to unit norm (so that E ~ 1e3 and alpha ~ 0.5 do not make J'J
-look singular) and *includes parameters that ended on a bound*: held at the bound they
-would carry no uncertainty, whereas early in a run they are often there only because the
-data cannot yet tell (C2 = 0 before the CPT schedule anneals), and their curvature is what
-widens the band. ``band="bootstrap"``, and the fallback when the delta variance is not
-finite, refits ``n_boot`` residual-bootstrap resamples (log residuals, rescaled by
-``sqrt(n/dof)``) warm-started from the fit and takes the spread of their predictions; it
-stays in the fit's basin and tends to be narrower than the delta band early in a run.
+with ``var`` the variance of the log of the fitted curve and ``s`` the residual scale of the
+log losses (``stderr ~ loss * sqrt(var)`` and ``noise = loss * s`` in loss units).
+
+``band="delta"`` (default) takes ``var`` from the delta method: the gradient of the log law
+with respect to its parameters at the step and the Gauss-Newton covariance of the fit on
+log residuals, ``inv(J'J) * s**2``, computed as :func:`cptlaw.fit` computes it (columns of
+J scaled to unit norm, so that E ~ 1e3 and alpha ~ 0.5 do not make J'J look singular), but
+on the singular values above 1e-9 of the largest and *including parameters that ended on a
+bound*: held at the bound they would carry no uncertainty, whereas early in a run they are
+often there only because the data cannot yet tell (C2 = 0 before the CPT schedule anneals),
+and their curvature is what widens the band. ``band="bootstrap"``, and the fallback when
+the delta variance is not finite, refits ``n_boot`` resamples of :func:`cptlaw.bootstrap`'s
+residual bootstrap (log residuals, rescaled by ``sqrt(n/dof)``) warm-started from the fit
+and takes the spread of their log predictions; it stays in the fit's basin and tends to be
+narrower than the delta band early in a run.
 
 When a prediction is available
 ------------------------------
@@ -73,15 +80,16 @@ band covered the final loss in 90-100% of runs from 5 CPT observations on, and i
 70-80% with 2-4 of them. The bootstrap band covers less than the delta band early on.
 The residual scale is a sum of squares with each residual clipped at three robust
 standard deviations, so that a single bad evaluation does not widen every later band.
+
+Observations where the law is not defined (S1 = 0: no learning rate > 0 applied yet, e.g.
+after the first update of a warmup from 0) are skipped with a ``RuntimeWarning``.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 from dataclasses import dataclass
-from statistics import NormalDist
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable, Optional
 
@@ -90,7 +98,10 @@ from numpy.typing import ArrayLike
 
 from . import _validate, _warnings
 from .areas import SPLITS, cpt_areas
-from .fit import FitResult, fit, fit_many
+from .bootstrap import _refits
+from .fit import FitResult, _Linearization, _residual_scale2, fit
+from .intervals import _bounds, _t_two_sided, make_interval
+from .results import Fields, Result, Table, Text, fmt
 from .laws import CPTLaw, Law
 from .schedules import Schedule
 from .tracker import Tracker
@@ -129,11 +140,14 @@ class PlanWarning(UserWarning):
     """
 
 
-@dataclass(frozen=True)
-class Prediction:
-    """A predicted loss with its band, for one validation set.
+@dataclass(frozen=True, repr=False)
+class Prediction(Result):
+    """A predicted loss with its prediction interval, for one validation set.
 
     Fields are floats for one step, arrays for several (:meth:`LivePredictor.predict`).
+    ``lower`` / ``upper`` are a *prediction interval*: they bound the loss one will observe
+    (curve uncertainty and observation noise), not the mean curve, which the narrower
+    confidence band bounds (:meth:`interval`, :mod:`cptlaw.intervals`).
 
     Attributes
     ----------
@@ -143,10 +157,11 @@ class Prediction:
     loss : float or ndarray
         The fitted law's loss at ``step`` (NaN where not available).
     lower, upper : float or ndarray
-        Band for an observed loss at ``step`` with probability ``level`` (see the module
-        documentation). NaN where not available.
+        The prediction interval: an observed loss at ``step`` lies inside with probability
+        ``level`` (see the module documentation). NaN where not available.
     stderr : float or ndarray
-        Standard error of the fitted curve at ``step`` (delta method or bootstrap).
+        Standard error of the fitted curve at ``step`` (delta method or bootstrap; loss units,
+        ``loss`` times that of the log loss).
     noise : float or ndarray
         Scatter of a single observation about the curve (residual scale, loss units).
     level : float
@@ -159,6 +174,8 @@ class Prediction:
         False before the observations determine the prediction; ``reason`` says why.
     reason : str
         Empty when available.
+    dof : int or None
+        Residual degrees of freedom of the Student-t quantile (None when not available).
     """
 
     valset: str
@@ -173,24 +190,51 @@ class Prediction:
     n_points: int
     available: bool
     reason: str = ""
+    dof: Optional[int] = None
 
-    def __repr__(self) -> str:
-        if not self.available:
-            return f"Prediction(valset={self.valset!r}, step={self.step!r}, available=False, reason={self.reason!r})"
+    #: ``lower`` / ``upper`` bound an observation (:data:`cptlaw.intervals.KINDS`).
+    kind = "prediction"
+
+    def interval(self, kind: str = "prediction"):
+        """The prediction interval (``lower``, ``upper``) or, with ``kind="confidence"``, the
+        confidence band of the fitted curve (``stderr`` alone, with the same Student-t
+        quantile, on the log scale), as a :class:`cptlaw.intervals.Interval`."""
+        _validate.choice(kind, "kind", ("prediction", "confidence"))
+        loss = np.asarray(self.loss, dtype=float)
+        if kind == "prediction":
+            low, high = np.asarray(self.lower, dtype=float), np.asarray(self.upper, dtype=float)
+        else:
+            t = _t_two_sided(self.level, int(self.dof)) if self.dof is not None else math.nan
+            with np.errstate(divide="ignore", invalid="ignore"):
+                half = t * np.asarray(self.stderr, dtype=float) / loss
+            low, high = loss * np.exp(-half), loss * np.exp(half)
+        return make_interval(kind, self.level, self.method or "delta", loss, low, high)
+
+    def _title(self) -> str:
+        where = f"step {self.step}" if np.ndim(self.step) == 0 else f"{np.size(self.step)} steps"
+        state = "" if self.available else " (not available)"
+        return f"Prediction: valset {self.valset!r}, {where}{state}"
+
+    def _blocks(self) -> list:
+        info = [("level", self.level), ("method", self.method), ("n_points", self.n_points)]
+        if not self.available and np.all(np.isnan(np.asarray(self.loss, dtype=float))):
+            return [Text(self.reason), Fields(info)]
         if np.ndim(self.loss) == 0:
-            return (
-                f"Prediction(valset={self.valset!r}, step={self.step}, loss={self.loss:.5g}, "
-                f"band=[{self.lower:.5g}, {self.upper:.5g}] at {self.level:g}, stderr={self.stderr:.3g}, "
-                f"noise={self.noise:.3g}, method={self.method!r}, n_points={self.n_points})"
-            )
-        return (
-            f"Prediction(valset={self.valset!r}, {np.size(self.loss)} steps, level={self.level:g}, "
-            f"method={self.method!r}, n_points={self.n_points})"
-        )
+            return [Fields([("loss", fmt(self.loss, ".6g")),
+                            ("prediction interval", f"[{fmt(self.lower, '.6g')}, {fmt(self.upper, '.6g')}]"),
+                            ("stderr", fmt(self.stderr, ".3g")), ("noise", fmt(self.noise, ".3g"))] + info)]
+        steps = np.asarray(self.step).reshape(-1)
+        shown = min(steps.size, 8)
+        cols = [np.asarray(getattr(self, n)).reshape(-1) for n in ("loss", "lower", "upper", "stderr", "noise")]
+        rows = [[int(steps[i])] + [fmt(c[i], ".6g" if k < 3 else ".3g") for k, c in enumerate(cols)]
+                for i in range(shown)]
+        note = f"... and {steps.size - shown} more steps" if steps.size > shown else ""
+        blocks = [Table(["step", "loss", "lower", "upper", "stderr", "noise"], rows, note=note), Fields(info)]
+        return blocks + ([Text(self.reason)] if self.reason else [])
 
 
-@dataclass(frozen=True)
-class Excursion:
+@dataclass(frozen=True, repr=False)
+class Excursion(Result):
     """An observation outside the band predicted for its step (or a non-finite loss)."""
 
     valset: str
@@ -202,58 +246,7 @@ class Excursion:
     warned: bool  # True for the first excursion of a streak (the one that issued a BandWarning)
 
 
-# -- Student-t quantile (no SciPy at runtime) ------------------------------------------------
-
-
-@functools.lru_cache(maxsize=1024)
-def _t_two_sided(level: float, dof: int) -> float:
-    """t such that P(|T| <= t) = level for Student's t with ``dof`` degrees of freedom."""
-    if dof <= 0:
-        return math.nan
-    if dof > 30:  # Cornish-Fisher expansion (A&S 26.7.5): relative error < 1e-5 here
-        z = NormalDist().inv_cdf((1.0 + level) / 2.0)
-        z2 = z * z
-        g1 = z * (z2 + 1) / 4
-        g2 = z * ((5 * z2 + 16) * z2 + 3) / 96
-        g3 = z * (((3 * z2 + 19) * z2 + 17) * z2 - 15) / 384
-        g4 = z * ((((79 * z2 + 776) * z2 + 1482) * z2 - 1920) * z2 - 945) / 92160
-        return z + g1 / dof + g2 / dof**2 + g3 / dof**3 + g4 / dof**4
-
-    def central(theta):  # P(|T| <= sqrt(dof) tan(theta)), A&S 26.7.3/26.7.4 (exact, integer dof)
-        s, c = math.sin(theta), math.cos(theta)
-        c2 = c * c
-        if dof % 2:
-            term, acc = 1.0, 1.0 if dof > 1 else 0.0
-            for k in range(1, (dof - 1) // 2):
-                term *= c2 * (2 * k) / (2 * k + 1)
-                acc += term
-            return 2 / math.pi * (theta + (s * c * acc if dof > 1 else 0.0))
-        term, acc = 1.0, 1.0
-        for k in range(1, dof // 2):
-            term *= c2 * (2 * k - 1) / (2 * k)
-            acc += term
-        return s * acc
-
-    lo, hi = 0.0, math.pi / 2
-    for _ in range(64):
-        mid = 0.5 * (lo + hi)
-        if central(mid) < level:
-            lo = mid
-        else:
-            hi = mid
-    return math.sqrt(dof) * math.tan(0.5 * (lo + hi))
-
-
 # -- helpers -----------------------------------------------------------------------------------
-
-
-def _residual_scale2(r, dof) -> float:
-    """Squared scale of the log residuals: their sum of squares over ``dof``, each residual
-    first clipped at 3 robust standard deviations (1.4826 * median |r|), so that a single
-    spike (one bad evaluation) does not widen every later band."""
-    s0 = 1.4826 * float(np.median(np.abs(r)))
-    rc = np.clip(r, -3.0 * s0, 3.0 * s0) if s0 > 0 else r
-    return float(rc @ rc) / dof
 
 
 def _schedule_values(value, name, allow_none=False):
@@ -305,7 +298,7 @@ class _Valset:
         self.held: dict = {}  # free parameters held (not acting yet) -> value
         self.pending = 0  # observations since the last refit
         self.outside = False
-        self.band_cache = None  # (Vt kept, S kept, column scales, free indices, sigma2, dof, log residuals)
+        self.band_cache = None  # (_Linearization of J, free indices, sigma2, dof, log residuals)
         self.boot = None  # bootstrap parameter vectors of the current fit
         self.reason = "no observations yet"
         self.fit_seconds = 0.0
@@ -553,6 +546,12 @@ class LivePredictor:
         new = []
         for name, value in mapping.items():
             st = self._vs[name]
+            if not self._defined(st, areas):
+                _warnings.warn(
+                    f"step {step}: {st.law_cls.__name__} is not defined at this observation's areas "
+                    f"(S1 = {areas[0] + areas[2]:g}: no learning rate > 0 applied yet, e.g. after the first step of a "
+                    f"warmup from 0); the loss of {name!r} is not used", RuntimeWarning)
+                continue
             exc = self._check_band(st, step, areas, value)
             if exc is not None:
                 new.append(exc)
@@ -666,6 +665,12 @@ class LivePredictor:
                 feats[n] = np.full(len(a), self.constants[n])
         return feats
 
+    def _defined(self, st, areas) -> bool:
+        """Whether the law has a finite value at these areas (not where S1 = 0: every fit
+        would be NaN there)."""
+        with np.errstate(all="ignore"):
+            return bool(np.all(np.isfinite(self._nominal(st)(**self._features(st.law_cls, [areas])))))
+
     def _nominal(self, st):
         law_cls = st.law_cls
         return law_cls(**{n: st.fixed.get(n, _NOMINAL) for n in law_cls.param_names})
@@ -756,54 +761,37 @@ class LivePredictor:
         self.history[st.name].append((st.steps[-1], final))
 
     def _jacobian_svd(self, st, feats, y):
-        """Column-scaled SVD of the log-residual Jacobian over the active free parameters."""
+        """The linearised fit over the active free parameters (those on a bound included, see
+        the module documentation) and the robust scale of its log residuals."""
         law = st.result.law
         names = st.law_cls.param_names
         free = np.array([names.index(nm) for nm in st.active], dtype=np.int64)
         pred, g = law.value_and_grad(**feats)
         dof = len(y) - len(free)
         r = np.log(pred) - np.log(y)
-        sigma2 = _residual_scale2(r, dof)
-        J = g[:, free] / pred[:, None]
-        if not np.all(np.isfinite(J)) or not math.isfinite(sigma2):
+        sigma2 = _residual_scale2(r, dof, robust=True)
+        lin = _Linearization.of(g[:, free] / pred[:, None], rcond=_RCOND)
+        if lin is None or not math.isfinite(sigma2):
             return None
-        scale = np.linalg.norm(J, axis=0)
-        scale[scale == 0] = 1.0
-        try:
-            _, S, Vt = np.linalg.svd(J / scale, full_matrices=False)
-        except np.linalg.LinAlgError:
-            return None
-        keep = S > _RCOND * S[0] if S.size else np.zeros(0, dtype=bool)
-        return Vt[keep], S[keep], scale, free, sigma2, dof, r
+        return lin, free, sigma2, dof, r
 
     def _bootstrap(self, st):
-        """Parameter vectors of ``n_boot`` residual-bootstrap refits (cached per fit)."""
+        """Parameter vectors of ``n_boot`` residual-bootstrap refits (cached per fit): see
+        :func:`cptlaw.bootstrap` (its ``method="residuals"``); refits stopped at the iteration
+        limit are kept."""
         if st.boot is not None:
             return st.boot
         law_cls = st.law_cls
         feats = self._features(law_cls, st.areas)
-        law = st.result.law
-        pred = law(**feats)
-        cache = st.band_cache
-        n = len(pred)
-        dof = n - len(st.active)
-        if cache is not None:
-            r = cache[6]
-        else:
-            r = np.log(pred) - np.log(np.asarray(st.loss))
-        r = (r - r.mean()) * math.sqrt(n / max(dof, 1))
-        fixed = {**st.fixed, **st.held}
         opts = dict(self.fit_options)
         opts.setdefault("max_iter", 100)
         if st.bounds is not None:
             opts["bounds"] = st.bounds
-        idx = self._rng.integers(0, n, size=(self.n_boot, n))
-        ys = pred[None, :] * np.exp(r[idx])
-        many = fit_many(law_cls, {k: np.broadcast_to(v, ys.shape) for k, v in feats.items()}, ys,
-                        starts=law, multistart=False, fixed=fixed, **opts)
-        # iteration-limited refits (status 0) are kept: they start at the fit and moved towards the optimum
-        vecs = many.params[(many.status >= 0) & np.all(np.isfinite(many.params), axis=1)]
-        st.boot = np.array(vecs).reshape(-1, len(law_cls.param_names))
+        y = np.asarray(st.loss, dtype=np.float64)
+        samples, _, _ = _refits(st.result.law, [feats[n] for n in law_cls.input_names], y, method="residuals",
+                                n_boot=self.n_boot, rng=self._rng, accept_iteration_limit=True,
+                                fixed={**st.fixed, **st.held}, **opts)
+        st.boot = np.asarray(samples).reshape(-1, len(law_cls.param_names))
         return st.boot
 
     # -- prediction -----------------------------------------------------------------------------
@@ -814,7 +802,7 @@ class LivePredictor:
         m = int(steps.size)
         nan = np.full(m, np.nan)
 
-        def out(loss, lower, upper, stderr, noise, method, available, reason):
+        def out(loss, lower, upper, stderr, noise, method, available, reason, dof=None):
             if steps.ndim == 0:
                 loss, lower, upper, stderr, noise = (float(np.asarray(x).reshape(-1)[0]) for x in
                                                      (loss, lower, upper, stderr, noise))
@@ -822,7 +810,7 @@ class LivePredictor:
             else:
                 step = steps.copy()
             return Prediction(st.name, step, loss, lower, upper, stderr, noise, level, method,
-                              st.fit_n if st.result is not None else len(st.steps), available, reason)
+                              st.fit_n if st.result is not None else len(st.steps), available, reason, dof)
 
         if st.result is None:
             return out(nan, nan, nan, nan, nan, None, False, st.reason)
@@ -845,15 +833,12 @@ class LivePredictor:
                 )
         cache = st.band_cache
         method = self.band
-        var = np.full(m, np.nan)
+        var = np.full(m, np.nan)  # of the log loss
+        with np.errstate(divide="ignore", invalid="ignore"):
+            glog = g / pred[:, None]
         if cache is not None:
-            Vk, Sk, scale, free, sigma2, dof, _ = cache
-            gs = g[:, free] / scale
-            coef = gs @ Vk.T
-            resid = gs - coef @ Vk
-            gnorm = np.linalg.norm(gs, axis=1)
-            inside = np.linalg.norm(resid, axis=1) <= _ESTIMABLE_TOL * np.maximum(gnorm, 1e-300)
-            inside |= gnorm == 0
+            lin, free, sigma2, dof, _ = cache
+            inside = lin.in_row_space(glog[:, free], _ESTIMABLE_TOL)
             if not inside[ok].all() and not reason:
                 reason = (
                     f"the {len(st.steps)} observations of {st.name!r} do not determine the parameters this "
@@ -861,19 +846,18 @@ class LivePredictor:
                 )
             ok &= inside
             if method == "delta":
-                var = sigma2 * np.sum((coef / Sk) ** 2, axis=1)
-            noise = math.sqrt(sigma2) * np.abs(pred)
+                gf = glog[:, free]
+                var = np.einsum("ni,ij,nj->n", gf, lin.covariance(sigma2), gf)
         else:
             dof = len(st.steps) - len(st.active)
             r = np.log(law(**self._features(law_cls, st.areas))) - np.log(np.asarray(st.loss))
-            sigma2 = _residual_scale2(r, dof)
-            noise = math.sqrt(sigma2) * np.abs(pred)
+            sigma2 = _residual_scale2(r, dof, robust=True)
             method = "bootstrap"
         if method == "bootstrap" or not np.all(np.isfinite(var[ok])):
             boot = self._bootstrap(st)
             if len(boot) >= 4:
-                bpred = np.stack([law_cls.from_vector(v)(**feats) for v in boot])
-                bvar = np.var(bpred, axis=0, ddof=1)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    bvar = np.var(np.log(np.stack([law_cls.from_vector(v)(**feats) for v in boot])), axis=0, ddof=1)
                 fill = ~np.isfinite(var) if method == "delta" else np.ones(m, dtype=bool)
                 var = np.where(fill, bvar, var)
                 method = "bootstrap" if fill.all() or method == "bootstrap" else "delta+bootstrap"
@@ -881,17 +865,14 @@ class LivePredictor:
         if not (finite | ~ok).all() and not reason:
             reason = "the band is not finite (the fit's Jacobian and its bootstrap failed)"
         ok &= finite
-        t = _t_two_sided(level, int(dof))
-        half = t * np.sqrt(var + noise**2)
-        stderr = np.sqrt(var)
+        lower, upper = _bounds(pred, np.where(ok, var, np.nan), sigma2, level, int(dof))
         loss = np.where(ok, pred, np.nan)
-        lower = np.where(ok, pred - half, np.nan)
-        upper = np.where(ok, pred + half, np.nan)
-        stderr = np.where(ok, stderr, np.nan)
-        noise = np.where(ok, noise, np.nan)
+        lower, upper = np.where(ok, lower, np.nan), np.where(ok, upper, np.nan)
+        stderr = np.where(ok, np.sqrt(np.maximum(var, 0.0)) * np.abs(pred), np.nan)
+        noise = np.where(ok, math.sqrt(sigma2) * np.abs(pred), np.nan)
         available = bool(ok.all())
         return out(loss, lower, upper, stderr, noise, method if available or ok.any() else None,
-                   available, "" if available else (reason or "not available"))
+                   available, "" if available else (reason or "not available"), int(dof))
 
     def _select(self, valset):
         if valset is None:
@@ -1100,6 +1081,9 @@ class LivePredictor:
             for k in (0, 2):  # forward areas are sums of LRs
                 if area[k] < 0.0:
                     raise ValueError(f"{area_name}[{k}]: {_AREAS[k]} must be >= 0, got {area[k]!r}")
+            if not self._defined(st, area):  # observe() skips these; every fit would fail on one
+                raise ValueError(f"{area_name}: {st.law_cls.__name__} is not defined at these areas (S1 = "
+                                 f"{area[0] + area[2]:g}: no learning rate > 0 applied yet); drop this observation")
             if src:
                 if step > self.final_step:
                     raise ValueError(

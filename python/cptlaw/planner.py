@@ -23,14 +23,17 @@ two linear functionals of the per-step LRs).
 
 Conventions shared by every function
 ------------------------------------
-- A CPT schedule is built by :func:`cpt_schedule`: a linear re-warmup of ``warmup`` steps from
-  ``start_lr`` (default: the PT schedule's final LR, as P1 does) to ``peak_lr``, then the decay
-  ``shape``. ``warmup = 0`` jumps straight to the peak at the first CPT step.
+- A CPT schedule is built by :func:`cpt_schedule` from the parameters of a CPT family
+  (:mod:`cptlaw.families`, the grid's and the command line's vocabulary too): a linear
+  re-warmup of ``warmup`` steps from ``start_lr`` (default ``"pt"``: the PT schedule's final
+  LR, as P1 does) to ``peak_lr``, then the decay ``shape``. ``warmup = 0`` jumps straight to
+  the peak at the first CPT step. A WSD schedule decays over ``decay_frac`` of the steps
+  after the re-warmup.
 - Area options ``decay`` (lambda), ``split`` and ``warmup_as_peak`` (P2's convention for the PT
   warmup) are passed to :func:`cptlaw.schedules.batch_cpt_areas`; the defaults are the
   package's (``0.999``, ``"by_source"``, ``False``).
-- Laws that take a replay ratio receive ``r_pt``; other extra inputs (``N`` of
-  :class:`cptlaw.ModelSizeLaw`) go in ``inputs={"N": ...}``.
+- Laws that take a replay ratio receive ``r_pt``; other extra inputs (the model size ``N``)
+  go in ``inputs={"N": ...}``.
 - The laws keep rewarding a larger learning rate (and, for the domain loss, more steps):
   :ref:`limits`. Every optimiser therefore searches inside explicit ``bounds``; an optimum on
   a bound is reported with ``at_bound=True`` and means "as far as the bound allows", not a
@@ -50,9 +53,12 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _validate
+from . import families as _families
 from . import schedules as _S
+from .families import cpt_schedule
 from .areas import SPLITS
 from .laws import Law
+from .results import Fields, Result, Table, fmt
 
 __all__ = [
     "CPT_SHAPES",
@@ -83,7 +89,9 @@ __all__ = [
 def __dir__():  # dir() and tab completion show the public names only
     return sorted(__all__)
 
-CPT_SHAPES = ("cosine", "linear", "1-sqrt", "wsd", "constant")
+
+#: The CPT shapes (:data:`cptlaw.families.SHAPES`).
+CPT_SHAPES = _families.SHAPES
 _AREA_NAMES = ("s1_pt", "s2_pt", "s1_cpt", "s2_cpt")
 _EXTRA_NAMES = ("r_pt", "N")
 _CHUNK = 8192  # schedules per batch_cpt_areas call
@@ -199,47 +207,13 @@ def _final_and_transfer(target: _Target, pts, cpts, opts, r_pt=None):
 # -- schedules -----------------------------------------------------------------------------------
 
 
-def cpt_schedule(
-    peak_lr: float,
-    steps: int,
-    shape: str = "cosine",
-    *,
-    warmup: int = 0,
-    start_lr: float = 0.0,
-    decay_fraction: float = 0.1,
-    min_lr_ratio: float = 0.0,
-    decay_type: str = "linear",
-) -> _S.Schedule:
-    """A CPT schedule of the families the planner searches.
-
-    A linear re-warmup of ``warmup`` steps from ``start_lr`` to ``peak_lr``
-    (:func:`cptlaw.schedules.rewarmup`; ``lr(0) = start_lr``), then by ``shape``:
-
-    - ``"cosine"``, ``"linear"``, ``"1-sqrt"``: decay over all remaining steps towards
-      ``min_lr_ratio * peak_lr``;
-    - ``"wsd"``: stable at the peak, then a ``decay_type`` decay (linear / cosine / 1-sqrt) over
-      the last ``round(decay_fraction * steps)`` steps (at most the steps after the warmup);
-    - ``"constant"``: stays at the peak.
-
-    P1's CPT schedules are ``cosine`` and ``wsd`` with re-warmup from the checkpoint's final LR.
-    """
-    _validate.choice(shape, "shape", CPT_SHAPES)
-    peak = _validate.real_scalar(peak_lr, "peak_lr", lo=0.0)
-    if peak <= 0:
-        raise ValueError(f"peak_lr: must be > 0, got {peak}")
-    n = _validate.integer(steps, "steps", lo=1)
-    wu = _validate.integer(warmup, "warmup", lo=0)
-    if wu > n:
-        raise ValueError(f"warmup: must be <= steps ({n}), got {wu}")
-    ratio = _validate.real_scalar(min_lr_ratio, "min_lr_ratio", lo=0.0, hi=1.0)
-    start = _validate.real_scalar(start_lr, "start_lr", lo=0.0)
-    if shape == "constant":
-        return _S.rewarmup(peak, n, wu, start, decay_steps=0)
-    if shape == "wsd":
-        frac = _validate.real_scalar(decay_fraction, "decay_fraction", lo=0.0, hi=1.0)
-        d = min(int(round(frac * n)), n - wu)
-        return _S.rewarmup(peak, n, wu, start, decay=decay_type, min_lr=ratio * peak, decay_steps=d)
-    return _S.rewarmup(peak, n, wu, start, decay=shape, min_lr=ratio * peak)
+def _resolve_start(p: dict, pt: _S.Schedule) -> None:
+    """A plan's ``start_lr`` as the LR it means (None and "pt": the PT checkpoint's final LR)."""
+    start = p.get("start_lr")
+    if start is None or isinstance(start, str):
+        floor = _families._min_lr_value(p.get("min_lr"), p.get("min_lr_ratio"), _families._peak_value(p["peak_lr"]))
+        p["start_lr"] = _families._start_lr_value("pt" if start is None else start, p.get("shape", "cosine"), floor,
+                                                 float(pt.lr(pt.steps - 1)))
 
 
 def wsd_pt_family(peak_lr: float, steps: int, decay_steps: int, warmup: int = 0, decay: str = "linear"):
@@ -248,7 +222,9 @@ def wsd_pt_family(peak_lr: float, steps: int, decay_steps: int, warmup: int = 0,
     ``family(lp)`` is :func:`cptlaw.schedules.wsd` over ``steps - 1`` steps with ``min_lr =
     lp * peak_lr``, plus one last step at ``lp * peak_lr`` (HF's decay reaches ``min_lr`` one
     step past its end; this way the last PT step is exactly there), so its
-    :func:`loss_potential` is exactly ``lp``. Use with :func:`optimal_loss_potential`. (HF's WSD
+    :func:`loss_potential` is exactly ``lp``: the ``loss_potential`` of a PT family of
+    :mod:`cptlaw.families` (and :func:`cptlaw.grid`), with ``decay_steps`` given in steps.
+    Use with :func:`optimal_loss_potential`. (HF's WSD
     warmup starts at ``min_lr``; with ``warmup_as_peak=warmup`` the warmup counts at the peak,
     P2's convention.)
     """
@@ -262,7 +238,7 @@ def wsd_pt_family(peak_lr: float, steps: int, decay_steps: int, warmup: int = 0,
 
     def family(lp: float) -> _S.Schedule:
         lp = _validate.real_scalar(lp, "loss_potential", lo=0.0, hi=1.0)
-        return _S.concat(_S.wsd(peak, n - 1, d, wu, lp * peak, decay), _S.constant(lp * peak, 1))
+        return _families._anneal_exactly(lambda m, floor: _S.wsd(peak, m, d, wu, floor, decay), n, lp * peak)
 
     family.peak_lr, family.steps, family.decay_steps, family.warmup = peak, n, d, wu  # type: ignore[attr-defined]
     return family
@@ -280,8 +256,8 @@ def loss_potential(pt_schedule: _S.Schedule) -> float:
     return float(pt.lr(pt.steps - 1)) / pt.peak
 
 
-@dataclass
-class CriticalPoint:
+@dataclass(repr=False)
+class CriticalPoint(Result):
     """Result of :func:`critical_point`.
 
     Attributes
@@ -310,6 +286,16 @@ class CriticalPoint:
     cpt_lr: float
     s2_pt: float
     s2_cpt: float
+
+    def describe(self, loss: str = "D_pt") -> str:
+        """One line: the level, the LR and which side of it the checkpoint is on."""
+        side = (f"pre-critical (the {loss} loss at transfer lies above it: it returns in the long run)"
+                if self.pre_critical else
+                f"post-critical (the {loss} loss at transfer lies below it: the forgetting stays in the long run)")
+        return f"{fmt(self.level, '.5f')} under endless CPT at LR {fmt(self.cpt_lr, '.4g')}: {side}"
+
+    def _title(self) -> str:
+        return f"CriticalPoint: {self.describe()}"
 
 
 def _limit_steps(lam: float) -> int:
@@ -384,8 +370,8 @@ def critical_point(
     )
 
 
-@dataclass
-class TurningLength:
+@dataclass(repr=False)
+class TurningLength(Result):
     """Result of :func:`turning_length`.
 
     Attributes
@@ -423,6 +409,29 @@ class TurningLength:
 
     def __float__(self) -> float:
         return float(self.steps)
+
+    def describe(self, loss: str = "D_pt", cpt_lr: Optional[float] = None) -> str:
+        """One line: the turning length, or why there is none (``cpt_lr``: the constant LR of
+        ``mode="constant"``, default the critical point's)."""
+        if cpt_lr is None and self.critical is not None:
+            cpt_lr = self.critical.cpt_lr
+        where = {"constant": f"at constant LR {fmt(cpt_lr, '.4g')}" if cpt_lr is not None else "at constant LR",
+                 "schedule": "within the CPT schedule", "family": "over the CPT lengths searched"}[self.mode]
+        if self.finite and self.steps:
+            what = "CPT steps" if self.mode != "family" else "CPT steps (the shortest run of the family)"
+            return f"{int(self.steps)} {what} {where}"
+        if self.finite:
+            return f"0 (the {loss} loss never rises above its transfer value {where})"
+        return (f"infinite ({where} the {loss} loss rises to {fmt(self.max_loss, '.5f')} and does not return "
+                f"within {fmt(self.horizon, '.3g')} steps)")
+
+    def _title(self) -> str:
+        return f"TurningLength: {self.describe()}"
+
+    def _blocks(self) -> list:
+        return [Fields([(n, getattr(self, n)) for n in ("steps", "loss_at_transfer", "max_loss", "max_step", "horizon",
+                                                         "mode")]
+                       + ([("critical", self.critical.describe())] if self.critical is not None else []))]
 
 
 def _first_crossing(evaluate, level, a, b, dense_limit=200_000):
@@ -601,14 +610,14 @@ def turning_length(
 # -- one-parameter optimisation of a CPT plan ---------------------------------------------------
 
 
-@dataclass
-class Optimum:
+@dataclass(repr=False)
+class Optimum(Result):
     """Result of :func:`optimize_cpt` and the ``optimal_*`` functions.
 
     Attributes
     ----------
     name : str
-        The optimised quantity ("peak_lr", "steps", "decay_fraction", "warmup",
+        The optimised quantity ("peak_lr", "steps", "decay_frac", "warmup",
         "min_lr_ratio", "loss_potential", "r_pt").
     value : float
         Its optimal value (an int for steps and warmup).
@@ -642,18 +651,50 @@ class Optimum:
     grid: np.ndarray = field(repr=False)
     grid_objective: np.ndarray = field(repr=False)
 
+    @property
+    def bound(self) -> Optional[str]:
+        """``"low"`` or ``"high"``: the bound the optimum lies on (None inside the bounds)."""
+        if not self.at_bound:
+            return None
+        lo, hi = self.bounds
+        v = float(self.value)
+        if lo > 0 and hi > 0 and self.name in ("peak_lr", "steps"):
+            return "low" if abs(math.log(v / lo)) <= abs(math.log(hi / v)) else "high"
+        return "low" if abs(v - lo) <= abs(hi - v) else "high"
+
+    def _title(self) -> str:
+        where = f" (on the {self.bound} bound)" if self.at_bound else ""
+        return f"Optimum: {self.name} = {fmt(self.value, '.6g')}{where} at w = {fmt(self.w)}"
+
+    @staticmethod
+    def table(entries) -> Table:
+        """The optima of several weights as one table: ``entries`` are ``(w, {name: Optimum})``;
+        a column gives the peak LR each optimum was found at, unless only the peak LR is
+        optimised."""
+        entries = list(entries)
+        names = {q for _, optima in entries for q in optima}
+        at_peak = names != {"peak_lr"}
+        rows = []
+        for w, optima in entries:
+            for q, o in optima.items():
+                row = [fmt(w, ".3g"), q, fmt(o.value, ".4g"), o.bound or "-", fmt(o.loss_pt, ".5f"),
+                       fmt(o.loss_cpt, ".5f"), fmt(o.objective, ".5f")]
+                if at_peak:
+                    row.append("" if q == "peak_lr" else fmt(o.plan.get("peak_lr"), ".4g"))
+                rows.append(row)
+        heads = ["w", "optimum", "value", "bound", "L_Dpt", "L_Dcpt", "weighted"] + (["at peak LR"] if at_peak else [])
+        return Table(heads, rows, right=(0, 2, 3, 4, 5, 6, 7))
+
 
 _VARY = {
-    # name: (scale, integer)
-    "peak_lr": ("log", False),
-    "steps": ("log", True),
-    "decay_fraction": ("linear", False),
-    "warmup": ("linear", True),
-    "min_lr_ratio": ("linear", False),
+    # name: (scale, integer): the family parameters of cptlaw.families, and the PT checkpoint's
+    # loss potential and the replay ratio
+    **_families.SEARCHABLE,
     "loss_potential": ("linear", False),
     "r_pt": ("linear", False),
 }
-_PLAN_KEYS = ("peak_lr", "steps", "shape", "warmup", "start_lr", "decay_fraction", "min_lr_ratio", "decay_type")
+_PLAN_KEYS = _families.CPT_KEYS
+_FRACTIONS = ("decay_frac", "min_lr_ratio", "loss_potential", "r_pt")
 
 
 def _scan(f, lo, hi, scale, integer, n_grid, rtol):
@@ -730,9 +771,11 @@ def optimize_cpt(
     pt_schedule : Schedule, or for ``vary="loss_potential"`` a callable ``lp -> Schedule``
         (e.g. :func:`wsd_pt_family`).
     vary : str
-        "peak_lr" (log scale), "steps" (log, integer), "decay_fraction" (WSD decay share; needs
-        ``shape="wsd"``), "warmup" (re-warmup steps, integer), "min_lr_ratio" (final LR /
-        peak), "loss_potential" (of the PT checkpoint) or "r_pt" (replay ratio).
+        "peak_lr" (log scale), "steps" (log, integer), "decay_frac" (the share of the steps
+        after the re-warmup a WSD schedule spends decaying; needs ``shape="wsd"``), "warmup"
+        (re-warmup steps, integer), "min_lr_ratio" (final LR / peak), "loss_potential" (of the
+        PT checkpoint) or "r_pt" (replay ratio). "decay_fraction" (a share of all CPT steps)
+        is deprecated.
     bounds : (low, high), optional
         Defaults: peak_lr ``(pt_peak / 100, pt_peak)`` (the law keeps rewarding LR: the PT peak
         is the largest LR it was fitted on in P1's setting); steps ``(max(1, warmup),
@@ -740,9 +783,10 @@ def optimize_cpt(
         warmup ``(0, steps // 2)``; fractions and ratios ``(0, 1)``.
     grid, rtol : the first grid's size and the relative width at which zooming stops.
     **plan
-        The fixed CPT plan: ``peak_lr``, ``steps``, ``shape`` (default "cosine"), ``warmup``,
-        ``start_lr`` (default the PT checkpoint's final LR), ``decay_fraction``,
-        ``min_lr_ratio``, ``decay_type`` (see :func:`cpt_schedule`).
+        The fixed CPT plan, keys of a CPT family (:mod:`cptlaw.families`): ``peak_lr``,
+        ``steps``, ``shape`` (default "cosine"), ``warmup``, ``start_lr`` (default ``"pt"``, the
+        PT checkpoint's final LR), ``decay_frac``, ``decay_type``, ``min_lr`` or
+        ``min_lr_ratio`` (see :func:`cpt_schedule`).
 
     The search is a grid (log or linear), then zooming grids of 17 points around the best
     point until the bracket is narrower than ``rtol``; integer quantities end with every
@@ -750,15 +794,23 @@ def optimize_cpt(
     through the rounding of a WSD decay length). It finds the global optimum of a unimodal
     objective and a local one near the best grid point otherwise.
     """
-    if vary not in _VARY:
+    if vary == "decay_fraction":
+        _families._warn_deprecated("decay_fraction", "vary")
+        scale, integer = _VARY["decay_frac"]
+    elif vary not in _VARY:
         raise ValueError(f"vary: unknown option {vary!r}; expected one of {', '.join(map(repr, _VARY))}")
+    else:
+        scale, integer = _VARY[vary]
     target = _Target(law_pt, law_cpt, w, r_pt, inputs)
     opts = _AreaOpts.make(decay, split, warmup_as_peak)
-    unknown = [k for k in plan if k not in _PLAN_KEYS]
+    unknown = [k for k in plan if k not in _PLAN_KEYS + tuple(_families.DEPRECATED_KEYS)]
     if unknown:
         raise TypeError(f"optimize_cpt: unknown plan argument(s) {', '.join(unknown)}; "
                         f"expected {', '.join(_PLAN_KEYS)}")
-    if vary in plan:
+    if "decay_fraction" in plan:
+        _families._warn_deprecated("decay_fraction", "optimize_cpt")
+    same = ("decay_frac", "decay_fraction") if vary in ("decay_frac", "decay_fraction") else (vary,)
+    if any(k in plan for k in same):
         raise TypeError(f"{vary}: is the quantity optimised; do not fix it")
     if vary == "loss_potential":
         if not callable(pt_schedule) or isinstance(pt_schedule, _S.Schedule):
@@ -771,12 +823,11 @@ def optimize_cpt(
         pt_family = None
     plan = dict(plan)
     plan.setdefault("shape", "cosine")
-    if vary == "decay_fraction" and plan["shape"] != "wsd":
-        raise ValueError("shape: vary='decay_fraction' needs shape='wsd'")
+    if vary in ("decay_frac", "decay_fraction") and plan["shape"] != "wsd":
+        raise ValueError(f"shape: vary={vary!r} needs shape='wsd'")
     for key in ("peak_lr", "steps"):
         if key != vary and key not in plan:
             raise TypeError(f"optimize_cpt: the plan needs {key}")
-    scale, integer = _VARY[vary]
     if bounds is None:
         if vary == "peak_lr":
             bounds = (pt_ref.peak / 100.0, pt_ref.peak)
@@ -794,7 +845,7 @@ def optimize_cpt(
         raise ValueError(f"bounds: need finite low <= high, got {bounds}")
     if scale == "log" and lo <= 0:
         raise ValueError(f"bounds: {vary} is searched on a log scale; the low bound must be > 0")
-    if vary in ("decay_fraction", "min_lr_ratio", "loss_potential", "r_pt") and (lo < 0 or hi > 1):
+    if vary in _FRACTIONS + ("decay_fraction",) and (lo < 0 or hi > 1):
         raise ValueError(f"bounds: {vary} lies in [0, 1], got {bounds}")
     if integer:
         lo, hi = math.ceil(lo), math.floor(hi)
@@ -812,9 +863,8 @@ def optimize_cpt(
             pt = _check_schedule(pt_family(float(x)), "pt_schedule(lp)")
         elif vary != "r_pt":
             p[vary] = int(x) if integer else float(x)
-        if p.get("start_lr") is None:
-            p["start_lr"] = float(pt.lr(pt.steps - 1))
-        return pt, cpt_schedule(**p), p
+        _resolve_start(p, pt)
+        return pt, _families._build_cpt(**p), p
 
     def f(xs):
         built = [build(x) for x in xs]
@@ -840,7 +890,7 @@ def optimize_cpt(
 def optimal_peak_lr(law_pt, law_cpt, w, pt_schedule, cpt_steps, shape="cosine", bounds=None, **kw) -> Optimum:
     """The CPT peak LR minimising ``w*L_Dpt + (1-w)*L_Dcpt`` after ``cpt_steps`` steps of
     ``shape`` (P1 section 5). Default bounds: PT peak / 100 .. PT peak. Other keywords as in
-    :func:`optimize_cpt` (``warmup``, ``min_lr_ratio``, ``decay_fraction``, ``r_pt``, area
+    :func:`optimize_cpt` (``warmup``, ``min_lr_ratio``, ``decay_frac``, ``r_pt``, area
     options...)."""
     return optimize_cpt(law_pt, law_cpt, w, pt_schedule, "peak_lr", bounds, steps=cpt_steps, shape=shape, **kw)
 
@@ -853,8 +903,9 @@ def optimal_cpt_steps(law_pt, law_cpt, w, pt_schedule, peak_lr, shape="cosine", 
 
 
 def optimal_decay_fraction(law_pt, law_cpt, w, pt_schedule, peak_lr, cpt_steps, bounds=(0.0, 1.0), **kw) -> Optimum:
-    """The share of a WSD CPT schedule spent decaying (``decay_type`` linear by default)."""
-    return optimize_cpt(law_pt, law_cpt, w, pt_schedule, "decay_fraction", bounds, peak_lr=peak_lr,
+    """The share of a WSD CPT schedule's steps after the re-warmup spent decaying (``decay_frac``;
+    ``decay_type`` linear by default)."""
+    return optimize_cpt(law_pt, law_cpt, w, pt_schedule, "decay_frac", bounds, peak_lr=peak_lr,
                         steps=cpt_steps, shape="wsd", **kw)
 
 
@@ -901,10 +952,12 @@ def _expand_family(family, pt: _S.Schedule):
         family = [family]
     if isinstance(family, dict):
         keys = list(family)
-        bad = [k for k in keys if k not in _PLAN_KEYS + ("r_pt",)]
+        bad = [k for k in keys if k not in _PLAN_KEYS + ("r_pt",) + tuple(_families.DEPRECATED_KEYS)]
         if bad:
             raise ValueError(f"family: unknown key(s) {', '.join(map(repr, bad))}; "
                              f"expected {', '.join(_PLAN_KEYS)}, r_pt")
+        if "decay_fraction" in keys:
+            _families._warn_deprecated("decay_fraction", "family")
         axes = []
         for k in keys:
             v = family[k]
@@ -915,15 +968,12 @@ def _expand_family(family, pt: _S.Schedule):
                 raise ValueError(f"family[{k!r}]: is empty")
             axes.append(v)
         configs = [dict(zip(keys, combo)) for combo in itertools.product(*axes)]
-        final_lr = float(pt.lr(pt.steps - 1))
         scheds, rs = [], []
         for c in configs:
             p = {k: v for k, v in c.items() if k != "r_pt"}
             if "peak_lr" not in p or "steps" not in p:
                 raise ValueError("family: needs peak_lr and steps (as values or lists)")
-            if p.get("start_lr") is None:
-                p["start_lr"] = final_lr
-            scheds.append(cpt_schedule(**p))
+            scheds.append(_families._build_cpt(**p, pt=pt))
             rs.append(c.get("r_pt"))
         r = None if all(x is None for x in rs) else np.array([np.nan if x is None else x for x in rs], dtype=float)
         return scheds, configs, r
@@ -940,8 +990,9 @@ def evaluate(law_pt, law_cpt, pt_schedule, family, *, w: float = 0.5, r_pt: floa
     """Final-step losses of every CPT schedule of ``family`` after ``pt_schedule``.
 
     ``family``: a sequence of CPT Schedules, or a dict of lists of :func:`cpt_schedule`
-    arguments (and ``r_pt``) whose Cartesian product is taken (``start_lr`` defaults to the PT
-    final LR). Returns a dict of arrays ``loss_pt``, ``loss_cpt``, ``objective`` (weight ``w``),
+    arguments (the keys of a CPT family, :mod:`cptlaw.families`, and ``r_pt``) whose Cartesian
+    product is taken (``start_lr`` defaults to ``"pt"``, the PT final LR). Returns a dict of
+    arrays ``loss_pt``, ``loss_cpt``, ``objective`` (weight ``w``),
     ``transfer_pt``, ``transfer_cpt`` (losses at the transfer point) and ``candidates`` (the
     schedules, or the config dicts).
     """
@@ -956,8 +1007,8 @@ def evaluate(law_pt, law_cpt, pt_schedule, family, *, w: float = 0.5, r_pt: floa
             "transfer_cpt": lc[:, 0], "candidates": cands}
 
 
-@dataclass
-class ParetoFront:
+@dataclass(repr=False)
+class ParetoFront(Result):
     """Result of :func:`pareto_front`: the non-dominated (L_Dpt, L_Dcpt) points.
 
     ``loss_pt`` rises and ``loss_cpt`` falls along the front. ``index`` points into the
@@ -973,6 +1024,15 @@ class ParetoFront:
 
     def __len__(self) -> int:
         return int(self.index.size)
+
+    def _title(self) -> str:
+        return f"ParetoFront: {len(self)} of {np.size(self.all_loss_pt)} schedules"
+
+    def _blocks(self) -> list:
+        shown = min(len(self), 10)
+        rows = [[int(self.index[i]), fmt(self.loss_pt[i], ".5f"), fmt(self.loss_cpt[i], ".5f")] for i in range(shown)]
+        note = f"... and {len(self) - shown} more points" if len(self) > shown else ""
+        return [Table(["index", "loss_pt", "loss_cpt"], rows, note=note)]
 
     def best(self, w: float) -> int:
         """Index (into the family) of the front point minimising ``w*L_Dpt + (1-w)*L_Dcpt``."""
@@ -1005,8 +1065,8 @@ def pareto_front(law_pt, law_cpt, pt_schedule, family, *, r_pt: float = 0.0, inp
 # -- free-form schedule ---------------------------------------------------------------------------
 
 
-@dataclass
-class ScheduleOptimum:
+@dataclass(repr=False)
+class ScheduleOptimum(Result):
     """Result of :func:`optimize_schedule`.
 
     Attributes
@@ -1037,6 +1097,14 @@ class ScheduleOptimum:
     @property
     def schedule(self) -> _S.Schedule:
         return _S.from_values(self.values)
+
+    def _title(self) -> str:
+        return f"ScheduleOptimum: {self.values.size} CPT steps, objective {fmt(self.objective, '.6g')}"
+
+    def _blocks(self) -> list:
+        return [Fields([(n, getattr(self, n)) for n in ("objective", "loss_pt", "loss_cpt", "success", "message",
+                                                         "max_lr_active")]),
+                Table(["knot step", "LR"], [[int(t), fmt(v, ".4g")] for t, v in zip(self.knot_steps, self.knot_lrs)])]
 
 
 def _s2_weights(n: int, lam: float) -> np.ndarray:

@@ -24,7 +24,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from . import planner
+from . import _warnings, planner
 from . import schedules as S
 from .laws import CPTLaw
 
@@ -51,7 +51,7 @@ P1_SETTING = {
     "pt_decay_fraction": 0.1,
     "pt_decay": "linear",
     "cpt_rewarmup": 500,
-    "cpt_wsd_decay_fraction": 0.1,
+    "cpt_wsd_decay_frac": 0.1,
     "cpt_wsd_decay": "linear",
     "decay": 0.999,
     "split": "by_source",
@@ -84,7 +84,7 @@ def _warmup(steps: int, setting: dict) -> int:
 
 def _cpt(pt: S.Schedule, peak: float, steps: int, shape: str, setting: dict) -> S.Schedule:
     return planner.cpt_schedule(peak, steps, shape, warmup=setting["cpt_rewarmup"], start_lr=pt.lr(pt.steps - 1),
-                                decay_fraction=setting["cpt_wsd_decay_fraction"],
+                                decay_frac=setting["cpt_wsd_decay_frac"],
                                 decay_type=setting["cpt_wsd_decay"])
 
 
@@ -193,7 +193,7 @@ def _optimal(law_pt, law_cpt, setting) -> dict:
     holds = True
     for shape in _SHAPES:
         res = [planner.optimal_peak_lr(law_pt, law_cpt, w, pt, n, shape, bounds=(lo, hi),
-                                       warmup=setting["cpt_rewarmup"], decay_fraction=setting["cpt_wsd_decay_fraction"],
+                                       warmup=setting["cpt_rewarmup"], decay_frac=setting["cpt_wsd_decay_frac"],
                                        decay_type=setting["cpt_wsd_decay"], decay=setting["decay"],
                                        split=setting["split"], warmup_as_peak=_warmup(pt.steps, setting))
                for w in setting["weights"]]
@@ -215,6 +215,11 @@ def reproduce_p1(setting: Optional[dict] = None) -> dict:
     ``setting`` overrides entries of :data:`P1_SETTING` (e.g. ``{"pt_steps": 40_000}``).
     """
     st = dict(P1_SETTING)
+    if setting and "cpt_wsd_decay_fraction" in setting:  # the planner's old spelling
+        _warnings.warn("setting: 'cpt_wsd_decay_fraction' is deprecated, use 'cpt_wsd_decay_frac' (now the share of "
+                       "the CPT steps after the re-warmup)", DeprecationWarning)
+        setting = dict(setting)
+        setting.setdefault("cpt_wsd_decay_frac", setting.pop("cpt_wsd_decay_fraction"))
     if setting:
         unknown = [k for k in setting if k not in st]
         if unknown:
@@ -231,7 +236,8 @@ def reproduce_p1(setting: Optional[dict] = None) -> dict:
                 f"the peak (P2's convention), linear decay over the last {st['pt_decay_fraction']:.0%} to "
                 f"loss_potential * peak (0 unless varied). CPT: linear re-warmup over {st['cpt_rewarmup']} steps "
                 f"from the PT's final LR to the CPT peak, then 'cosine' (cosine to 0 over the remaining steps) or "
-                f"'wsd' (stable, then linear decay to 0 over the last {st['cpt_wsd_decay_fraction']:.0%}). "
+                f"'wsd' (stable, then linear decay to 0 over the last {st['cpt_wsd_decay_frac']:.0%} of the steps "
+                f"after the re-warmup). "
                 f"Areas with lambda = {st['decay']}, S2 split '{st['split']}'. Losses at the last CPT step."
             ),
         },

@@ -59,7 +59,14 @@ enum Axis : int {
   kAxes = 12,
 };
 
-enum ShapeCode : int { shape_constant = 0, shape_linear = 1, shape_cosine = 2, shape_wsd = 3 };
+// shape_one_minus_sqrt: a 1-sqrt decay over every step after the warmup (schedules.one_minus_sqrt).
+enum ShapeCode : int {
+  shape_constant = 0,
+  shape_linear = 1,
+  shape_cosine = 2,
+  shape_wsd = 3,
+  shape_one_minus_sqrt = 4,
+};
 enum DecayCode : int { decay_linear = 0, decay_cosine = 1, decay_sqrt = 2 };
 // start_lr levels: Hugging Face's own start (0, or min_lr for WSD) / the PT checkpoint's final LR.
 constexpr double kStartHF = -1.0, kStartPT = -2.0;
@@ -289,13 +296,15 @@ CPTLAW_HD inline Config resolve(const Spec& sp, const Cursor& cur) {
     c.D = static_cast<std::int64_t>(std::nearbyint(level(kFrac) * static_cast<double>(c.n - c.W)));
     if (c.valid && (c.D < 0 || c.D > c.n - c.W)) c.valid = false;
   }
-  // Warmup start: HF starts at 0 (at min_lr for WSD); "pt" continues from the PT LR.
+  // Warmup start: HF starts at 0 (at min_lr for its WSD schedule, which 1-sqrt is); "pt"
+  // continues from the PT LR.
   c.start_lr = std::numeric_limits<double>::quiet_NaN();
   if (c.W > 0) {
     const double st = level(kStart);
     if (st == kStartHF) {
-      c.start = c.shape == shape_wsd ? c.floor : 0.0;
-      c.start_lr = c.shape != shape_wsd ? 0.0 : (sp.min_is_ratio ? c.floor * c.peak : level(kMin));
+      const bool from_min = c.shape == shape_wsd || c.shape == shape_one_minus_sqrt;
+      c.start = from_min ? c.floor : 0.0;
+      c.start_lr = !from_min ? 0.0 : (sp.min_is_ratio ? c.floor * c.peak : level(kMin));
     } else {
       c.start_lr = st == kStartPT ? c.pt[3] : st;
       c.start = c.start_lr / c.peak;
@@ -304,7 +313,7 @@ CPTLAW_HD inline Config resolve(const Spec& sp, const Cursor& cur) {
   return c;
 }
 
-// CPT segments, as cptlaw.schedules builds them (cosine, linear, wsd, rewarmup); at most 4.
+// CPT segments, as cptlaw.schedules builds them (cosine, linear, 1-sqrt, wsd, rewarmup); at most 4.
 CPTLAW_HD inline int segments(const Config& c, sched::Segment* out) {
   int k = 0;
   auto add = [&](std::int64_t len, sched::Shape shape, double floor, double off, double den, double a) {
@@ -331,6 +340,9 @@ CPTLAW_HD inline int segments(const Config& c, sched::Segment* out) {
       break;
     case shape_linear:
       add(rest, sched::Shape::ratio_down, c.floor, static_cast<double>(rest), dmax(rest), 0.0);
+      break;
+    case shape_one_minus_sqrt:  // no closed form: its areas cost O(steps after the warmup)
+      add(rest, sched::Shape::sqrt_down, c.floor, 0.0, dmax(rest), 0.5);
       break;
     default: {
       add(rest - c.D, sched::Shape::constant, 0.0, 0.0, 1.0, 0.0);

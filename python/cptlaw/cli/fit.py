@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import io
 from ..io.fitfile import fit_document, fit_record, write_fit
+from ..fit import _by_reason
 from ..identifiability import IdentifiabilityWarning
 from ..laws import law_class, law_names
 from ._common import (
@@ -120,27 +121,9 @@ def _fmt(x, spec=".5g"):
 
 
 def print_fit(fj, file=None):
-    file = sys.stdout if file is None else file
-    vs = fj["valset"]
-    opts = fj["area_options"]
-    n_runs = len(fj["runs"])
-    title = f"{fj['law']}" + (f", validation set {vs!r}" if vs is not None else "")
-    print(f"{title}: {n_runs} run{'s' if n_runs != 1 else ''}, {fj['n_points']} points "
-          f"(decay {opts['decay']}, split {opts['split']}, warmup_as_peak {opts['warmup_as_peak']})", file=file)
-    print(f"  {fj['message']}", file=file)
-    print(f"  {'parameter':<10} {'value':>12} {'stderr':>11}", file=file)
-    for k, v in fj["params"].items():
-        se = fj["stderr"].get(k)
-        print(f"  {k:<10} {_fmt(v, '12.6g')} {_fmt(se, '11.3g')}", file=file)
-    print(f"  R^2 {_fmt(fj['r2'], '.5f')}   objective {_fmt(fj['objective'], '.4g')}   MAE {_fmt(fj['mae'], '.4f')}"
-          f"   MAPE {_fmt(None if fj['mape'] is None else 100 * fj['mape'], '.2f')}%", file=file)
-    width = max(8, max(len(r["name"]) for r in fj["runs"]))
-    print(f"  {'run':<{width}} {'points':>6} {'MAE':>8}", file=file)
-    for r in fj["runs"]:
-        print(f"  {r['name']:<{width}} {r['n_points']:>6} {_fmt(r['mae'], '8.4f')}", file=file)
-    if fj.get("unidentifiable"):
-        print(f"  not determined by the data (predictions that depend on them are not backed by the data): "
-              f"{_by_reason(fj['unidentifiable'])}", file=file)
+    from ..fit import FitResult
+
+    print(FitResult(fj), file=sys.stdout if file is None else file)  # a fit file's record renders as its fit
 
 
 def cmd_fit(args):
@@ -207,14 +190,6 @@ def cmd_fit(args):
         print(f"cptlaw: error: the fit failed: {' '.join(str(failed[0]['message']).split())}", file=sys.stderr)
         return EXIT_DATA
     return 0
-
-
-def _by_reason(unidentifiable):
-    """``B, E, beta (no CPT steps ...); C2 (...)``: parameters with the same reason together."""
-    groups = {}
-    for k, why in unidentifiable.items():
-        groups.setdefault(why, []).append(k)
-    return "; ".join(f"{', '.join(ks)} ({why})" for why, ks in groups.items())
 
 
 def _unidentifiable_line(fj):

@@ -21,6 +21,7 @@ import re
 import numpy as np
 
 from .. import io
+from ..families import CPT_KEYS, DEPRECATED_KEYS, SEARCHABLE, SHAPES
 from ..io import MAX_STEPS
 from ._common import (
     UsageError,
@@ -170,20 +171,23 @@ def _g(x, spec=".4g"):
 # plan
 # ======================================================================================
 
-_OPTIMIZE = ("peak_lr", "steps", "decay_fraction", "warmup", "min_lr_ratio", "r_pt")
-_OPT_ALIASES = {"lr": "peak_lr", "peak": "peak_lr", "cpt_steps": "steps", "decay_frac": "decay_fraction",
-                "rewarmup": "warmup", "final_lr": "min_lr_ratio", "replay": "r_pt"}
+# The family parameters a search can vary (cptlaw.families), and the replay ratio.
+_OPTIMIZE = tuple(SEARCHABLE) + ("r_pt",)
+_OPT_ALIASES = {"lr": "peak_lr", "peak": "peak_lr", "cpt_steps": "steps", "rewarmup": "warmup",
+                "final_lr": "min_lr_ratio", "replay": "r_pt", **DEPRECATED_KEYS}
 
 PLAN_EPILOG = """\
-The CPT schedule of the plan (planner.cpt_schedule): a linear re-warmup of --warmup steps from
---start-lr (default: the PT checkpoint's final LR, as P1 does) to the peak LR, then --shape:
-cosine / linear / 1-sqrt decay over the remaining steps to --min-lr-ratio x peak, wsd (stable,
-then a linear decay over round(--decay-frac x --cpt-steps) steps), or constant.
+The CPT schedule of the plan (planner.cpt_schedule, the schedule families of cptlaw.families):
+a linear re-warmup of --warmup steps from --start-lr (default: the PT checkpoint's final LR, as
+P1 does) to the peak LR, then --shape: cosine / linear / 1-sqrt decay over the remaining steps
+to --min-lr-ratio x peak, wsd (stable, then a linear decay over round(--decay-frac x
+(--cpt-steps - --warmup)) steps: the share of the steps after the re-warmup, as in `cptlaw
+grid`), or constant.
 
 --optimize: each quantity is optimised alone, per w, with the rest of the plan fixed; the peak
 LR of the other optimisations is --peak-lr, else the optimal peak LR of that w (when peak_lr is
 optimised too), else --max-lr. Bounds: peak_lr [--max-lr / 100, --max-lr]; steps --steps-bounds
-(default [max(1, warmup), 10 x PT steps]); warmup [0, steps / 2]; decay_fraction, min_lr_ratio,
+(default [max(1, warmup), 10 x PT steps]); warmup [0, steps / 2]; decay_frac, min_lr_ratio,
 r_pt (the replay ratio; replay laws only) [0, 1]. An optimum on a bound (bound low/high)
 means the law wants to go further (the laws reward ever larger LRs and extra steps: see
 docs/fitting.md#limits).
@@ -207,8 +211,6 @@ length is null (finite: false); NaN is null too.
 
 
 def add_plan_parser(sub, common):
-    from ..planner import CPT_SHAPES
-
     p = sub.add_parser(
         "plan", parents=[common], help="answer the CPT planning questions with the fitted D_pt and D_cpt laws",
         description=wrap("Loss potential, critical point and turning length of a PT checkpoint, and the optimal "
@@ -220,13 +222,13 @@ def add_plan_parser(sub, common):
                    help="weights of the D_pt loss in [0, 1] (several, or a list/range like 0.1:0.9:5; default 0.5)")
     p.add_argument("--cpt-steps", type=whole_type(1, MAX_STEPS), metavar="N",
                    help="CPT length (default: the PT length)")
-    p.add_argument("--shape", choices=CPT_SHAPES, default="cosine", help="CPT schedule shape (default cosine)")
+    p.add_argument("--shape", choices=SHAPES, default="cosine", help="CPT schedule shape (default cosine)")
     p.add_argument("--warmup", type=whole_type(0, MAX_STEPS), default=0, metavar="N",
                    help="re-warmup steps (default 0)")
     p.add_argument("--start-lr", type=float, metavar="LR",
                    help="LR the re-warmup starts from (default: the PT checkpoint's final LR)")
     p.add_argument("--decay-frac", type=float, default=0.1, metavar="F",
-                   help="wsd: share of the CPT steps spent decaying (default 0.1)")
+                   help="wsd: share of the CPT steps after the re-warmup spent decaying (default 0.1)")
     p.add_argument("--min-lr-ratio", type=float, default=0.0, metavar="R",
                    help="final LR of the decay as a fraction of the peak (default 0)")
     p.add_argument("--max-lr", type=float, metavar="LR",
@@ -289,13 +291,7 @@ def _optimize_list(args):
 
 
 def _bound_side(o):
-    if not o.at_bound:
-        return None
-    lo, hi = o.bounds
-    v = float(o.value)
-    if lo > 0 and hi > 0 and o.name in ("peak_lr", "steps"):
-        return "low" if abs(math.log(v / lo)) <= abs(math.log(hi / v)) else "high"
-    return "low" if abs(v - lo) <= abs(hi - v) else "high"
+    return o.bound
 
 
 def _optimum_json(o):
@@ -359,8 +355,8 @@ def cmd_plan(args):
             raise UsageError(f"--{name.replace('_', '-')}: must lie in [0, 1], got {v:g}")
     if args.warmup < 0:
         raise UsageError(f"--warmup: must be >= 0, got {args.warmup}")
-    if "decay_fraction" in quantities and args.shape != "wsd":
-        raise UsageError("--optimize decay_fraction: needs --shape wsd")
+    if "decay_frac" in quantities and args.shape != "wsd":
+        raise UsageError("--optimize decay_frac: needs --shape wsd")
     steps_bounds = None
     if args.steps_bounds is not None:
         if "steps" not in quantities:
@@ -389,7 +385,7 @@ def cmd_plan(args):
                 "start_lr": final_lr if args.start_lr is None else args.start_lr,
                 "min_lr_ratio": args.min_lr_ratio}
         if args.shape == "wsd":
-            plan["decay_fraction"] = args.decay_frac
+            plan["decay_frac"] = args.decay_frac
 
         lpot = planner.loss_potential(pt)
         cp = planner.critical_point(law_pt, pt, cpt_lr, **common)
@@ -456,7 +452,7 @@ def cmd_plan(args):
     if args.json:
         print(dumps(out))
     else:
-        _print_plan(out, results, quantities)
+        _print_plan(out, results, quantities, cp, tl)
         _print_extrapolation(results)
     warn.print(args.quiet)
     return 0
@@ -497,11 +493,11 @@ def _print_extrapolation(results):
             print(f"  {label + tag:<24} CPT " + "; ".join(_brief(c) for c in cpt))
 
 
-def _print_plan(out, results, quantities):
+def _print_plan(out, results, quantities, cp, tl):
+    from ..planner import Optimum
+
     pt = out["pt_schedule"]
     fits = out["fits"]
-    cp = out["critical_point"]
-    tl = out["turning_length"]
     plan = out["plan"]
     area = fits["area_options"]
     print(f"fits        {fits['file']}: D_pt = {fits['valsets']['pt']!r} ({fits['laws']['pt']}), "
@@ -512,20 +508,12 @@ def _print_plan(out, results, quantities):
     print(f"loss potential          {_g(out['loss_potential'])}  (final PT LR / peak PT LR)")
     print(f"loss at transfer        D_pt {_g(out['loss_at_transfer']['pt'], '.5f')}   "
           f"D_cpt {_g(out['loss_at_transfer']['cpt'], '.5f')}")
-    side = ("pre-critical (the D_pt loss at transfer lies above it: it returns in the long run)" if cp["pre_critical"]
-            else "post-critical (the D_pt loss at transfer lies below it: the forgetting stays in the long run)")
-    print(f"critical point (D_pt)   {_g(cp['level'], '.5f')} under endless CPT at LR {_g(cp['cpt_lr'])}: {side}")
-    if tl["finite"]:
-        tl_text = (f"{tl['steps']} CPT steps at constant LR {_g(tl['cpt_lr'])}" if tl["steps"] else
-                   f"0 (the D_pt loss never rises above its transfer value at constant LR {_g(tl['cpt_lr'])})")
-    else:
-        tl_text = (f"infinite (at constant LR {_g(tl['cpt_lr'])} the D_pt loss rises to {_g(tl['max_loss'], '.5f')} "
-                   f"and does not return within {_g(tl['horizon'], '.3g')} steps)")
-    print(f"turning length (D_pt)   {tl_text}")
+    print(f"critical point (D_pt)   {cp.describe('D_pt')}")
+    print(f"turning length (D_pt)   {tl.describe('D_pt', out['turning_length']['cpt_lr'])}")
     print()
     desc = f"CPT plan: {plan['shape']}, {plan['steps']} steps"
     if plan["shape"] == "wsd":
-        desc += f", decay fraction {_g(plan['decay_fraction'])}"
+        desc += f", decay fraction {_g(plan['decay_frac'])} (of the steps after the re-warmup)"
     desc += (f", re-warmup {plan['warmup']} steps from LR {_g(plan['start_lr'])}" if plan["warmup"]
              else ", no re-warmup")
     if plan["shape"] != "constant":
@@ -543,18 +531,8 @@ def _print_plan(out, results, quantities):
         for r in results:
             print(f"{r['w']:>6.3g} {r['loss_pt']:>9.5f} {r['loss_cpt']:>9.5f} {r['objective']:>9.5f}")
         return
-    print(f"{'w':>6}  {'optimum':<14} {'value':>10} {'bound':>5}  {'L_Dpt':>9} {'L_Dcpt':>9} {'weighted':>9}"
-          + ("  at peak LR" if len(quantities) > 1 or quantities != ["peak_lr"] else ""))
-    any_bound = False
-    for r in results:
-        for q, o in r["optima"].items():
-            side = _bound_side(o) or "-"
-            any_bound |= o.at_bound
-            val = f"{o.value:.4g}" if isinstance(o.value, float) else str(o.value)
-            tail = "" if q == "peak_lr" else f"  {_g(o.plan['peak_lr'])}"
-            print(f"{r['w']:>6.3g}  {q:<14} {val:>10} {side:>5}  {o.loss_pt:>9.5f} {o.loss_cpt:>9.5f} "
-                  f"{o.objective:>9.5f}{tail}")
-    if any_bound:
+    print(Optimum.table((r["w"], r["optima"]) for r in results).text())
+    if any(o.at_bound for r in results for o in r["optima"].values()):
         dom = fits["domain"]
         note = ("bound low/high: the optimum lies on that bound of the search; the law wants to go further (the "
                 "laws reward ever larger LRs and extra steps: see docs/fitting.md#limits)")
@@ -575,12 +553,12 @@ values from start to stop, both included): log-spaced for learning rates (--peak
 fractions (--decay-frac, --min-lr-ratio, --w, --replay). E.g. --peak-lr 1e-5:2e-4:8,
 --steps 10000,20000, --warmup 0:1000:5.
 
-CPT schedules are cptlaw.grid's (Hugging Face formulas): a re-warmup of --warmup steps from
---start-lr (default pt: the PT checkpoint's final LR, as P1 and `cptlaw plan`; hf: HF's own
-warmup from 0; or an LR) to the peak, then --shape: cosine / linear decay to --min-lr-ratio x
-peak, wsd (stable, then a --decay-type decay over round(--decay-frac x (steps - warmup)) steps:
-the share of the steps after the warmup, unlike `cptlaw plan`'s share of all CPT steps), or
-constant. Losses are predicted at the last CPT step; loss = w*loss_pt + (1-w)*loss_cpt.
+CPT schedules are cptlaw.grid's (Hugging Face formulas; the schedule families of
+cptlaw.families, as in `cptlaw plan`): a re-warmup of --warmup steps from --start-lr (default
+pt: the PT checkpoint's final LR, as P1 does; hf: HF's own warmup from 0, from the min LR for
+wsd and 1-sqrt; or an LR) to the peak, then --shape: cosine / linear / 1-sqrt decay to
+--min-lr-ratio x peak, wsd (stable, then a --decay-type decay over round(--decay-frac x (steps
+- warmup)) steps: the share of the steps after the warmup), or constant. Losses are predicted at the last CPT step; loss = w*loss_pt + (1-w)*loss_cpt.
 
 The best --best rows (default 10) by --objective (default: loss with --w, else loss_cpt) are
 printed, overall or per group of --by columns (e.g. --by steps: the best peak LR for each CPT
@@ -593,11 +571,12 @@ combination (warmup > steps).
 the full grid; NaN as null).
 """
 
-_GRID_COLUMNS = ("shape", "peak_lr", "steps", "warmup", "start_lr", "decay_type", "decay_frac", "min_lr_ratio")
+# The CPT family keys (cptlaw.families) as grid columns; the command gives min LRs as ratios.
+_GRID_COLUMNS = tuple(k for k in CPT_KEYS if k != "min_lr")
 
 
 def add_grid_parser(sub, common):
-    from ..grid import DECAY_TYPES, SHAPES
+    from ..families import DECAY_TYPES
 
     p = sub.add_parser(
         "grid", parents=[common], help="evaluate the fitted laws over a grid of CPT schedules",
@@ -660,7 +639,7 @@ def _start_lrs(text):
 def cmd_grid(args):
     import pandas as pd
 
-    from ..grid import DECAY_TYPES, SHAPES
+    from ..families import DECAY_TYPES
     from ..grid import grid as run_grid
 
     shapes = _choices_arg(args.shape, "--shape", SHAPES)
