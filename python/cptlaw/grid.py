@@ -737,7 +737,7 @@ def grid(
     chunk_size : int, optional
         Rows (combination x step) per chunk, rounded to whole schedules: the unit of
         progress and distribution. With ``reduce`` memory stays O(chunk_size).
-        Default 1,000,000 (100,000,000 with ``device="cuda"``).
+        Default 1,000,000 (100,000,000 with ``device="cuda"`` and a ``reduce``).
     progress : bool, optional
         A tqdm progress bar on stderr: None (default) shows it for grids of more than one
         chunk when stderr is a terminal and tqdm is installed; True always (warns without
@@ -807,7 +807,9 @@ def grid(
     else:
         run_local = lambda s0, s1: _run_chunk(plan.spec, s0, s1, red, threads)  # noqa: E731
     if chunk_size is None:
-        chunk_size = 1_000_000 if device == "cpu" else 100_000_000
+        # GPU reductions stream large chunks; rows that come back to the host (reduce=None) are
+        # materialised per chunk (a dozen columns each), so they keep the CPU's chunk size.
+        chunk_size = 100_000_000 if device != "cpu" and reduce is not None else 1_000_000
     chunk_size = _validate.integer(chunk_size, "chunk_size", lo=1)
     if red is None:
         _check_fits_in_memory(plan)
