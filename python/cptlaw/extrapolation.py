@@ -115,9 +115,13 @@ def extrapolation_checks(fitted, run) -> list:
     no domain, e.g. a bare law). Fit results from before the per-phase domain was recorded
     (``domain`` with only ``peak_lr`` and ``max_step``) are judged on those two.
     """
+    from .runs import Run  # here: the runs module imports this one
+
     domain = fitted.get("domain") if isinstance(fitted, dict) else None
     if not domain:
         return []
+    if not isinstance(run, Run):
+        raise TypeError(f"run: expected a cptlaw.Run, got {type(run).__name__}")
     name = run.name
     if "pt" not in domain:  # an older fit file: the peak over both phases and the total length
         lo, hi = domain["peak_lr"]
