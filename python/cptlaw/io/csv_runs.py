@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from ._located import file_path
 from .assemble import build_runs, parse_table
 from .options import checked
 from .tables import dataframe_table, read_text_table
@@ -34,7 +35,7 @@ def read_csv_runs(path, *, schedule=None, name=None, loss_columns=None, step_col
     before ``min_step`` are dropped. Steps beyond ``cptlaw.io.MAX_STEPS`` are refused.
     """
     opts = _options(loss_columns, step_column, lr_column, step_offset, lr_shift, pt_steps, r_pt, min_step)
-    table = read_text_table(str(path))
+    table = read_text_table(file_path(path))
     default = name or run_name_from_path(path)
     return _runs(table, default, schedule, opts)
 

@@ -109,7 +109,7 @@ def schedule_from_spec(spec, *, _doc=None, _path=()):
 def _error(doc, msg, path, key=False):
     if doc is not None:
         return doc.error(msg, path, key)
-    return DataError(f"{fmt_path(path)}: {msg}" if path else msg)
+    return DataError(f"spec.{fmt_path(path)}: {msg}" if path else f"spec: {msg}")  # an in-memory spec
 
 
 def _build(spec, doc, path):
