@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _validate, _warnings
+from . import _limits, _validate, _warnings
 from .fit import FitResult, _features, fit_many
 from .intervals import _check_level, make_interval
 
@@ -81,6 +81,7 @@ class BootstrapResult(dict):
             return self._stored("prediction_interval")
         level = self["level"] if level is None else _check_level(level)
         n_draws = _validate.integer(n_draws, "n_draws", lo=10)
+        _limits.check_fits(n_draws, 8 * 258, "n_draws", "draws")  # 256 points and 2 indices a draw
         preds = self._predictions(features)
         shape = preds.shape[1:]
         flat = preds.reshape(preds.shape[0], -1)

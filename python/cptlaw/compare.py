@@ -40,7 +40,7 @@ import math
 
 import numpy as np
 
-from . import _warnings
+from . import _validate, _warnings
 from ._threads import get_num_threads
 from .extrapolation import extrapolation_checks
 from .fit import FitResult
@@ -113,14 +113,10 @@ def _json_value(v):
 def _laws(laws) -> list:
     if isinstance(laws, (str, Law)) or (isinstance(laws, type)):
         laws = [laws]
-    try:
-        items = list(laws)
-    except TypeError:
-        raise TypeError(f"laws: expected a list of law classes or names, got {type(laws).__name__}") from None
-    if not items:
-        raise ValueError("laws: no law given")
+    if not hasattr(laws, "__iter__") or isinstance(laws, (bytes, dict, np.ndarray)):
+        raise TypeError(f"laws: expected a list of law classes or names, got {type(laws).__name__}")
     out = []
-    for item in items:
+    for item in laws:
         if isinstance(item, str):
             try:
                 cls = law_class(item)
@@ -132,10 +128,12 @@ def _laws(laws) -> list:
         elif isinstance(item, type) and issubclass(item, Law) and item is not Law:
             cls = item
         else:
-            raise TypeError(f"laws: expected law classes or names, got {item!r}")
+            raise TypeError(f"laws: expected law classes or names, got {_validate.describe(item)}")
         if cls in out:
             raise ValueError(f"laws: {cls.__name__} given twice")
         out.append(cls)
+    if not out:
+        raise ValueError("laws: no law given")
     return out
 
 

@@ -95,7 +95,7 @@ def _law_class(law):
         return law, None
     if isinstance(law, Law):
         return type(law), law
-    raise TypeError(f"law: expected a law class such as cptlaw.CPTLaw, got {law!r}")
+    raise TypeError(f"law: expected a law class such as cptlaw.CPTLaw, got {_validate.describe(law)}")
 
 
 def _param_dict(value, name, law_cls):
@@ -295,9 +295,7 @@ def _count(value, name):
 def _prepare(law, features, loss, weights, bounds, fixed, starts, grid, multistart, objective, nan_policy, batch,
              *, delta=1e-3, max_iter=500, ftol=1e-10, xtol=1e-10, gtol=1e-10, keep=1) -> _Problem:
     law_cls, start_law = _law_class(law)
-    obj_code = OBJECTIVES.get(objective) if isinstance(objective, str) else None
-    if obj_code is None:
-        raise ValueError(f"objective: unknown option {objective!r}; expected one of {', '.join(OBJECTIVES)}")
+    obj_code = OBJECTIVES[_validate.choice(objective, "objective", tuple(OBJECTIVES))]
     _validate.choice(nan_policy, "nan_policy", NAN_POLICIES)
     delta = _validate.real_scalar(delta, "delta", lo=0.0)
     if delta == 0.0:

@@ -265,7 +265,7 @@ def _parse_pt(pt, lam: float, needs_pt: bool, warmup_as_peak=False):
             labels.append(str(key))
     elif isinstance(pt, Mapping):
         scheds, fam = _parse_pt_family(pt, "pt", lam)
-    elif hasattr(pt, "__iter__") and not isinstance(pt, (str, bytes)):
+    elif hasattr(pt, "__iter__") and not isinstance(pt, (str, bytes, np.ndarray)):
         items = list(pt)
         if not items:
             raise ValueError("pt: is empty")

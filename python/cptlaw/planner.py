@@ -105,7 +105,8 @@ def _check_law(law, name: str, required: bool) -> Optional[Law]:
             raise ValueError(f"{name}: a fitted law is needed here")
         return None
     if not isinstance(law, Law):
-        raise TypeError(f"{name}: expected a fitted law instance such as cptlaw.CPTLaw(...), got {law!r}")
+        raise TypeError(f"{name}: expected a fitted law instance such as cptlaw.CPTLaw(...), "
+                        f"got {_validate.describe(law)}")
     bad = [n for n in law.input_names if n not in _AREA_NAMES + _EXTRA_NAMES]
     if bad:
         raise TypeError(f"{name}: {type(law).__name__} takes {', '.join(bad)}; the planner needs a CPT law "
@@ -746,8 +747,7 @@ def optimize_cpt(
     through the rounding of a WSD decay length). It finds the global optimum of a unimodal
     objective and a local one near the best grid point otherwise.
     """
-    if vary not in _VARY:
-        raise ValueError(f"vary: unknown option {vary!r}; expected one of {', '.join(map(repr, _VARY))}")
+    _validate.choice(vary, "vary", tuple(_VARY))
     target = _Target(law_pt, law_cpt, w, r_pt, inputs)
     opts = _AreaOpts.make(decay, split, warmup_as_peak)
     unknown = [k for k in plan if k not in _PLAN_KEYS]
