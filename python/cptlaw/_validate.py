@@ -32,14 +32,20 @@ def as_float_array(value, name: str, *, min_ndim: int = 0, allow_empty: bool = F
         raise TypeError(f"{name}: cannot be read as a numeric array ({exc})") from None
     if arr.dtype.kind not in "iuf":
         raise TypeError(f"{name}: expected a real numeric array, got dtype {arr.dtype}")
-    if arr.size > 1 << 24:  # a broadcast view can be huge yet cost a few bytes; copies of it cannot
-        _limits.check_fits(arr.size, 8, name, "an array")
+    copyable(arr, name)
     arr = arr.astype(np.float64, copy=False)
     if arr.ndim < min_ndim:
         raise ValueError(f"{name}: expected at least {min_ndim} dimension(s), got {arr.ndim}")
     if not allow_empty and arr.size == 0:
         raise ValueError(f"{name}: is empty")
     return arr
+
+
+def copyable(arr: np.ndarray, name: str) -> None:
+    """Refuse an array whose float64 copy would not fit in memory (a broadcast view can be huge
+    yet cost a few bytes)."""
+    if arr.size > 1 << 24:
+        _limits.check_fits(arr.size, 8, name, "an array")
 
 
 def output_array(value, name: str, shape: tuple) -> np.ndarray:

@@ -74,6 +74,7 @@ class Run:
             steps = np.asarray(self.steps)
         except (ValueError, TypeError) as exc:  # ragged lists and the like
             raise TypeError(f"steps: cannot be read as an array of update counts ({exc})") from None
+        _validate.copyable(steps, "steps")
         if steps.dtype.kind not in "iu":
             if steps.dtype.kind == "f" and np.all(steps == np.round(steps)):
                 steps = steps.astype(np.int64)
