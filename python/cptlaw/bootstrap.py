@@ -150,6 +150,8 @@ def bootstrap(
     cols = [c.reshape(-1) for c in _features(law_cls, features, y.shape)]
     if not (np.isfinite(y).all() and all(np.isfinite(c).all() for c in cols)):
         raise ValueError("loss: bootstrap needs finite data (drop NaN points first)")
+    if seed is not None and not isinstance(seed, (np.random.Generator, np.random.SeedSequence)):
+        seed = _validate.integer(seed, "seed", lo=0)
     rng = np.random.default_rng(seed)
     n = y.size
     fitted = law(**dict(zip(law_cls.input_names, cols)))

@@ -45,7 +45,7 @@ from ._threads import get_num_threads
 from .extrapolation import extrapolation_checks
 from .fit import FitResult
 from .laws import LAWS, Law, law_class
-from .runs import Run, fit_runs, predict_run
+from .runs import _runs, fit_runs, predict_run
 
 GROUPINGS = ("run", "group", "checkpoint")
 STATUSES = ("ok", "not_converged", "unidentified", "failed")
@@ -138,15 +138,7 @@ def _laws(laws) -> list:
 
 
 def _run_list(runs) -> list:
-    if isinstance(runs, Run):
-        runs = [runs]
-    try:
-        runs = list(runs)
-    except TypeError:
-        raise TypeError(f"runs: expected a list of cptlaw.Run objects, got {type(runs).__name__}") from None
-    for r in runs:
-        if not isinstance(r, Run):
-            raise TypeError(f"runs: expected cptlaw.Run objects, got {type(r).__name__}")
+    runs = _runs(runs)  # checked one at a time
     if len(runs) < 2:
         raise ValueError(f"runs: compare needs at least two runs (one to fit, one to hold out), got {len(runs)}")
     return runs

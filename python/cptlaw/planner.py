@@ -49,7 +49,7 @@ from typing import Optional
 
 import numpy as np
 
-from . import _validate
+from . import _limits, _validate
 from . import schedules as _S
 from .areas import SPLITS
 from .laws import Law
@@ -130,7 +130,7 @@ class _Target:
         self.law_pt = _check_law(law_pt, "law_pt", self.w > 0)
         self.law_cpt = _check_law(law_cpt, "law_cpt", self.w < 1)
         self.r_pt = _validate.real_scalar(r_pt, "r_pt", lo=0.0, hi=1.0)
-        extra = dict(inputs or {})
+        extra = _validate.mapping(inputs, "inputs")
         for key in extra:
             if key not in _EXTRA_NAMES or key == "r_pt":
                 raise ValueError(f"inputs: unknown extra input {key!r}; expected 'N' (give the replay ratio as r_pt)")
@@ -767,11 +767,15 @@ def optimize_cpt(
         pt_family = None
     plan = dict(plan)
     plan.setdefault("shape", "cosine")
+    _validate.choice(plan["shape"], "shape", CPT_SHAPES)
     if vary == "decay_fraction" and plan["shape"] != "wsd":
         raise ValueError("shape: vary='decay_fraction' needs shape='wsd'")
     for key in ("peak_lr", "steps"):
         if key != vary and key not in plan:
             raise TypeError(f"optimize_cpt: the plan needs {key}")
+    for key, lo in (("steps", 1), ("warmup", 0)):  # used below before cpt_schedule checks them
+        if key in plan:
+            _validate.integer(plan[key], key, lo=lo)
     scale, integer = _VARY[vary]
     if bounds is None:
         if vary == "peak_lr":
@@ -784,10 +788,12 @@ def optimize_cpt(
             bounds = (0.0, 1.0)
     try:
         lo, hi = (float(bounds[0]), float(bounds[1]))
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, KeyError):
         raise TypeError("bounds: expected a (low, high) pair") from None
+    except OverflowError:
+        raise ValueError(f"bounds: need finite low <= high, got {_validate.describe(bounds)}") from None
     if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
-        raise ValueError(f"bounds: need finite low <= high, got {bounds}")
+        raise ValueError(f"bounds: need finite low <= high, got {_validate.describe(bounds)}")
     if scale == "log" and lo <= 0:
         raise ValueError(f"bounds: {vary} is searched on a log scale; the low bound must be > 0")
     if vary in ("decay_fraction", "min_lr_ratio", "loss_potential", "r_pt") and (lo < 0 or hi > 1):
@@ -1095,6 +1101,7 @@ def optimize_schedule(
     pt = _check_schedule(pt_schedule, "pt_schedule")
     opts = _AreaOpts.make(decay, split, warmup_as_peak)
     n = _validate.integer(steps, "steps", lo=2)
+    _limits.check_fits(n, 64, "steps", "a free-form schedule (a few arrays of steps)")
     top = _validate.real_scalar(max_lr, "max_lr", lo=0.0)
     floor = _validate.real_scalar(min_lr, "min_lr", lo=0.0)
     if not top > floor:

@@ -557,8 +557,11 @@ def multistep(peak_lr: float, steps: int, milestones, gamma: float = 0.1, warmup
     n = _steps_arg(steps)
     w = _warmup_arg(warmup, n)
     g = _validate.real_scalar(gamma, "gamma", lo=0.0)
-    if isinstance(milestones, (str, bytes)) or not hasattr(milestones, "__iter__"):
+    if (isinstance(milestones, (str, bytes)) or not hasattr(milestones, "__iter__")
+            or (isinstance(milestones, np.ndarray) and milestones.ndim != 1)):
         raise TypeError("milestones: expected a sequence of integer steps")
+    if hasattr(milestones, "__len__") and len(milestones) > n:
+        raise ValueError(f"milestones: more milestones ({len(milestones)}) than steps ({n})")
     ms = sorted(_count(m, "milestones") for m in milestones)
     if ms and ms[0] < w:
         raise ValueError(f"milestones: must be >= warmup ({w}), got {ms[0]}")
