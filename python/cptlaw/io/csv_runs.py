@@ -54,6 +54,8 @@ def _options(loss_columns, step_column, lr_column, step_offset, lr_shift, pt_ste
 
 
 def _runs(table, name, schedule, o):
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name: expected a run name (str), got {type(name).__name__}")
     parsed, _, has_lr = parse_table(table, step_column=o["step_column"], lr_column=o["lr_column"],
                                     loss_columns=o["loss_columns"], step_offset=o["step_offset"], run_name=name)
     return build_runs(parsed, has_lr=has_lr, schedule=schedule, lr_shift=o["lr_shift"], pt_steps=o["pt_steps"],

@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .. import _validate
 from ._limits import MAX_STEPS, steps_text
 from ._located import DataError, Doc, fmt_path
 
@@ -84,8 +85,16 @@ def _int_params(params):
     return out | {"milestones"}
 
 
+def _finite(v) -> bool:
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an int beyond the float range
+        return False
+
+
 def _too_large(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) > MAX_STEPS
+    return (isinstance(v, (int, float)) and not isinstance(v, bool) and (isinstance(v, int) or math.isfinite(v))
+            and abs(v) > MAX_STEPS)
 
 
 def schedule_from_spec(spec, *, _doc=None, _path=()):
@@ -147,8 +156,8 @@ def _build(spec, doc, path):
             raise err(f"\"values\" lists {len(vals):,} learning rates; at most {steps_text()} updates are read",
                       path + ("values",))
         for i, v in enumerate(vals):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-                raise err(f"learning rate {v!r} is not a finite number >= 0", path + ("values", i))
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not _finite(v) or v < 0:
+                raise err(f"learning rate {_validate.describe(v)} is not a finite number >= 0", path + ("values", i))
         return schedules.from_values(np.asarray(vals, dtype=np.float64))
     if name == "concat":
         parts = kwargs.get("parts")
@@ -183,7 +192,8 @@ def _build(spec, doc, path):
         for j, x in enumerate(items):
             if _too_large(x):
                 where = path + ((k, j) if items is v else (k,))
-                raise err(f"{k}: {x:g} is out of range (cptlaw reads schedules of at most {steps_text()} updates)",
+                raise err(f"{k}: {_validate.describe(x)} is out of range (cptlaw reads schedules of at most "
+                          f"{steps_text()} updates)",
                           where)
         if isinstance(v, float) and v.is_integer():  # JSON numbers like 5000.0 or 1e3 for step counts
             kwargs[k] = int(v)
