@@ -154,6 +154,8 @@ def bootstrap(
         seed = _validate.integer(seed, "seed", lo=0)
     rng = np.random.default_rng(seed)
     n = y.size
+    # the resampled data sets: an index, the loss and each input per point, copied for fit_many
+    _limits.check_fits(n_boot * n, 8 * (3 + 2 * len(cols)), "n_boot", "resampled points")
     fitted = law(**dict(zip(law_cls.input_names, cols)))
     resid = np.log(y) - np.log(fitted)
     resid = resid - resid.mean()

@@ -364,6 +364,8 @@ class _Plan:
             self.steps = None
         else:
             arr = np.asarray(steps)
+            if arr.size == 0:
+                raise ValueError("steps: is empty")
             if arr.dtype == object:  # Python ints beyond int64
                 raise ValueError("steps: CPT step counts must be <= 2**53")
             if arr.dtype.kind == "f" and arr.size and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):

@@ -505,8 +505,8 @@ def turning_length(
         raise ValueError("law: the D_pt law is needed (w > 0)")
     pt = _check_schedule(pt_schedule, "pt_schedule")
     opts = _AreaOpts.make(decay, split, warmup_as_peak)
-    max_steps = _validate.integer(max_steps, "max_steps", lo=1)
     T = pt.steps
+    max_steps = _validate.integer(max_steps, "max_steps", lo=1, hi=_limits.MAX_EXACT_INT - T)
 
     def obj(areas):
         return target.losses(areas)[2]

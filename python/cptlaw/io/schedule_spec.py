@@ -192,8 +192,8 @@ def _build(spec, doc, path):
         for j, x in enumerate(items):
             if _too_large(x):
                 where = path + ((k, j) if items is v else (k,))
-                raise err(f"{k}: {_validate.describe(x)} is out of range (cptlaw reads schedules of at most "
-                          f"{steps_text()} updates)",
+                shown = f"{x:g}" if _finite(x) else _validate.describe(x)  # %g overflows on huge ints
+                raise err(f"{k}: {shown} is out of range (cptlaw reads schedules of at most {steps_text()} updates)",
                           where)
         if isinstance(v, float) and v.is_integer():  # JSON numbers like 5000.0 or 1e3 for step counts
             kwargs[k] = int(v)
