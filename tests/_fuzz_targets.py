@@ -1107,6 +1107,42 @@ def _io_readers(data):
                 allowed=ALLOWED + (cio.DataError,))
 
 
+# -- plots ----------------------------------------------------------------------------------------
+
+@target("plot", 0.5)
+def _plot(data):
+    import matplotlib
+    matplotlib.use("Agg")
+    from cptlaw import plot as cplot
+    which = data.draw(st.sampled_from(["pareto_front", "plot_tradeoff", "plot_heatmap", "plot_fit",
+                                       "plot_prediction"]))
+    vals = st.lists(floats(1.0, 5.0), min_size=3, max_size=3).map(np.array)
+    if which in ("pareto_front", "plot_tradeoff"):
+        args = (data.draw(arg(vals), label="loss_pt"), data.draw(arg(vals), label="loss_cpt"))
+        kw = {} if which == "pareto_front" else options(data, {}, {"labels": st.just(["a", "b", "c"]),
+                                                                   "c": st.just([1.0, 2.0, 3.0])})
+    elif which == "plot_heatmap":
+        grid_vals = st.just(np.arange(6.0).reshape(2, 3))
+        args = (data.draw(arg(grid_vals), label="values"), data.draw(arg(st.just([1e-4, 2e-4, 4e-4])), label="x"),
+                data.draw(arg(st.just([10, 20])), label="y"))
+        kw = options(data, {}, {"log_x": st.booleans(), "annotate": st.booleans()})
+    else:
+        result = data.draw(arg(st.sampled_from([FIT_RUNS, LAW_CPT])), label="result_or_law")
+        runs = data.draw(arg(st.sampled_from([RUNS[:1], RUNS[0]])), label="runs")
+        args = (result, runs)
+        kw = options(data, {"points": 20}, {"valset": st.sampled_from(["cpt", "pt", None]),
+                                            "points": st.sampled_from([2, 50])})
+    fn = getattr(cplot, which)
+
+    def go(*a, **k):
+        import matplotlib.pyplot as plt
+        try:
+            return fn(*a, **k)
+        finally:
+            plt.close("all")
+    return Call(go, args, kw, signature_names(fn), label=f"plot.{which}")
+
+
 # -- threads ------------------------------------------------------------------------------------
 
 @target("set_num_threads", 0.5)

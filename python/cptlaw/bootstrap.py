@@ -35,7 +35,7 @@ class BootstrapResult(dict):
     __getattr__ = FitResult.__getattr__
 
     def __getitem__(self, key):
-        if key == "prediction" and not dict.__contains__(self, "prediction"):
+        if isinstance(key, str) and key == "prediction" and not dict.__contains__(self, "prediction"):
             _warnings.warn("BootstrapResult.prediction is deprecated: it is the confidence band of the fitted "
                            "curve, now `confidence_band`; use `prediction_interval` for the loss you will observe",
                            DeprecationWarning)
