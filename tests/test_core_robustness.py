@@ -212,13 +212,27 @@ def test_exit_while_a_daemon_thread_runs_the_core():
 
 
 # ----------------------------------------------------------------------------- interrupts
-def _interrupted(setup, call, check="", timeout=20):
+def _interrupted(setup, call, check="", timeout=60, entry=None):
     """Run `call` in a subprocess, send SIGINT once it is under way; it must stop (raise
-    KeyboardInterrupt) within `timeout` seconds. Returns the child's stdout."""
-    code = textwrap.dedent(setup) + textwrap.dedent(f"""
+    KeyboardInterrupt) within `timeout` seconds. Returns the child's stdout.
+
+    `entry`: the compiled function the long part runs in. The child then says when it enters
+    it, and SIGINT waits for that: the Python before it (building a 100000-value grid) takes
+    ~1 s on a loaded machine, and a KeyboardInterrupt there is not the one tested."""
+    announce = "" if entry is None else textwrap.dedent(f"""
+        from cptlaw import _core as _announced_core
+        _real_entry = _announced_core.{entry}
+
+        def _announce(*args, **kwargs):
+            print("entered", flush=True)
+            return _real_entry(*args, **kwargs)
+
+        _announced_core.{entry} = _announce
+    """)
+    code = textwrap.dedent(setup) + announce + textwrap.dedent(f"""
         import sys, time
-        print("started", flush=True)
         try:
+            print("started", flush=True)
 {textwrap.indent(textwrap.dedent(call), " " * 12)}
             print("finished", flush=True)
         except KeyboardInterrupt as exc:
@@ -230,8 +244,11 @@ def _interrupted(setup, call, check="", timeout=20):
     try:
         line = proc.stdout.readline()  # imports and setup done
         assert line.strip() == "started", proc.stderr.read()
+        if entry is not None:
+            line = proc.stdout.readline()
+            assert line.strip() == "entered", line + proc.stderr.read()
         try:
-            proc.wait(1.0)  # let the call get into the core
+            proc.wait(1.0 if entry is None else 0.5)  # let the call get (further) into the core
         except subprocess.TimeoutExpired:
             pass
         proc.send_signal(signal.SIGINT)
@@ -249,7 +266,7 @@ def test_ctrl_c_stops_closed_form_areas_of_a_huge_1_sqrt_decay():
     _interrupted("""
         from cptlaw import schedules as S
         s = S.wsd(2e-4, 10**12, decay_steps=10**11, decay="1-sqrt")
-    """, "s.areas([10**12 - 1])")
+    """, "s.areas([10**12 - 1])", entry="schedule_areas")
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -262,7 +279,7 @@ def test_ctrl_c_stops_a_huge_grid():
     """, """
         cptlaw.grid(law, pt=pt, cpt=dict(shape="wsd", peak_lr=[1e-4, 2e-4], steps=10**13, decay_frac=0.1,
                                          decay_type="1-sqrt"))
-    """)
+    """, entry="grid_materialize")
     assert "GridInterrupted" in out
 
 
@@ -286,7 +303,7 @@ def test_ctrl_c_in_a_one_chunk_grid_keeps_the_finished_rows():
             again = cptlaw.grid(law, pt=pt, cpt=dict(cpt, peak_lr=list(few["cpt_peak_lr"])))
             assert np.array_equal(again["loss"].to_numpy(), few["loss"].to_numpy())
         print("checked")
-    """)
+    """, entry="grid_materialize")
     assert "GridInterrupted" in out and "checked" in out
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _validate, _warnings
+from . import _limits, _validate, _warnings
 from .fit import FitResult, _features, fit_many
 from .intervals import Interval, _check_level, make_interval
 from .results import DictResult, Inline, Table, Text, fmt
@@ -38,7 +38,7 @@ class BootstrapResult(DictResult):
     """
 
     def __getitem__(self, key):
-        if key == "prediction" and not dict.__contains__(self, "prediction"):
+        if isinstance(key, str) and key == "prediction" and not dict.__contains__(self, "prediction"):
             _warnings.warn("BootstrapResult.prediction is deprecated: it is the confidence band of the fitted "
                            "curve, now `confidence_band`; use `prediction_interval` for the loss you will observe",
                            DeprecationWarning)
@@ -106,6 +106,7 @@ class BootstrapResult(DictResult):
             return self._stored("prediction_interval")
         level = self["level"] if level is None else _check_level(level)
         n_draws = _validate.integer(n_draws, "n_draws", lo=10)
+        _limits.check_fits(n_draws, 8 * 258, "n_draws", "draws")  # 256 points and 2 indices a draw
         preds = self._predictions(features)
         shape = preds.shape[1:]
         flat = preds.reshape(preds.shape[0], -1)
@@ -137,6 +138,8 @@ def _refits(law, cols, y, *, method: str, n_boot: int, rng, accept_iteration_lim
     """
     law_cls = type(law)
     n = y.size
+    # the resampled data sets: an index, the loss and each input per point, copied for fit_many
+    _limits.check_fits(n_boot * n, 8 * (3 + 2 * len(cols)), "n_boot", "resampled points")
     fitted = law(**dict(zip(law_cls.input_names, cols)))
     resid = np.log(y) - np.log(fitted)
     resid = resid - resid.mean()
@@ -213,6 +216,8 @@ def bootstrap(
     cols = [c.reshape(-1) for c in _features(law_cls, features, y.shape)]
     if not (np.isfinite(y).all() and all(np.isfinite(c).all() for c in cols)):
         raise ValueError("loss: bootstrap needs finite data (drop NaN points first)")
+    if seed is not None and not isinstance(seed, (np.random.Generator, np.random.SeedSequence)):
+        seed = _validate.integer(seed, "seed", lo=0)
     rng = np.random.default_rng(seed)
     samples, noise, ok = _refits(law, cols, y, method=method, n_boot=n_boot, rng=rng, **fit_options)
     noise_seed = int(rng.integers(2**63 - 1))  # after the resamples: same seed, same resamples as before

@@ -42,12 +42,12 @@ from typing import Any
 
 import numpy as np
 
-from . import _warnings
+from . import _validate, _warnings
 from ._threads import get_num_threads
 from .extrapolation import extrapolation_checks
 from .laws import LAWS, Law, law_class
 from .results import DictResult, Table, Text, fmt
-from .runs import Run, fit_runs, predict_run
+from .runs import Run, _runs, fit_runs, predict_run
 
 GROUPINGS = ("run", "group", "checkpoint")
 STATUSES = ("ok", "not_converged", "unidentified", "failed")
@@ -121,14 +121,10 @@ def _json_value(v):
 def _laws(laws) -> list:
     if isinstance(laws, (str, Law)) or (isinstance(laws, type)):
         laws = [laws]
-    try:
-        items = list(laws)
-    except TypeError:
-        raise TypeError(f"laws: expected a list of law classes or names, got {type(laws).__name__}") from None
-    if not items:
-        raise ValueError("laws: no law given")
+    if not hasattr(laws, "__iter__") or isinstance(laws, (bytes, dict, np.ndarray)):
+        raise TypeError(f"laws: expected a list of law classes or names, got {type(laws).__name__}")
     out = []
-    for item in items:
+    for item in laws:
         if isinstance(item, str):
             try:
                 cls = law_class(item)
@@ -140,23 +136,17 @@ def _laws(laws) -> list:
         elif isinstance(item, type) and issubclass(item, Law) and item is not Law:
             cls = item
         else:
-            raise TypeError(f"laws: expected law classes or names, got {item!r}")
+            raise TypeError(f"laws: expected law classes or names, got {_validate.describe(item)}")
         if cls in out:
             raise ValueError(f"laws: {cls.__name__} given twice")
         out.append(cls)
+    if not out:
+        raise ValueError("laws: no law given")
     return out
 
 
 def _run_list(runs) -> list:
-    if isinstance(runs, Run):
-        runs = [runs]
-    try:
-        runs = list(runs)
-    except TypeError:
-        raise TypeError(f"runs: expected a list of cptlaw.Run objects, got {type(runs).__name__}") from None
-    for r in runs:
-        if not isinstance(r, Run):
-            raise TypeError(f"runs: expected cptlaw.Run objects, got {type(r).__name__}")
+    runs = _runs(runs)  # checked one at a time
     if len(runs) < 2:
         raise ValueError(f"runs: compare needs at least two runs (one to fit, one to hold out), got {len(runs)}")
     return runs

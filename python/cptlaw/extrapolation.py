@@ -119,9 +119,13 @@ def extrapolation_checks(fitted: Mapping[str, Any], run: Run) -> list[Extrapolat
     no domain, e.g. a bare law). Fit results from before the per-phase domain was recorded
     (``domain`` with only ``peak_lr`` and ``max_step``) are judged on those two.
     """
+    from .runs import Run  # here: the runs module imports this one
+
     domain = fitted.get("domain") if isinstance(fitted, dict) else None
     if not domain:
         return []
+    if not isinstance(run, Run):
+        raise TypeError(f"run: expected a cptlaw.Run, got {type(run).__name__}")
     if "pt" not in domain:  # judged on the peak over both phases and the total length
         return phase_checks(fitted, {"pt": {"peak_lr": run.peak_lr, "steps": int(run.steps.max())}}, run.name)
     return phase_checks(fitted, _phases(run), run.name)

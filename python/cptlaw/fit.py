@@ -117,7 +117,7 @@ def _law_class(law):
         return law, None
     if isinstance(law, Law):
         return type(law), law
-    raise TypeError(f"law: expected a law class such as cptlaw.CPTLaw, got {law!r}")
+    raise TypeError(f"law: expected a law class such as cptlaw.CPTLaw, got {_validate.describe(law)}")
 
 
 def _param_dict(value, name, law_cls):
@@ -324,10 +324,7 @@ def _count(value, name):
 
 
 def _objective_code(objective) -> int:
-    obj_code = OBJECTIVES.get(objective) if isinstance(objective, str) else None
-    if obj_code is None:
-        raise ValueError(f"objective: unknown option {objective!r}; expected one of {', '.join(OBJECTIVES)}")
-    return obj_code
+    return OBJECTIVES[_validate.choice(objective, "objective", tuple(OBJECTIVES))]
 
 
 def _options(delta, max_iter, ftol, xtol, gtol, keep) -> dict:

@@ -169,7 +169,7 @@ def _parse_pt(pt, lam: float, needs_pt: bool, warmup_as_peak=False):
             labels.append(str(key))
     elif isinstance(pt, Mapping):
         scheds, fam = _parse_pt_family(pt, "pt", lam)
-    elif hasattr(pt, "__iter__") and not isinstance(pt, (str, bytes)):
+    elif hasattr(pt, "__iter__") and not isinstance(pt, (str, bytes, np.ndarray)):
         items = list(pt)
         if not items:
             raise ValueError("pt: is empty")
@@ -268,6 +268,8 @@ class _Plan:
             self.steps = None
         else:
             arr = np.asarray(steps)
+            if arr.size == 0:
+                raise ValueError("steps: is empty")
             if arr.dtype == object:  # Python ints beyond int64
                 raise ValueError("steps: CPT step counts must be <= 2**53")
             if arr.dtype.kind == "f" and arr.size and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):

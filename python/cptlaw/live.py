@@ -267,7 +267,7 @@ def _law_class(law, name="law"):
         return law
     if isinstance(law, Law):
         return type(law)
-    raise TypeError(f"{name}: expected a law class such as cptlaw.CPTLaw, got {law!r}")
+    raise TypeError(f"{name}: expected a law class such as cptlaw.CPTLaw, got {_validate.describe(law)}")
 
 
 def _per_valset(value, valsets, name, kind):
@@ -410,6 +410,8 @@ class LivePredictor:
         self.tracker = tracker
         if isinstance(valsets, str):
             valsets = (valsets,)
+        if not isinstance(valsets, (tuple, list)):
+            raise TypeError(f"valsets: expected a sequence of names, got {type(valsets).__name__}")
         valsets = tuple(valsets)
         if not valsets or not all(isinstance(v, str) and v for v in valsets):
             raise ValueError("valsets: expected a non-empty sequence of names")
@@ -430,12 +432,12 @@ class LivePredictor:
             raise TypeError("on_excursion: expected a callable or None")
         self.on_excursion = on_excursion
         self._rng = np.random.default_rng(_validate.integer(seed, "seed", lo=0))
-        self.fit_options = dict(fit_options or {})
+        self.fit_options = _validate.mapping(fit_options, "fit_options")
         for key in ("starts", "multistart", "fixed", "bounds", "nan_policy", "weights"):
             if key in self.fit_options:
                 raise ValueError(f"fit_options: {key!r} is set by LivePredictor (use its own arguments)")
         self.constants = {}
-        for k, v in dict(constants or {}).items():
+        for k, v in _validate.mapping(constants, "constants").items():
             if k in _AREAS or k in ("s1", "s2"):
                 raise ValueError(f"constants: {k!r} is an area, computed from the schedule")
             self.constants[k] = _validate.real_scalar(v, f"constants[{k!r}]")
@@ -609,6 +611,8 @@ class LivePredictor:
             return float(v)
         except (TypeError, ValueError):
             raise TypeError(f"losses[{name!r}]: expected a number, got {type(v).__name__}") from None
+        except OverflowError:
+            raise ValueError(f"losses[{name!r}]: {_validate.describe(v)} is too large for a float") from None
 
     def _areas_at(self, step):
         """(step, areas tuple, from_plan) for an observation."""
@@ -877,8 +881,9 @@ class LivePredictor:
     def _select(self, valset):
         if valset is None:
             return list(self._vs.values())
-        if valset not in self._vs:
-            raise ValueError(f"valset: unknown validation set {valset!r}; expected one of {', '.join(self.valsets)}")
+        if not isinstance(valset, str) or valset not in self._vs:
+            raise ValueError(f"valset: unknown validation set {_validate.describe(valset)}; "
+                             f"expected one of {', '.join(self.valsets)}")
         return [self._vs[valset]]
 
     def prediction(self, valset: str | None = None) -> Prediction | dict[str, Prediction]:
@@ -900,7 +905,10 @@ class LivePredictor:
         return self._predict_steps(valset, steps)
 
     def _predict_steps(self, valset, steps):
-        idx = np.asarray(steps)
+        try:
+            idx = np.asarray(steps)
+        except (TypeError, ValueError):  # ragged lists and the like
+            raise TypeError("steps: expected integer step counts") from None
         if idx.dtype.kind not in "iu":
             raise TypeError("steps: expected integer step counts")
         if idx.size and (idx.min() < 1 or idx.max() > self.final_step):
@@ -1016,7 +1024,8 @@ class LivePredictor:
         fmt = state_dict.get("format")
         if not isinstance(fmt, str) or fmt != _STATE_FORMAT:
             raise ValueError(
-                f"state_dict['format']: not a LivePredictor state (expected {_STATE_FORMAT!r}, got {fmt!r})"
+                f"state_dict['format']: not a LivePredictor state (expected {_STATE_FORMAT!r}, "
+                f"got {_validate.describe(fmt)})"
             )
         _no_extra_keys(state_dict, ("format", "valsets"), "state_dict")
         if "valsets" not in state_dict:

@@ -52,7 +52,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import _validate
+from . import _limits, _validate
 from . import families as _families
 from . import schedules as _S
 from .families import cpt_schedule
@@ -117,7 +117,8 @@ def _check_law(law, name: str, required: bool) -> Optional[Law]:
             raise ValueError(f"{name}: a fitted law is needed here")
         return None
     if not isinstance(law, Law):
-        raise TypeError(f"{name}: expected a fitted law instance such as cptlaw.CPTLaw(...), got {law!r}")
+        raise TypeError(f"{name}: expected a fitted law instance such as cptlaw.CPTLaw(...), "
+                        f"got {_validate.describe(law)}")
     bad = [n for n in law.input_names if n not in _AREA_NAMES + _EXTRA_NAMES]
     if bad:
         raise TypeError(f"{name}: {type(law).__name__} takes {', '.join(bad)}; the planner needs a CPT law "
@@ -141,7 +142,7 @@ class _Target:
         self.law_pt = _check_law(law_pt, "law_pt", self.w > 0)
         self.law_cpt = _check_law(law_cpt, "law_cpt", self.w < 1)
         self.r_pt = _validate.real_scalar(r_pt, "r_pt", lo=0.0, hi=1.0)
-        extra = dict(inputs or {})
+        extra = _validate.mapping(inputs, "inputs")
         for key in extra:
             if key not in _EXTRA_NAMES or key == "r_pt":
                 raise ValueError(f"inputs: unknown extra input {key!r}; expected 'N' (give the replay ratio as r_pt)")
@@ -517,8 +518,8 @@ def turning_length(
         raise ValueError("law: the D_pt law is needed (w > 0)")
     pt = _check_schedule(pt_schedule, "pt_schedule")
     opts = _AreaOpts.make(decay, split, warmup_as_peak)
-    max_steps = _validate.integer(max_steps, "max_steps", lo=1)
     T = pt.steps
+    max_steps = _validate.integer(max_steps, "max_steps", lo=1, hi=_limits.MAX_EXACT_INT - T)
 
     def obj(areas):
         return target.losses(areas)[2]
@@ -797,9 +798,8 @@ def optimize_cpt(
     if vary == "decay_fraction":
         _families._warn_deprecated("decay_fraction", "vary")
         scale, integer = _VARY["decay_frac"]
-    elif vary not in _VARY:
-        raise ValueError(f"vary: unknown option {vary!r}; expected one of {', '.join(map(repr, _VARY))}")
     else:
+        _validate.choice(vary, "vary", tuple(_VARY) + ("decay_fraction",))
         scale, integer = _VARY[vary]
     target = _Target(law_pt, law_cpt, w, r_pt, inputs)
     opts = _AreaOpts.make(decay, split, warmup_as_peak)
@@ -823,11 +823,15 @@ def optimize_cpt(
         pt_family = None
     plan = dict(plan)
     plan.setdefault("shape", "cosine")
+    _validate.choice(plan["shape"], "shape", CPT_SHAPES)
     if vary in ("decay_frac", "decay_fraction") and plan["shape"] != "wsd":
         raise ValueError(f"shape: vary={vary!r} needs shape='wsd'")
     for key in ("peak_lr", "steps"):
         if key != vary and key not in plan:
             raise TypeError(f"optimize_cpt: the plan needs {key}")
+    for key, least in (("steps", 1), ("warmup", 0)):  # used below before cpt_schedule checks them
+        if key in plan:
+            _validate.integer(plan[key], key, lo=least)
     if bounds is None:
         if vary == "peak_lr":
             bounds = (pt_ref.peak / 100.0, pt_ref.peak)
@@ -839,10 +843,12 @@ def optimize_cpt(
             bounds = (0.0, 1.0)
     try:
         lo, hi = (float(bounds[0]), float(bounds[1]))
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, KeyError):
         raise TypeError("bounds: expected a (low, high) pair") from None
+    except OverflowError:
+        raise ValueError(f"bounds: need finite low <= high, got {_validate.describe(bounds)}") from None
     if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
-        raise ValueError(f"bounds: need finite low <= high, got {bounds}")
+        raise ValueError(f"bounds: need finite low <= high, got {_validate.describe(bounds)}")
     if scale == "log" and lo <= 0:
         raise ValueError(f"bounds: {vary} is searched on a log scale; the low bound must be > 0")
     if vary in _FRACTIONS + ("decay_fraction",) and (lo < 0 or hi > 1):
@@ -1167,6 +1173,7 @@ def optimize_schedule(
     pt = _check_schedule(pt_schedule, "pt_schedule")
     opts = _AreaOpts.make(decay, split, warmup_as_peak)
     n = _validate.integer(steps, "steps", lo=2)
+    _limits.check_fits(n, 64, "steps", "a free-form schedule (a few arrays of steps)")
     top = _validate.real_scalar(max_lr, "max_lr", lo=0.0)
     floor = _validate.real_scalar(min_lr, "min_lr", lo=0.0)
     if not top > floor:

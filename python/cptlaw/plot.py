@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _validate
+
 __all__ = ["BAND_ALPHA", "LOSS_LABEL", "PALETTE", "STEP_LABEL", "draw_band", "finish_figure", "loss_label",
            "mark_transfer", "pareto_front", "plot_fit", "plot_heatmap", "plot_prediction", "plot_tradeoff",
            "run_style"]
@@ -250,14 +252,10 @@ def plot_fit(result_or_law, runs, valset=None, ax=None, bands=None, *, fitted=No
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    from .runs import Run
+    from .runs import Run, _runs
 
     law, opts = _law_and_options(result_or_law, area_options)
-    if isinstance(runs, Run):
-        runs = [runs]
-    runs = list(runs)
-    if not runs:
-        raise ValueError("runs: no runs to plot")
+    runs = _runs(runs)  # a Run or Runs, checked one at a time
     interval = _check_interval(interval, result_or_law, level)
     ax = _axes(ax)
     fitted_names = None
@@ -345,14 +343,10 @@ def plot_prediction(result_or_law, runs, valset=None, ax=None, *, lr_ax=None, ar
     """
     from matplotlib.patches import Patch
 
-    from .runs import Run
+    from .runs import Run, _runs
 
     law, opts = _law_and_options(result_or_law, area_options)
-    if isinstance(runs, Run):
-        runs = [runs]
-    runs = list(runs)
-    if not runs:
-        raise ValueError("runs: no runs to plot")
+    runs = _runs(runs)  # a Run or Runs, checked one at a time
     interval = _check_interval(interval, result_or_law, level)
     ax = _axes(ax)
     sty = _styles(len(runs), styles, colors)
@@ -417,8 +411,8 @@ def plot_prediction(result_or_law, runs, valset=None, ax=None, *, lr_ax=None, ar
 
 def pareto_front(loss_pt, loss_cpt) -> np.ndarray:
     """Boolean mask of the points not dominated in (loss_pt, loss_cpt), both minimised."""
-    x = np.asarray(loss_pt, dtype=np.float64).reshape(-1)
-    y = np.asarray(loss_cpt, dtype=np.float64).reshape(-1)
+    x = _validate.as_float_array(loss_pt, "loss_pt", allow_empty=True).reshape(-1)
+    y = _validate.as_float_array(loss_cpt, "loss_cpt", allow_empty=True).reshape(-1)
     if x.shape != y.shape:
         raise ValueError(f"loss_pt, loss_cpt: need the same number of points, got {x.size} and {y.size}")
     ok = np.isfinite(x) & np.isfinite(y)
@@ -450,14 +444,14 @@ def plot_tradeoff(loss_pt, loss_cpt, ax=None, *, labels=None, c=None, cmap="viri
         Draw the Pareto front.
     """
     _mpl()
-    x = np.asarray(loss_pt, dtype=np.float64).reshape(-1)
-    y = np.asarray(loss_cpt, dtype=np.float64).reshape(-1)
+    x = _validate.as_float_array(loss_pt, "loss_pt", allow_empty=True).reshape(-1)
+    y = _validate.as_float_array(loss_cpt, "loss_cpt", allow_empty=True).reshape(-1)
     if x.size == 0:
         raise ValueError("loss_pt: no points")
     mask = pareto_front(x, y)
     ax = _axes(ax)
     if c is not None:
-        cv = np.asarray(c, dtype=np.float64).reshape(-1)
+        cv = _validate.as_float_array(c, "c", allow_empty=True).reshape(-1)
         if cv.shape != x.shape:
             raise ValueError("c: needs one value per point")
         sc = ax.scatter(x, y, c=cv, cmap=cmap, s=18, zorder=2)
@@ -509,9 +503,9 @@ def plot_heatmap(values, x, y, ax=None, *, xlabel=None, ylabel=None, cbar_label=
         Write each value in its cell (sensible for small grids).
     """
     _mpl()
-    z = np.asarray(values, dtype=np.float64)
-    xv = np.asarray(x, dtype=np.float64).reshape(-1)
-    yv = np.asarray(y, dtype=np.float64).reshape(-1)
+    z = _validate.as_float_array(values, "values", allow_empty=True)
+    xv = _validate.as_float_array(x, "x", allow_empty=True).reshape(-1)
+    yv = _validate.as_float_array(y, "y", allow_empty=True).reshape(-1)
     if z.shape != (yv.size, xv.size):
         raise ValueError(f"values: expected shape (len(y), len(x)) = ({yv.size}, {xv.size}), got {z.shape}")
     for name, v in (("x", xv), ("y", yv)):

@@ -144,7 +144,10 @@ def _lr_weight(v, eps):
         if eps == 0:
             return 1.0
         return math.inf
-    return v**eps
+    try:
+        return v**eps
+    except OverflowError:  # a tiny LR to a negative power: float arithmetic gives inf
+        return math.inf
 
 
 def _momenta(x, lam):

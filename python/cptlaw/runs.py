@@ -23,8 +23,10 @@ from .fit import FitResult, fit
 from .laws import Law
 
 
-def _per_step(value, name):
+def _per_step(value, name, required=False):
     if value is None:
+        if required:
+            raise TypeError(f"{name}: required (per-step learning rates or a schedule)")
         return None
     if hasattr(value, "values") and callable(value.values):
         value = value.values()
@@ -69,9 +71,13 @@ class Run:
     _lr_cpt: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self):
-        self._lr_pt = _per_step(self.lr_pt, "lr_pt")
+        self._lr_pt = _per_step(self.lr_pt, "lr_pt", required=True)
         self._lr_cpt = _per_step(self.lr_cpt, "lr_cpt")
-        steps = np.asarray(self.steps)
+        try:
+            steps = np.asarray(self.steps)
+        except (ValueError, TypeError) as exc:  # ragged lists and the like
+            raise TypeError(f"steps: cannot be read as an array of update counts ({exc})") from None
+        _validate.copyable(steps, "steps")
         if steps.dtype.kind not in "iu":
             if steps.dtype.kind == "f" and np.all(steps == np.round(steps)):
                 steps = steps.astype(np.int64)
@@ -108,8 +114,12 @@ class Run:
         if isinstance(loss, dict):
             if valset is None:
                 raise ValueError(f"valset: run {self.name!r} has several validation sets {list(loss)}; pick one")
-            if valset not in loss:
-                raise ValueError(f"valset: {valset!r} not among {list(loss)} in run {self.name!r}")
+            try:
+                known = valset in loss
+            except TypeError:  # unhashable
+                known = False
+            if not known:
+                raise ValueError(f"valset: {_validate.describe(valset)} not among {list(loss)} in run {self.name!r}")
             loss = loss[valset]
         if loss is None:
             raise ValueError(f"loss: run {self.name!r} has no observed losses")
@@ -122,6 +132,8 @@ class Run:
                  warmup_as_peak: bool | int = False) -> dict[str, np.ndarray]:
         """The law's inputs at ``steps``."""
         law_cls = law if isinstance(law, type) else type(law)
+        if not issubclass(law_cls, Law):
+            raise TypeError(f"law: expected a law class or instance such as cptlaw.CPTLaw, got {type(law).__name__}")
         idx = self.steps - 1
         if "s1" in law_cls.input_names:
             lr = self._lr_pt if self._lr_cpt is None else np.concatenate([self._lr_pt, self._lr_cpt])
@@ -142,13 +154,16 @@ class Run:
 def _runs(runs: Any) -> list[Run]:
     if isinstance(runs, Run):
         return [runs]
-    runs = list(runs)
-    if not runs:
-        raise ValueError("runs: no runs given")
-    for r in runs:
+    if isinstance(runs, (str, bytes, dict, np.ndarray)) or not hasattr(runs, "__iter__"):
+        raise TypeError(f"runs: expected a Run or a sequence of Runs, got {type(runs).__name__}")
+    out = []
+    for r in runs:  # one at a time: a huge iterable of non-Runs stops at the first
         if not isinstance(r, Run):
             raise TypeError(f"runs: expected cptlaw.Run objects, got {type(r).__name__}")
-    return runs
+        out.append(r)
+    if not out:
+        raise ValueError("runs: no runs given")
+    return out
 
 
 def fit_runs(law: type[Law] | Law, runs: Run | Iterable[Run], *, valset: str | None = None, decay: float = 0.999,
@@ -185,6 +200,8 @@ def predict_run(fitted: Law | Mapping[str, Any], run: Run, *, decay: float | Non
     law keeps lowering the loss for extra steps at zero LR and for larger LRs, which real
     training does not, and a checkpoint annealed unlike the fitted ones can behave unlike them.
     """
+    if not isinstance(run, Run):
+        raise TypeError(f"run: expected a cptlaw.Run, got {type(run).__name__}")
     opts: dict[str, Any] = {"decay": 0.999, "split": "by_source", "warmup_as_peak": False}
     law: Any = fitted
     if isinstance(fitted, dict):

@@ -25,7 +25,6 @@ from __future__ import annotations
 import bisect
 import math
 import numbers
-import operator
 from collections.abc import Sequence
 from typing import Any, Callable, NamedTuple, Optional
 
@@ -213,7 +212,7 @@ class Schedule:
         last = len(scaled) - 1
 
         def lr_lambda(t: int) -> float:
-            t = operator.index(t)
+            t = _validate.integer(t, "t")
             if t < 0:
                 raise ValueError(f"t: must be >= 0, got {t}")
             return scaled[t if t <= last else last]
@@ -349,14 +348,14 @@ def _count(value, name: str, lo: int = 0) -> int:
     return value
 
 
-def _steps_arg(steps) -> int:
-    return _count(steps, "steps", lo=1)
+def _steps_arg(steps, name: str = "steps") -> int:
+    return _count(steps, name, lo=1)
 
 
-def _warmup_arg(warmup, steps: int) -> int:
-    w = _count(warmup, "warmup", lo=0)
+def _warmup_arg(warmup, steps: int, names=("warmup", "steps")) -> int:
+    w = _count(warmup, names[0], lo=0)
     if w > steps:
-        raise ValueError(f"warmup: must be <= steps ({steps}), got {w}")
+        raise ValueError(f"{names[0]}: must be <= {names[1]} ({steps}), got {w}")
     return w
 
 
@@ -565,8 +564,11 @@ def multistep(peak_lr: float, steps: int, milestones: Sequence[int], gamma: floa
     n = _steps_arg(steps)
     w = _warmup_arg(warmup, n)
     g = _validate.real_scalar(gamma, "gamma", lo=0.0)
-    if isinstance(milestones, (str, bytes)) or not hasattr(milestones, "__iter__"):
+    if (isinstance(milestones, (str, bytes)) or not hasattr(milestones, "__iter__")
+            or (isinstance(milestones, np.ndarray) and milestones.ndim != 1)):
         raise TypeError("milestones: expected a sequence of integer steps")
+    if hasattr(milestones, "__len__") and len(milestones) > n:
+        raise ValueError(f"milestones: more milestones ({len(milestones)}) than steps ({n})")
     ms = sorted(_count(m, "milestones") for m in milestones)
     if ms and ms[0] < w:
         raise ValueError(f"milestones: must be >= warmup ({w}), got {ms[0]}")
@@ -768,11 +770,11 @@ def from_hf(name: str, peak_lr: float, num_warmup_steps: int, num_training_steps
         nc = _validate.real_scalar(kw.get("num_cycles", 0.5), "num_cycles", lo=0.0)
         if kw.get("num_stable_steps") is not None:
             s = _count(kw["num_stable_steps"], "num_stable_steps")
-            n = w + s + d if num_training_steps is None else _steps_arg(num_training_steps)
+            n = w + s + d if num_training_steps is None else _steps_arg(num_training_steps, "num_training_steps")
         elif num_training_steps is None:
             raise ValueError("num_training_steps: needed unless num_stable_steps is given")
         else:
-            n = _steps_arg(num_training_steps)
+            n = _steps_arg(num_training_steps, "num_training_steps")
             s = n - w - d
             if s < 0:
                 raise ValueError(f"num_decay_steps: warmup + decay must be <= num_training_steps ({n})")
@@ -782,8 +784,8 @@ def from_hf(name: str, peak_lr: float, num_warmup_steps: int, num_training_steps
 
     if num_training_steps is None:
         raise ValueError(f"num_training_steps: {key!r} needs the number of steps")
-    n = _steps_arg(num_training_steps)
-    w = _warmup_arg(w, n)
+    n = _steps_arg(num_training_steps, "num_training_steps")
+    w = _warmup_arg(w, n, ("num_warmup_steps", "num_training_steps"))
     if key == "constant":
         take()
         return constant(peak, n)
@@ -847,14 +849,15 @@ def from_hf(name: str, peak_lr: float, num_warmup_steps: int, num_training_steps
 def _as_schedules(value, name: str):
     if isinstance(value, Schedule):
         return [value], True
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-        raise TypeError(f"{name}: expected a Schedule or a sequence of Schedules")
-    out = list(value)
-    if not out:
-        raise ValueError(f"{name}: is empty")
-    for i, s in enumerate(out):
+    if isinstance(value, (str, bytes, np.ndarray)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name}: expected a Schedule or a sequence of Schedules, got {type(value).__name__}")
+    out = []
+    for i, s in enumerate(value):  # one at a time: a huge iterable of non-Schedules stops at the first
         if not isinstance(s, Schedule):
             raise TypeError(f"{name}[{i}]: expected a Schedule, got {type(s).__name__}")
+        out.append(s)
+    if not out:
+        raise ValueError(f"{name}: is empty")
     return out, False
 
 
@@ -930,12 +933,12 @@ def batch_areas(schedules: Sequence[Schedule], steps: ArrayLike | None = None, d
     return Areas(s1, s2)
 
 
-def _cpt_common(pt, cpt, steps, decay, split, warmup_as_peak=False):
-    pts, _ = _as_schedules(pt, "pt_schedule")
+def _cpt_common(pt, cpt, steps, decay, split, warmup_as_peak=False, names=("pt_schedules", "cpt_schedules")):
+    pts, _ = _as_schedules(pt, names[0])
     pts = [p._warmup_view(warmup_as_peak) for p in pts]
-    cpts, _ = _as_schedules(cpt, "cpt_schedule")
+    cpts, _ = _as_schedules(cpt, names[1])
     if len(pts) != 1 and len(cpts) != 1 and len(pts) != len(cpts):
-        raise ValueError(f"pt_schedule, cpt_schedule: {len(pts)} and {len(cpts)} schedules do not broadcast")
+        raise ValueError(f"{names[0]}, {names[1]}: {len(pts)} and {len(cpts)} schedules do not broadcast")
     count = max(len(pts), len(cpts))
     lam = _validate.decay(decay)
     mode = SPLITS.index(_validate.choice(split, "split", SPLITS))
@@ -982,7 +985,8 @@ def cpt_areas_at(pt_schedule: Schedule, cpt_schedule: Schedule, steps: ArrayLike
         idx = np.arange(n, dtype=np.int64)
     else:
         idx = _steps_array(steps, "steps", n)
-    out = _cpt_common(pt_schedule, cpt_schedule, idx.ravel(), decay, split, warmup_as_peak)
+    out = _cpt_common(pt_schedule, cpt_schedule, idx.ravel(), decay, split, warmup_as_peak,
+                      ("pt_schedule", "cpt_schedule"))
     return CPTAreas(*(a.reshape(idx.shape) for a in out))
 
 

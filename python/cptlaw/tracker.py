@@ -54,6 +54,8 @@ def _coerce_lr(value) -> float:
         return float(value)
     except (TypeError, ValueError):
         raise TypeError(f"lr: expected a real number, got {type(value).__name__}") from None
+    except OverflowError:  # an int beyond the float range
+        raise ValueError(f"lr: learning rates must be finite and >= 0, got {_validate.describe(value)}") from None
 
 
 def _bad_lr(lr: float):
@@ -408,7 +410,8 @@ def _checked_state(state_dict) -> dict:
         raise TypeError(f"state_dict: expected a dict, got {type(state_dict).__name__}")
     fmt = state_dict.get("format")
     if not isinstance(fmt, str) or fmt != _STATE_FORMAT:
-        raise ValueError(f"state_dict['format']: not a Tracker state (expected {_STATE_FORMAT!r}, got {fmt!r})")
+        raise ValueError(f"state_dict['format']: not a Tracker state (expected {_STATE_FORMAT!r}, "
+                         f"got {_validate.describe(fmt)})")
     for key in _STATE_KEYS:
         if key not in state_dict:
             raise ValueError(f"{_field(key)}: missing")

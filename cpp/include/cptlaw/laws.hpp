@@ -39,7 +39,7 @@ struct Shift {
   double q, lq, one_minus_q, dq_dE_over_b;  // dq_dE_over_b = beta s Q / (1 + E s)
   CPTLAW_HD Shift(double E, double beta, double s1_cpt) {
     const double u = E * s1_cpt;
-    lq = simd::log1p(u);
+    lq = u > -1.0 ? simd::log1p(u) : nan;  // a base 1 + E s <= 0 is NaN, as log_area's (0^-beta too)
     q = simd::exp(-beta * lq);
     one_minus_q = -expm1(-beta * lq);
     dq_dE_over_b = beta * s1_cpt * q / (1.0 + u);

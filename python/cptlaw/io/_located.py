@@ -9,6 +9,7 @@ undecodable bytes are errors with a position, never a ``RecursionError`` or a si
 from __future__ import annotations
 
 import json
+import os
 import re
 
 from .. import _warnings
@@ -47,10 +48,17 @@ def warn(message: str, category: type[Warning] = DataWarning) -> None:
     _warnings.warn(message, category)
 
 
+def file_path(path) -> str:
+    """A file path argument as a str (a TypeError naming ``path`` for anything else)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path: expected a file path (str or os.PathLike), got {type(path).__name__}")
+    return os.fsdecode(path)
+
+
 def read_text(path) -> str:
     """The text of a UTF-8 file (a byte-order mark is skipped), or a DataError saying why it
     cannot be read (located at the first byte that is not UTF-8)."""
-    path = str(path)
+    path = file_path(path)
     try:
         with open(path, "rb") as fh:
             raw = fh.read()
@@ -235,7 +243,7 @@ class Doc:
     """A parsed JSON/YAML file that can say where a value (by key path) sits in the text."""
 
     def __init__(self, path, text=None, data=None):
-        self.path = str(path)
+        self.path = file_path(path) if text is None else str(path)
         if text is None:
             text = read_text(self.path)
         self.text = text

@@ -12,6 +12,7 @@ import re
 import numpy as np
 
 from ..runs import Run
+from ..schedules import Schedule
 from ._located import DataError, InterpolatedLRWarning, warn
 from .schedule_spec import PhaseSchedules
 
@@ -215,15 +216,24 @@ def build_runs(parsed, *, has_lr, schedule=None, lr_shift=0, pt_steps=None, r_pt
 
 
 def _schedule_for(schedule, name):
-    if schedule is None:
-        return None
-    if isinstance(schedule, PhaseSchedules):
-        return schedule
+    where = "schedule"
     if isinstance(schedule, dict):
-        if name in schedule:
-            return schedule[name]
-        return schedule.get(None)
-    return PhaseSchedules(schedule)
+        if "kind" in schedule:
+            raise TypeError("schedule: a schedule spec; build it with cptlaw.io.schedule_from_spec(spec)")
+        where = f"schedule[{name!r}]"
+        schedule = schedule[name] if name in schedule else schedule.get(None)
+    if schedule is None or isinstance(schedule, PhaseSchedules):
+        return schedule
+    if isinstance(schedule, Schedule):
+        return PhaseSchedules(schedule)
+    try:
+        lr = np.asarray(schedule, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{where}: expected a Schedule, PhaseSchedules or per-step learning rates, "
+                        f"got {type(schedule).__name__}") from None
+    if lr.ndim != 1 or lr.size == 0:
+        raise ValueError(f"{where}: expected per-step learning rates (1-D, not empty), got shape {lr.shape}")
+    return PhaseSchedules(lr)
 
 
 def _finish_run(r, steps, t_pt, sched, has_lr, lr_shift, r_pt, min_step, check_lr, pt_lr=None):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from ._located import file_path
 from .assemble import build_runs, parse_table
 from .options import checked
 from .tables import dataframe_table, read_text_table
@@ -45,7 +46,7 @@ def read_csv_runs(path: str | os.PathLike[str], *, schedule: Any = None, name: s
     """
     opts = _options(loss_columns, step_column, lr_column, step_offset, lr_shift, pt_steps, r_pt, min_step,
                     group_column)
-    table = read_text_table(str(path))
+    table = read_text_table(file_path(path))
     default = name or run_name_from_path(path)
     return _runs(table, default, schedule, opts)
 
@@ -68,6 +69,8 @@ def _options(loss_columns, step_column, lr_column, step_offset, lr_shift, pt_ste
 
 
 def _runs(table, name, schedule, o):
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name: expected a run name (str), got {type(name).__name__}")
     parsed, _, has_lr = parse_table(table, step_column=o["step_column"], lr_column=o["lr_column"],
                                     loss_columns=o["loss_columns"], step_offset=o["step_offset"], run_name=name,
                                     group_column=o["group_column"])

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _validate
 from ._limits import MAX_STEPS, steps_text
-from ._located import DataError
+from ._located import DataError, file_path
 from .schedule_spec import PhaseSchedules
 from .tables import read_text_table
 
@@ -21,7 +21,7 @@ def read_lr_file(path: str | os.PathLike[str], *, pt_steps: int | None = None) -
     schedule). ``pt_steps`` splits a single schedule into PT (the first ``pt_steps`` updates)
     and CPT. Row k is the LR of update k+1. Files of more than ``cptlaw.io.MAX_STEPS``
     updates are refused."""
-    path = str(path)
+    path = file_path(path)
     if pt_steps is not None:
         pt_steps = _validate.integer(pt_steps, "pt_steps", lo=1)
     if path.lower().endswith(".npy"):

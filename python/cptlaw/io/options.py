@@ -82,13 +82,17 @@ def checked(opts: dict) -> dict:
                 raise TypeError("loss_columns: a dict must map column names (str) to validation-set names (str)")
             cols = dict(cols)
         else:
-            try:
-                cols = list(cols)
-            except TypeError:
+            if not hasattr(cols, "__iter__") or getattr(cols, "ndim", 1) == 0:
                 raise TypeError(f"loss_columns: expected a column name, a list of them or a dict, got "
-                                f"{type(cols).__name__}") from None
-            if not cols or not all(isinstance(c, str) for c in cols):
+                                f"{type(cols).__name__}")
+            names = []
+            for c in cols:  # one at a time: a huge array of non-names stops at the first
+                if not isinstance(c, str):
+                    raise TypeError("loss_columns: expected column names (str)")
+                names.append(c)
+            if not names:
                 raise TypeError("loss_columns: expected column names (str)")
+            cols = names
         out["loss_columns"] = cols
     return out
 

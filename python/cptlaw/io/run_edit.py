@@ -5,24 +5,32 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..runs import Run
+from .. import _validate
+from ..runs import Run, _runs
+
+
+def _is_empty(runs) -> bool:
+    return isinstance(runs, (list, tuple)) and not runs
+
 
 def select(run: Run, *, min_step=None, max_step=None, phase=None) -> Run:
     """A copy of ``run`` keeping the observations with ``min_step <= step <= max_step``
     and, with ``phase="pt"`` / ``"cpt"``, only those of that phase (same learning rates)."""
+    if not isinstance(run, Run):
+        raise TypeError(f"run: expected a cptlaw.Run, got {type(run).__name__}")
     steps = np.asarray(run.steps)
     m = np.ones(steps.shape, bool)
     if min_step is not None:
-        m &= steps >= min_step
+        m &= steps >= _validate.real_scalar(min_step, "min_step")
     if max_step is not None:
-        m &= steps <= max_step
+        m &= steps <= _validate.real_scalar(max_step, "max_step")
     n_pt = len(np.asarray(run.lr_pt if not hasattr(run.lr_pt, "values") else run.lr_pt.values()))
     if phase == "pt":
         m &= steps <= n_pt
     elif phase == "cpt":
         m &= steps > n_pt
     elif phase is not None:
-        raise ValueError(f"phase: expected 'pt', 'cpt' or None, got {phase!r}")
+        raise ValueError(f"phase: expected 'pt', 'cpt' or None, got {_validate.describe(phase)}")
     if not m.any():
         raise ValueError(f"run {run.name!r}: no observations left after selecting")
     loss = run.loss
@@ -48,7 +56,7 @@ def drop_shared_history(runs) -> tuple:
     dropped when a PT-only run has the same PT learning rates. Returns ``(runs, dropped)``
     with ``dropped`` the number of observations removed.
     """
-    runs = list(runs)
+    runs = [] if _is_empty(runs) else _runs(runs)
     pt_only = [_lr_array(r.lr_pt) for r in runs if r.lr_cpt is None]
     out, dropped = [], 0
     for r in runs:

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .. import _validate
 from ._limits import MAX_STEPS, steps_text
 from ._located import DataError, Doc, fmt_path
 
@@ -85,8 +86,16 @@ def _int_params(params):
     return out | {"milestones"}
 
 
+def _finite(v) -> bool:
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an int beyond the float range
+        return False
+
+
 def _too_large(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) > MAX_STEPS
+    return (isinstance(v, (int, float)) and not isinstance(v, bool) and (isinstance(v, int) or math.isfinite(v))
+            and abs(v) > MAX_STEPS)
 
 
 def schedule_from_spec(spec, *, _doc=None, _path=()):
@@ -110,7 +119,7 @@ def schedule_from_spec(spec, *, _doc=None, _path=()):
 def _error(doc, msg, path, key=False):
     if doc is not None:
         return doc.error(msg, path, key)
-    return DataError(f"{fmt_path(path)}: {msg}" if path else msg)
+    return DataError(f"spec.{fmt_path(path)}: {msg}" if path else f"spec: {msg}")  # an in-memory spec
 
 
 def _build(spec, doc, path):
@@ -148,8 +157,8 @@ def _build(spec, doc, path):
             raise err(f"\"values\" lists {len(vals):,} learning rates; at most {steps_text()} updates are read",
                       path + ("values",))
         for i, v in enumerate(vals):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-                raise err(f"learning rate {v!r} is not a finite number >= 0", path + ("values", i))
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not _finite(v) or v < 0:
+                raise err(f"learning rate {_validate.describe(v)} is not a finite number >= 0", path + ("values", i))
         return schedules.from_values(np.asarray(vals, dtype=np.float64))
     if name == "concat":
         parts = kwargs.get("parts")
@@ -184,7 +193,8 @@ def _build(spec, doc, path):
         for j, x in enumerate(items):
             if _too_large(x):
                 where = path + ((k, j) if items is v else (k,))
-                raise err(f"{k}: {x:g} is out of range (cptlaw reads schedules of at most {steps_text()} updates)",
+                shown = f"{x:g}" if _finite(x) else _validate.describe(x)  # %g overflows on huge ints
+                raise err(f"{k}: {shown} is out of range (cptlaw reads schedules of at most {steps_text()} updates)",
                           where)
         if isinstance(v, float) and v.is_integer():  # JSON numbers like 5000.0 or 1e3 for step counts
             kwargs[k] = int(v)

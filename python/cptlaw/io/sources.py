@@ -19,13 +19,11 @@ def _is_dataframe(x):
 def _as_paths(paths):
     if isinstance(paths, (str, bytes, os.PathLike)):
         return [os.fsdecode(paths)]
-    try:
-        items = list(paths)
-    except TypeError:
+    if not hasattr(paths, "__iter__") or hasattr(paths, "shape"):  # an array is no list of paths
         raise TypeError(f"paths: expected a path, a list of paths or a pandas DataFrame, got "
-                        f"{type(paths).__name__}") from None
+                        f"{type(paths).__name__}")
     out = []
-    for i, p in enumerate(items):
+    for i, p in enumerate(paths):  # one at a time: a huge iterable of non-paths stops at the first
         if not isinstance(p, (str, bytes, os.PathLike)):
             raise TypeError(f"paths[{i}]: expected a path (str or os.PathLike), got {type(p).__name__}")
         out.append(os.fsdecode(p))
@@ -59,7 +57,7 @@ def read_runs(paths, *, schedule=None, **options) -> list:
         return runs_from_dataframe(paths, schedule=schedule, name=name or "run", group_column=group_column, **opts)
     paths = _as_paths(paths)
     if not paths:
-        raise DataError("no input files")
+        raise DataError("paths: no input files")
     if name is not None and len(paths) > 1:
         raise ValueError(f"name: names one run, but {len(paths)} files are given (runs are named after their files)")
     if base is not None and not any(p.lower().endswith(_JSON) for p in paths):

@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from ._limits import MAX_STEPS, steps_text
-from ._located import DataError, read_text
+from ._located import DataError, file_path, read_text
 
 MISSING = {"", "nan", "NaN", "NAN", "null", "None", "NA", "N/A", "-"}
 
@@ -118,7 +118,7 @@ def _split(line, delim, path, lineno):
 def read_text_table(path, header_optional=False) -> Table:
     """A CSV (``,`` ``;`` or tab separated) with a header; ``header_optional``: a file of
     numbers only is read as one ``lr`` column (or columns ``c0, c1, ...``)."""
-    path = str(path)
+    path = file_path(path)
     text = read_text(path)
     if "\x00" in text:
         i = text.index("\x00")

@@ -9,7 +9,7 @@ import re
 
 from ..runs import Run
 from ._limits import MAX_STEPS, steps_text
-from ._located import DataError, Doc, load_json, read_text
+from ._located import DataError, Doc, file_path, load_json, read_text
 from .assemble import LR_COLUMNS, VAL_LOSS, build_runs, parse_table
 from .csv_runs import run_name_from_path
 from .options import COMMON, WANDB_ONLY, canonical, checked
@@ -107,7 +107,7 @@ def _valset_name(key):
 
 
 def _wandb_doc(path):
-    path = str(path)
+    path = file_path(path)
     if path.lower().endswith(".jsonl"):
         rows = []
         for i, ln in enumerate(read_text(path).splitlines()):
