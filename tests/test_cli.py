@@ -149,6 +149,27 @@ def test_fit_tinycpt_json_matches_python_api(tmp_path):
     assert "validation set 'cpt'" in q.stdout and "R^2 0.99" in q.stdout and "beta" in q.stdout
 
 
+def test_fit_notes_a_literal_warmup():
+    """A fit whose annealing coefficient ends at its bound on runs that warm up from far below
+    their peak, counted as given, gets a note pointing at --warmup-as-peak (the literal count
+    drives S2 negative: on these runs the annealing law ends with C at 0); choosing either
+    convention explicitly drops it; a good literal fit (MultiPowerLaw's, next test) gets none."""
+    pt_runs = [tiny_csv("pt_const"), tiny_csv("pt_anneal")]
+    p = run_cli("fit", *pt_runs, "--law", "annealing", "--valset", "pt", "--json")
+    assert p.returncode == 0, p.stderr
+    assert "--warmup-as-peak" in p.stderr and "warm up (from 25% of the peak over 199 steps)" in p.stderr
+    literal = json.loads(p.stdout)
+    assert literal["params"]["C"] == 0.0 and "C" in literal["at_bound"]
+    for choice in (["--warmup-as-peak"], ["--warmup-steps", "0"]):
+        q = run_cli("fit", *pt_runs, "--law", "annealing", "--valset", "pt", "--json", *choice)
+        assert q.returncode == 0, q.stderr
+        assert "--warmup-as-peak" not in q.stderr
+    assert json.loads(q.stdout)["params"]["C"] == literal["params"]["C"]  # 0 steps: as given
+    peak = json.loads(run_cli("fit", *pt_runs, "--law", "annealing", "--valset", "pt", "--json",
+                              "--warmup-as-peak").stdout)
+    assert peak["params"]["C"] > 0.05 and peak["objective"] < literal["objective"]
+
+
 def test_fit_multipowerlaw_with_schedule_spec(tmp_path):
     """Per-run schedule specs make the LRs exact (no warning) and the fit equal to the test loader's."""
     warm = {"kind": "linear", "peak_lr": 3e-4, "steps": 2160, "warmup": 2159}

@@ -25,7 +25,8 @@ from ._common import (
     finite,
     need_matplotlib,
 )
-from .runs_input import add_run_arguments, area_options, input_paths, read_input_runs, valsets_of
+from .runs_input import (add_run_arguments, area_options, input_paths, literal_warmup_note, read_input_runs,
+                         valsets_of)
 
 #: The inputs :meth:`cptlaw.Run.features` computes from learning rates: laws taking only these can
 #: be fitted to runs read from files.
@@ -159,6 +160,9 @@ def cmd_fit(args):
                 res = fit_runs(law_cls, runs, valset=vs, **area, **opts)
             results[vs] = res
             fits[vs] = fit_record(res, law_cls, vs, runs, area, per_run_mae(res, runs, vs))
+        note = literal_warmup_note(runs, args, results.values())
+        if note:
+            w.add(note)
         if args.plot:
             plot_fits(args.plot, results, runs, area)
     from .. import __version__

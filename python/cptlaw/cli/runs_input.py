@@ -3,6 +3,8 @@ share (readers, area options, objective), parsed and applied in one place."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import io
 from ..io import MAX_STEPS
 from ._common import UsageError, number_type, whole_type
@@ -80,6 +82,33 @@ def read_input_runs(args, group_column=None):
     return runs, dropped
 
 
+def literal_warmup_note(runs, args, results):
+    """A note when a fit ends with an annealing coefficient at its bound while PT learning rates
+    warm up from below half their peak, counted as given (neither --warmup-as-peak nor
+    --warmup-steps chosen): S2 turns negative after such a warmup, which the laws read as a loss
+    offset, a likely cause. (Many runs fit well either way: only the symptom triggers it.)"""
+    if args.warmup_as_peak or args.warmup_steps is not None:
+        return None
+    stuck = sorted({p for res in results for p in (res.get("at_bound") or ()) if p in ("C", "C1", "C2")})
+    if not stuck:
+        return None
+    warm = []
+    for r in runs:
+        lr = np.asarray(r._lr_pt, dtype=float)
+        top = int(np.argmax(lr)) if lr.size else 0
+        if top >= 2 and lr[0] < 0.5 * lr[top]:
+            warm.append((r.name, top, lr[0] / lr[top]))
+    if not warm:
+        return None
+    name, top, start = warm[0]
+    which = f"run {name!r}" if len(warm) == 1 else f"{len(warm)} runs (e.g. {name!r})"
+    return (f"{', '.join(stuck)} ended at a bound, and the PT learning rates of {which} warm up (from "
+            f"{start:.0%} of the peak over {top} steps), counted as given: S2 turns negative after such a warmup, "
+            "which the law reads as a loss offset; try --warmup-as-peak (the warmup counted at the peak LR, "
+            "P2's convention) and keep the better fit (--warmup-steps 0 keeps the count as given and drops "
+            "this note)")
+
+
 def valsets_of(runs, wanted):
     """The validation sets the runs share (all must have the same), or ``[wanted]`` (--valset)."""
     first = runs[0]
@@ -100,7 +129,8 @@ def valsets_of(runs, wanted):
     return keys
 
 
-__all__ = ["add_run_arguments", "area_options", "input_paths", "read_input_runs", "valsets_of"]
+__all__ = ["add_run_arguments", "area_options", "input_paths", "literal_warmup_note", "read_input_runs",
+           "valsets_of"]
 
 
 def __dir__():  # dir() and tab completion show the public names only
