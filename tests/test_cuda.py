@@ -128,9 +128,9 @@ def test_cmake_cuda_auto_without_a_cuda_compiler_builds_the_cpu_package(tmp_path
 
 
 class _StandIn:
-    """cptlaw._cuda's fitting entry points on the CPU core: what cuda._fit_many hands the kernel
-    (the uploaded, scaled data and fit's parameter arrays) is fitted by _core.fit_many, so the
-    Python side of device="cuda" is checked without a GPU."""
+    """cptlaw._cuda's fitting entry points on the CPU core: what _fit_device.fit_many hands the
+    kernel (the uploaded, scaled data and the problem's parameter arrays) is fitted by
+    _core.fit_many, so the Python side of device="cuda" is checked without a GPU."""
 
     def __init__(self):
         self.arrays = {}
@@ -189,9 +189,10 @@ def test_fit_many_device_cuda_sets_up_the_problem_of_the_cpu_path(stand_in, scal
     assert not stand_in.arrays
 
 
-def test_the_compiled_module_takes_what_cuda_py_passes():
+def test_the_compiled_module_takes_what_the_python_side_passes():
     # Without a GPU the compiled module still loads: its law table is the registry's, and its
-    # fitting entry points take cuda.py's keyword arguments (an empty batch touches no device).
+    # fitting entry points take _fit_device.py's keyword arguments (an empty batch touches no
+    # device).
     try:
         from cptlaw import _cuda
     except ImportError:

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _core, _fit_problem
+from . import _core, _fit_device, _fit_problem
 from ._fit_problem import NAN_POLICIES, _prepare, _unfittable, default_grid
 from ._threads import get_num_threads
 from .identifiability import _reasons, _undetermined, _undetermined_many, _warn_unidentifiable
@@ -428,11 +428,10 @@ def fit_many(
     statuses and results (as NumPy arrays), ``keep`` at most 16.
     """
     if device != "cpu":
-        from . import cuda
-
-        return cuda._fit_many(law, features, losses, objective=objective, delta=delta, weights=weights,
-                             bounds=bounds, fixed=fixed, starts=starts, grid=grid, multistart=multistart, keep=keep,
-                             max_iter=max_iter, ftol=ftol, xtol=xtol, gtol=gtol, device=device)
+        return _many_result(*_fit_device.fit_many(
+            law, features, losses, objective=objective, delta=delta, weights=weights, bounds=bounds, fixed=fixed,
+            starts=starts, grid=grid, multistart=multistart, keep=keep, max_iter=max_iter, ftol=ftol, xtol=xtol,
+            gtol=gtol, device=device))
     pb = _prepare(law, features, losses, weights, bounds, fixed, starts, grid, multistart, objective, "raise",
                   batch=True, delta=delta, max_iter=max_iter, ftol=ftol, xtol=xtol, gtol=gtol, keep=keep)
     params, objv, status, nfev = _core.fit_many[pb.law_cls._core_name](**pb.core_args(), threads=get_num_threads())
