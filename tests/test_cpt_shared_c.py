@@ -102,7 +102,8 @@ def test_fit_and_fit_many_on_features():
 
 
 def test_default_bounds_and_grid():
-    from cptlaw.fit import _bounds, default_grid
+    from cptlaw._fit_problem import _bounds
+    from cptlaw.fit import default_grid
 
     lo, hi = _bounds(cptlaw.CPTSharedCLaw, None)
     names = cptlaw.CPTSharedCLaw.param_names

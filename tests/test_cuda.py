@@ -7,7 +7,6 @@ needs a GPU and PyTorch (CuPy too where it is installed).
 
 from __future__ import annotations
 
-import importlib
 import types
 
 import numpy as np
@@ -15,6 +14,7 @@ import pytest
 
 import cptlaw
 from cptlaw import cuda
+from cptlaw._fit_problem import _prepare
 
 GPU = cuda.is_available()
 needs_gpu = pytest.mark.skipif(not GPU, reason=f"no CUDA GPU: {cuda.unavailable_reason()}")
@@ -128,9 +128,9 @@ def test_cmake_cuda_auto_without_a_cuda_compiler_builds_the_cpu_package(tmp_path
 
 
 class _StandIn:
-    """cptlaw._cuda's fitting entry points on the CPU core: what cuda._fit_many hands the kernel
-    (the uploaded, scaled data and fit's parameter arrays) is fitted by _core.fit_many, so the
-    Python side of device="cuda" is checked without a GPU."""
+    """cptlaw._cuda's fitting entry points on the CPU core: what _fit_device.fit_many hands the
+    kernel (the uploaded, scaled data and the problem's parameter arrays) is fitted by
+    _core.fit_many, so the Python side of device="cuda" is checked without a GPU."""
 
     def __init__(self):
         self.arrays = {}
@@ -189,20 +189,20 @@ def test_fit_many_device_cuda_sets_up_the_problem_of_the_cpu_path(stand_in, scal
     assert not stand_in.arrays
 
 
-def test_the_compiled_module_takes_what_cuda_py_passes():
+def test_the_compiled_module_takes_what_the_python_side_passes():
     # Without a GPU the compiled module still loads: its law table is the registry's, and its
-    # fitting entry points take cuda.py's keyword arguments (an empty batch touches no device).
+    # fitting entry points take _fit_device.py's keyword arguments (an empty batch touches no
+    # device).
     try:
         from cptlaw import _cuda
     except ImportError:
         pytest.skip("cptlaw._cuda is not built (no CUDA compiler at install time)")
-    prepare = importlib.import_module("cptlaw.fit")._prepare  # cptlaw.fit is the function
     assert list(_cuda.law_names) == [law._core_name for law in cptlaw.LAWS]
     rng = np.random.default_rng(12)
     for law in (cptlaw.AnnealingLaw, cptlaw.CPTSharedCLaw):
         feats = {k: rng.uniform(0.5, 2.0, (2, 30)) for k in law.input_names}
-        pb = prepare(law, feats, rng.uniform(2.0, 3.0, (2, 30)), None, None, None, None, None, True, "huber_log",
-                     "raise", True)
+        pb = _prepare(law, feats, rng.uniform(2.0, 3.0, (2, 30)), None, None, None, None, None, True, "huber_log",
+                      "raise", True)
         data = dict(inputs=[1] * len(law.input_names), y=1, w=0, n_fits=0, n_points=30, device=0, stream=0)
         params, objv, status, nfev = _cuda.fit_many(name=law._core_name, **data, **pb.param_args())
         assert params.shape == (0, len(law.param_names)) and status.shape == (0,)

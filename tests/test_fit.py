@@ -190,7 +190,8 @@ def test_fit_many_recovers_independent_curves():
 def test_start_grid_and_default_bounds_come_from_the_law_class(p2):
     """The multistart grid and the default bounds are the law's knowledge (class attributes):
     a law with its own needs declares them, and fit.py names no law."""
-    from cptlaw.fit import _bounds, default_grid
+    from cptlaw._fit_problem import _bounds
+    from cptlaw.fit import default_grid
 
     names = cptlaw.AnnealingLaw.param_names
     assert np.array_equal(np.unique(default_grid(cptlaw.AnnealingLaw)[:, names.index("alpha")]),

@@ -4,14 +4,11 @@ does not change the fit."""
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pytest
 
 import cptlaw
-
-fit_mod = importlib.import_module("cptlaw.fit")
+from cptlaw._fit_problem import _prepare
 
 S1 = np.linspace(1, 10, 60)
 S2 = np.linspace(0, 1, 60)
@@ -120,10 +117,10 @@ def test_a_fit_without_parameters_never_reports_convergence():
 
 
 def test_prepare_returns_a_named_problem():
-    pb = fit_mod._prepare(LAW, FEATS, Y, None, None, {"C": 0.1}, None, None, True, "huber_log", "raise", False)
+    pb = _prepare(LAW, FEATS, Y, None, None, {"C": 0.1}, None, None, True, "huber_log", "raise", False)
     assert pb.law_cls is LAW and pb.y.shape == (60,) and pb.starts.shape[1] == 4
     assert list(pb.fixed_mask) == [0, 0, 0, 1] and list(pb.linear_mask) == [1, 1, 0, 1]
     args = pb.core_args()
     assert set(args) >= {"inputs", "y", "w", "lo", "hi", "fixed", "linear", "starts", "grid", "objective"}
-    x, *_ = fit_mod._core.fit_one[LAW._core_name](**args)
+    x, *_ = cptlaw._core.fit_one[LAW._core_name](**args)
     assert np.all(np.isfinite(x)) and x[3] == 0.1

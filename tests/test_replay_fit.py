@@ -11,7 +11,8 @@ import pytest
 
 import cptlaw
 from cptlaw import reference
-from cptlaw.fit import _bounds, default_grid
+from cptlaw._fit_problem import _bounds
+from cptlaw.fit import default_grid
 from _tinycpt import AREA_OPTIONS, PT, REPLAY, tiny_runs
 
 FIT_SET = PT + ("cpt_const", "cpt_cos") + REPLAY  # PT runs, the no-replay cosine run and its replay siblings

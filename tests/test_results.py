@@ -17,7 +17,7 @@ from _tinycpt import AREA_OPTIONS, CPT_FROM_CONST, PT, tiny_runs
 import cptlaw
 from cptlaw import planner as P
 from cptlaw import schedules as S
-from cptlaw.results import DictResult, Result
+from cptlaw.results import DictResult, Result, fmt
 
 _VOID = {"br", "hr", "img", "meta", "input", "link", "col", "wbr"}
 
@@ -185,3 +185,20 @@ def test_dict_results_keep_dict_and_attribute_access():
     with pytest.raises(AttributeError):
         r.missing  # noqa: B018
     assert "a" in dir(r)
+
+
+def test_fmt_shows_laws_and_schedules_by_their_own_repr_in_full():
+    class Custom(cptlaw.CPTLaw):  # a user's law, defined outside the package
+        pass
+
+    law = Custom(*[1.123456789012345] * 8)
+    sched = S.wsd(1e-3, 1000, decay_steps=100, warmup=10)
+    assert len(repr(law)) > 100 and fmt(law) == repr(law)  # not cut at the width of other values
+    assert fmt(sched) == repr(sched) and fmt(cptlaw.CPTLaw) == "CPTLaw"
+
+    class Other:
+        def __repr__(self):
+            return "x" * 150
+
+    assert fmt(Other()) == "x" * 97 + "..."
+    assert fmt(cptlaw.areas(np.ones(3))) == "([1, 2, 3], [0, 0, 0])"  # a named tuple, element by element

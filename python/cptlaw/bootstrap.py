@@ -19,7 +19,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _limits, _validate, _warnings
-from .fit import FitResult, _features, fit_many
+from ._fit_problem import _features
+from .fit import FitResult, fit_many
 from .intervals import Interval, _check_level, make_interval
 from .results import DictResult, Inline, Table, Text, fmt
 

@@ -19,10 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
-if TYPE_CHECKING:
-    from .runs import Run
+from ._run import Run
 
 
 #: a peak LR is inside when within this factor of the fitted range
@@ -119,8 +118,6 @@ def extrapolation_checks(fitted: Mapping[str, Any], run: Run) -> list[Extrapolat
     no domain, e.g. a bare law). Fit results from before the per-phase domain was recorded
     (``domain`` with only ``peak_lr`` and ``max_step``) are judged on those two.
     """
-    from .runs import Run  # here: the runs module imports this one
-
     domain = fitted.get("domain") if isinstance(fitted, dict) else None
     if not domain:
         return []

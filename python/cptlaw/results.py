@@ -26,13 +26,17 @@ def __dir__():  # dir() and tab completion show the public names only
     return sorted(__all__)
 
 _WIDTH = 100  # the longest value shown in full
+# Laws and schedules show their own repr, in full. They are known by their base classes' names,
+# since this module sits below cptlaw.laws and cptlaw.schedules and imports neither.
+_OWN_REPR = {("cptlaw.laws", "Law"), ("cptlaw.schedules", "Schedule")}
+
+
+def _shows_own_repr(value) -> bool:
+    return any((c.__module__, c.__qualname__) in _OWN_REPR for c in type(value).__mro__)
 
 
 def fmt(value, spec: str = ".6g") -> str:
     """A value as a short string: numbers with ``spec``, arrays and containers summarised."""
-    from .laws import Law  # noqa: PLC0415  (laws imports nothing from here)
-    from .schedules import Schedule
-
     if value is None:
         return "-"
     if isinstance(value, (bool, np.bool_)):
@@ -48,8 +52,10 @@ def fmt(value, spec: str = ".6g") -> str:
         return _array(value, spec)
     if isinstance(value, Result):
         return value._title()
-    if isinstance(value, (Law, Schedule, type)):
-        return value.__name__ if isinstance(value, type) else repr(value)
+    if isinstance(value, type):
+        return value.__name__
+    if _shows_own_repr(value):
+        return repr(value)
     if isinstance(value, dict):
         text = "{" + ", ".join(f"{k}: {fmt(v, spec)}" for k, v in value.items()) + "}"
     elif isinstance(value, (list, tuple)):
