@@ -112,7 +112,7 @@ struct FitEntry {
 };
 const std::vector<FitEntry>& fit_table();
 
-// Checks of a batch on the device (what fit.py checks on the host): per fit, flags
+// Checks of a batch on the device (what _fit_problem.py checks on the host): per fit, flags
 // (bit 0: a feature not finite, 1: a loss not finite, 2: a loss <= 0, 3: a weight not
 // finite, 4: a weight < 0, 5: a weight > 0), the largest finite value of each input
 // (max_in[f * n_inputs + k]; -inf if none) and of the finite losses their range and largest

@@ -1,6 +1,6 @@
 // fit_many on the device: one fit per warp (lm_batch.hpp's Fitter with the warp as its team),
 // each warp taking the next fit from a counter when it is done, so fits converge on their own
-// schedule; and the checks fit.py makes on host data, for device data.
+// schedule; and the checks _fit_problem.py makes on host data, for device data.
 #include <cuda_runtime.h>
 
 #include <cmath>
