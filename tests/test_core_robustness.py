@@ -229,7 +229,10 @@ def _interrupted(setup, call, check="", timeout=60, entry=None):
 
         _announced_core.{entry} = _announce
     """)
-    code = textwrap.dedent(setup) + announce + textwrap.dedent(f"""
+    # A suite started in the background (nohup, `&`, some CI runners) hands its children SIGINT
+    # ignored, and Python then installs no KeyboardInterrupt handler: the child restores it.
+    restore = "import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+    code = restore + textwrap.dedent(setup) + announce + textwrap.dedent(f"""
         import sys, time
         try:
             print("started", flush=True)

@@ -13,6 +13,7 @@ import _thread
 import concurrent.futures
 import importlib
 import io
+import signal
 import sys
 import warnings
 import zlib
@@ -385,6 +386,15 @@ def test_executor_matches_local():
 
 
 # ----------------------------------------------------------------------------- interruption, progress
+@pytest.fixture
+def sigint_raises():
+    """SIGINT raising KeyboardInterrupt here, whatever this process inherited: a suite started in
+    the background (nohup, `&`) runs with SIGINT ignored, and interrupt_main() then does nothing."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def interrupt_on_call(monkeypatch, name, n):
     """Ctrl-C arriving while the n-th chunk runs in C++ (the call returns, then it fires)."""
     real = getattr(G._core, name)
@@ -401,7 +411,7 @@ def interrupt_on_call(monkeypatch, name, n):
     return calls
 
 
-def test_ctrl_c_keeps_computed_rows(monkeypatch):
+def test_ctrl_c_keeps_computed_rows(monkeypatch, sigint_raises):
     laws = {"pt": LAW_PT, "cpt": LAW_CPT}
     kw = reduce_kwargs()
     full = grid(laws, **kw)
@@ -419,7 +429,7 @@ def test_ctrl_c_keeps_computed_rows(monkeypatch):
     pd.testing.assert_frame_equal(part, full.iloc[: e.rows_done], check_index_type=False)
 
 
-def test_ctrl_c_keeps_reduction(monkeypatch):
+def test_ctrl_c_keeps_reduction(monkeypatch, sigint_raises):
     laws = {"pt": LAW_PT, "cpt": LAW_CPT}
     kw = reduce_kwargs()
     full = grid(laws, **kw)
