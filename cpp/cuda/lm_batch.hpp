@@ -2,15 +2,18 @@
 // team of lanes (a warp on the device), each team with its own iteration loop, taking the next
 // fit when done, so a batch never waits for its slowest member.
 //
-// It is the algorithm of the CPU solver (lm.hpp: objectives, Huber by IRLS, box bounds with an
-// active set, fixed parameters, the VarPro-seeded multistart, Nielsen's damping update, the
-// status codes), decision for decision, restated so that nothing is stored per point: a pass
-// over the points evaluates the law (prepare + eval of laws.hpp) and accumulates the sums a
-// step needs (objective, J'WJ, J'Wr over all parameters), which the team then adds up. The
-// points of a fit are split among the lanes (lane l takes l, l + size, ...); every lane ends a
-// pass with the same sums, so every lane takes the same decisions.
+// It is the algorithm of the CPU solver (lm.hpp), and shares its code where the two are the
+// same logic: the Levenberg-Marquardt iteration itself (fit::detail::levenberg_marquardt:
+// gradient test, active set, damped Cholesky step, box projection, Nielsen's damping update,
+// the stopping tests and status codes), the box checks, the variable projection's solve and
+// the ranking of runs (fit::detail::better_run). What is restated here is how the data are
+// read, so that nothing is stored per point: a pass over the points evaluates the law
+// (prepare + eval of laws.hpp) and accumulates the sums a step needs (objective, J'WJ, J'Wr
+// over all parameters), which the team then adds up. The points of a fit are split among the
+// lanes (lane l takes l, l + size, ...); every lane ends a pass with the same sums, so every
+// lane takes the same decisions.
 //
-// The team is a template parameter: the kernel's warp (cuda_team.cuh), or SerialTeam /
+// The team is a template parameter: the kernel's warp (device.cuh's WarpTeam), or SerialTeam /
 // EmulatedTeam<32> here, with which the C++ tests drive this code on the CPU against lm.hpp.
 // Everything here is CPTLAW_HD and uses fixed-size arrays only.
 #pragma once
@@ -52,14 +55,11 @@ struct Setup {
   fit::Options opt;
 };
 
-// One fit's answer (lm.hpp's Result without the vector).
+// One fit's answer (lm.hpp's Result without the vector): how its best run ended, where, and
+// how many runs it tried.
 template <int P>
-struct Outcome {
+struct Outcome : fit::detail::Run {
   double params[P];
-  double objective;
-  int status;
-  int nfev;
-  int iterations;
   int starts_tried;
 };
 
@@ -129,7 +129,8 @@ class Fitter {
       return best;
     }
     const int keep = s_.opt.keep < kMaxKeep ? s_.opt.keep : kMaxKeep;
-    // The grid's best candidates, ascending; ties keep the earlier grid point.
+    // The grid's best candidates, ascending; ties keep the earlier grid point. Restated from
+    // the CPU's sort of every candidate: a device keeps only `keep` of them, in place.
     double kept_obj[kMaxKeep], kept_p[kMaxKeep][P];
     int n_kept = 0, evals = 0;
     for (int s = 0; s < s_.n_grid; ++s) {
@@ -196,11 +197,8 @@ class Fitter {
         },
         [](int) {});
     Outcome<P> res;
+    static_cast<fit::detail::Run&>(res) = run;
     for (int k = 0; k < P; ++k) res.params[k] = x[k];
-    res.objective = run.objective;
-    res.status = run.status;
-    res.nfev = run.nfev;
-    res.iterations = run.iterations;
     res.starts_tried = 0;
     return res;
   }
@@ -332,7 +330,8 @@ class Fitter {
     Law::prepare(raw, z);
   }
 
-  // Point i's residual r, IRLS weight wt and objective term (lm.hpp's detail::residuals).
+  // Point i's residual r, IRLS weight wt and objective term (lm.hpp's detail::residuals,
+  // restated per point: the CPU's is one vectorised loop over stored f and log y).
   CPTLAW_HD double residual(std::int64_t i, double f, double& r, double& wt) const {
     const double y = d_.y[i], w = d_.w ? d_.w[i] : 1.0;
     const int objective = s_.opt.objective;
@@ -350,7 +349,8 @@ class Fitter {
     return w * (inner ? 0.5 * r * r : delta * (a - 0.5 * delta));
   }
 
-  // g[a] += (wt G_a) r and the lower triangle of A += (wt G_a) G_b (lm.hpp's weighted_gram).
+  // g[a] += (wt G_a) r and the lower triangle of A += (wt G_a) G_b (lm.hpp's weighted_gram,
+  // restated per point: the CPU's streams stored Jacobian columns, the team sums per lane).
   CPTLAW_HD static void gram(const double* G, double wt, double r, double* ac) {
     int t = P;
     for (int a = 0; a < P; ++a) {
