@@ -2,15 +2,18 @@
 // team of lanes (a warp on the device), each team with its own iteration loop, taking the next
 // fit when done, so a batch never waits for its slowest member.
 //
-// It is the algorithm of the CPU solver (lm.hpp: objectives, Huber by IRLS, box bounds with an
-// active set, fixed parameters, the VarPro-seeded multistart, Nielsen's damping update, the
-// status codes), decision for decision, restated so that nothing is stored per point: a pass
-// over the points evaluates the law (prepare + eval of laws.hpp) and accumulates the sums a
-// step needs (objective, J'WJ, J'Wr over all parameters), which the team then adds up. The
-// points of a fit are split among the lanes (lane l takes l, l + size, ...); every lane ends a
-// pass with the same sums, so every lane takes the same decisions.
+// It is the algorithm of the CPU solver (lm.hpp), and shares its code where the two are the
+// same logic: the Levenberg-Marquardt iteration itself (fit::detail::levenberg_marquardt:
+// gradient test, active set, damped Cholesky step, box projection, Nielsen's damping update,
+// the stopping tests and status codes), the box checks, the variable projection's solve and
+// the ranking of runs (fit::detail::better_run). What is restated here is how the data are
+// read, so that nothing is stored per point: a pass over the points evaluates the law
+// (prepare + eval of laws.hpp) and accumulates the sums a step needs (objective, J'WJ, J'Wr
+// over all parameters), which the team then adds up. The points of a fit are split among the
+// lanes (lane l takes l, l + size, ...); every lane ends a pass with the same sums, so every
+// lane takes the same decisions.
 //
-// The team is a template parameter: the kernel's warp (cuda_team.cuh), or SerialTeam /
+// The team is a template parameter: the kernel's warp (device.cuh's WarpTeam), or SerialTeam /
 // EmulatedTeam<32> here, with which the C++ tests drive this code on the CPU against lm.hpp.
 // Everything here is CPTLAW_HD and uses fixed-size arrays only.
 #pragma once
@@ -52,14 +55,11 @@ struct Setup {
   fit::Options opt;
 };
 
-// One fit's answer (lm.hpp's Result without the vector).
+// One fit's answer (lm.hpp's Result without the vector): how its best run ended, where, and
+// how many runs it tried.
 template <int P>
-struct Outcome {
+struct Outcome : fit::detail::Run {
   double params[P];
-  double objective;
-  int status;
-  int nfev;
-  int iterations;
   int starts_tried;
 };
 
@@ -129,7 +129,8 @@ class Fitter {
       return best;
     }
     const int keep = s_.opt.keep < kMaxKeep ? s_.opt.keep : kMaxKeep;
-    // The grid's best candidates, ascending; ties keep the earlier grid point.
+    // The grid's best candidates, ascending; ties keep the earlier grid point. Restated from
+    // the CPU's sort of every candidate: a device keeps only `keep` of them, in place.
     double kept_obj[kMaxKeep], kept_p[kMaxKeep][P];
     int n_kept = 0, evals = 0;
     for (int s = 0; s < s_.n_grid; ++s) {
@@ -158,10 +159,7 @@ class Fitter {
       Outcome<P> r = solve(p0);
       best.nfev += r.nfev;
       ++best.starts_tried;
-      const bool better = std::isfinite(r.objective) &&
-                          (!std::isfinite(best.objective) || r.objective < best.objective ||
-                           (r.objective == best.objective && r.status > 0 && best.status <= 0));
-      if (better) {
+      if (fit::detail::better_run(r.objective, r.status, best.objective, best.status)) {
         const int nfev = best.nfev, tried = best.starts_tried;
         best = r;
         best.nfev = nfev;
@@ -185,118 +183,23 @@ class Fitter {
     return best;
   }
 
-  // lm.hpp's Problem::solve: Levenberg-Marquardt (Nielsen's damping update) from p0, projected
-  // onto the box; the active set keeps parameters on a bound whose gradient pushes outwards.
+  // lm.hpp's Problem::solve: the same fit::detail::levenberg_marquardt, each evaluation a pass
+  // that also sums the normal equations, which an accepted step then takes over.
   CPTLAW_HD Outcome<P> solve(const double* p0) const {
-    Outcome<P> res;
-    res.nfev = 1;
-    res.iterations = 0;
-    res.starts_tried = 0;
-    const int m = m_;
-    double x[P], xn[P], A[P * P], g[P], An[P * P], gn[P];
+    double x[P], An[P * P], gn[P];
     for (int k = 0; k < P; ++k) x[k] = p0[k];
-    clamp(x);
-    double obj = objective_and_normal(x, A, g);
-    for (int k = 0; k < P; ++k) res.params[k] = x[k];
-    res.objective = obj;
-    if (!std::isfinite(obj)) {
-      res.status = fit::non_finite;
-      return res;
-    }
-    if (m == 0) {
-      res.status = fit::converged_xtol;
-      return res;
-    }
-    const fit::Options& o = s_.opt;
-    double dmax = 0.0;
-    for (int a = 0; a < m; ++a) dmax = std::max(dmax, A[a * m + a]);
-    double mu = o.mu0 * (dmax > 0 ? dmax : 1.0), nu = 2.0;
-    res.status = fit::max_iterations;
-    for (int it = 0; it < o.max_iter; ++it) {
-      res.iterations = it + 1;
-      double gmax = 0.0;
-      for (int a = 0; a < m; ++a) {
-        const int k = free_[a];
-        const bool blocked = (x[k] <= lo_[k] && g[a] > 0) || (x[k] >= hi_[k] && g[a] < 0);
-        if (!blocked) gmax = std::max(gmax, std::fabs(g[a]) * (std::fabs(x[k]) + 1e-12));
-      }
-      if (gmax <= o.gtol * std::max(obj, 1e-300)) {
-        res.status = fit::converged_gtol;
-        break;
-      }
-      bool accepted = false;
-      for (int tries = 0; tries < 60 && !accepted; ++tries) {
-        int act[P], na = 0;
-        for (int a = 0; a < m; ++a) {
-          const int k = free_[a];
-          const bool blocked = (x[k] <= lo_[k] && g[a] > 0) || (x[k] >= hi_[k] && g[a] < 0);
-          if (!blocked) act[na++] = a;
-        }
-        if (na == 0) {
-          res.status = fit::converged_gtol;
-          break;
-        }
-        double M[P * P], hr[P], h[P];
-        for (int a = 0; a < na; ++a) {
-          for (int b = 0; b < na; ++b) M[a * na + b] = A[act[a] * m + act[b]];
-          M[a * na + a] += mu * std::max(A[act[a] * m + act[a]], 1e-30 * dmax + 1e-300);
-          hr[a] = -g[act[a]];
-        }
-        if (!fit::detail::cholesky_solve(M, hr, na)) {
-          mu *= nu;
-          nu *= 2;
-          continue;
-        }
-        for (int a = 0; a < m; ++a) h[a] = 0.0;
-        for (int a = 0; a < na; ++a) h[act[a]] = hr[a];
-        for (int k = 0; k < P; ++k) xn[k] = x[k];
-        for (int a = 0; a < m; ++a) xn[free_[a]] += h[a];
-        clamp(xn);
-        double step = 0.0, size = 0.0, pred = 0.0;
-        for (int a = 0; a < m; ++a) {
-          const int k = free_[a];
-          h[a] = xn[k] - x[k];
-          step += h[a] * h[a];
-          size += x[k] * x[k];
-        }
-        for (int a = 0; a < m; ++a) {
-          double Ah = 0.0;
-          for (int b = 0; b < m; ++b) Ah += A[a * m + b] * h[b];
-          pred -= g[a] * h[a] + 0.5 * h[a] * Ah;
-        }
-        if (std::sqrt(step) <= o.xtol * (std::sqrt(size) + o.xtol)) {
-          res.status = fit::converged_xtol;
-          break;
-        }
-        const double on = objective_and_normal(xn, An, gn);
-        ++res.nfev;
-        if (on < obj) {
-          const double rho = pred > 0 ? (obj - on) / pred : 1.0;
-          const double t = 2.0 * rho - 1.0;
-          mu *= std::max(1.0 / 3.0, 1.0 - t * t * t);
-          nu = 2.0;
-          const double dec = obj - on;
-          for (int k = 0; k < P; ++k) x[k] = xn[k];
-          obj = on;
+    const int m = m_;
+    const fit::detail::Run run = fit::detail::levenberg_marquardt<P>(
+        x, lo_, hi_, free_, m, s_.opt, [&](const double* p) { return objective_and_normal(p, An, gn); },
+        [&](double* A, double* g) {
           for (int a = 0; a < m * m; ++a) A[a] = An[a];
           for (int a = 0; a < m; ++a) g[a] = gn[a];
-          for (int a = 0; a < m; ++a) dmax = std::max(dmax, A[a * m + a]);
-          accepted = true;
-          if (dec <= o.ftol * obj || obj == 0.0) res.status = fit::converged_ftol;
-        } else {
-          mu *= nu;
-          nu *= 2.0;
-          if (!std::isfinite(mu) || mu > 1e300) break;
-        }
-      }
-      if (res.status != fit::max_iterations) break;
-      if (!accepted) {
-        res.status = fit::converged_xtol;
-        break;
-      }
-    }
+        },
+        [](int) {});
+    Outcome<P> res;
+    static_cast<fit::detail::Run&>(res) = run;
     for (int k = 0; k < P; ++k) res.params[k] = x[k];
-    res.objective = obj;
+    res.starts_tried = 0;
     return res;
   }
 
@@ -304,8 +207,7 @@ class Fitter {
 
   // lm.hpp's Problem::valid: a box that is not empty, and for a log objective every loss > 0.
   CPTLAW_HD bool valid() const {
-    for (int k = 0; k < P; ++k)
-      if (!(lo_[k] <= hi_[k])) return false;
+    if (!fit::detail::box_valid<P>(lo_, hi_)) return false;
     if (s_.opt.objective == fit::least_squares) return true;
     double bad = 0.0;
     team_.run(
@@ -366,9 +268,8 @@ class Fitter {
   // the objective at the projected p, from f(p without them) + sum_a p_a df/dp_a as the CPU
   // computes it.
   CPTLAW_HD bool project_linear(double* p, double* obj) const {
-    int lin[P], nl = 0;
-    for (int k = 0; k < P; ++k)
-      if (linear_[k] && !fixed_[k]) lin[nl++] = k;
+    int lin[P];
+    const int nl = fit::detail::free_linear<P>(linear_, fixed_, lin);
     if (nl == 0) {
       if (obj) *obj = objective(p);  // as the CPU's multistart scores an unprojected candidate
       return true;
@@ -396,11 +297,7 @@ class Fitter {
       b[a] = acc[lin[a]];
       for (int c = 0; c < nl; ++c) A[a * nl + c] = acc[P + tri(lin[a], lin[c])];
     }
-    double tr = 0.0;
-    for (int a = 0; a < nl; ++a) tr += A[a * nl + a];
-    for (int a = 0; a < nl; ++a) A[a * nl + a] += 1e-13 * tr / nl + 1e-300;
-    if (!fit::detail::cholesky_solve(A, b, nl)) return false;
-    for (int a = 0; a < nl; ++a) p[lin[a]] = b[a];
+    if (!fit::detail::solve_projection(A, b, nl, lin, p)) return false;
     clamp(p);
     if (obj) {
       double s = 0.0;
@@ -425,9 +322,7 @@ class Fitter {
   // Index of (a, b) in the packed lower triangle.
   CPTLAW_HD static int tri(int a, int b) { return a >= b ? a * (a + 1) / 2 + b : b * (b + 1) / 2 + a; }
 
-  CPTLAW_HD void clamp(double* p) const {
-    for (int k = 0; k < P; ++k) p[k] = std::min(hi_[k], std::max(lo_[k], p[k]));
-  }
+  CPTLAW_HD void clamp(double* p) const { fit::detail::clamp_to_box<P>(p, lo_, hi_); }
 
   CPTLAW_HD void prepare(std::int64_t i, double* z) const {
     double raw[NIn];
@@ -435,7 +330,8 @@ class Fitter {
     Law::prepare(raw, z);
   }
 
-  // Point i's residual r, IRLS weight wt and objective term (lm.hpp's detail::residuals).
+  // Point i's residual r, IRLS weight wt and objective term (lm.hpp's detail::residuals,
+  // restated per point: the CPU's is one vectorised loop over stored f and log y).
   CPTLAW_HD double residual(std::int64_t i, double f, double& r, double& wt) const {
     const double y = d_.y[i], w = d_.w ? d_.w[i] : 1.0;
     const int objective = s_.opt.objective;
@@ -453,7 +349,8 @@ class Fitter {
     return w * (inner ? 0.5 * r * r : delta * (a - 0.5 * delta));
   }
 
-  // g[a] += (wt G_a) r and the lower triangle of A += (wt G_a) G_b (lm.hpp's weighted_gram).
+  // g[a] += (wt G_a) r and the lower triangle of A += (wt G_a) G_b (lm.hpp's weighted_gram,
+  // restated per point: the CPU's streams stored Jacobian columns, the team sums per lane).
   CPTLAW_HD static void gram(const double* G, double wt, double r, double* ac) {
     int t = P;
     for (int a = 0; a < P; ++a) {

@@ -98,6 +98,180 @@ CPTLAW_HD inline bool cholesky_solve(double* A, double* b, int m) {
   return true;
 }
 
+// The pieces below are shared with the CUDA batch solver (cpp/cuda/lm_batch.hpp): one
+// definition each, CPTLAW_HD, fixed-size arrays only.
+
+// p projected onto the box [lo, hi].
+template <int P>
+CPTLAW_HD inline void clamp_to_box(double* p, const double* lo, const double* hi) {
+  for (int k = 0; k < P; ++k) p[k] = std::min(hi[k], std::max(lo[k], p[k]));
+}
+
+// False for an empty (or NaN) box, which has no solution.
+template <int P>
+CPTLAW_HD inline bool box_valid(const double* lo, const double* hi) {
+  for (int k = 0; k < P; ++k)
+    if (!(lo[k] <= hi[k])) return false;
+  return true;
+}
+
+// The free linear parameters (those variable projection solves) into lin; their count.
+template <int P>
+CPTLAW_HD inline int free_linear(const bool* linear, const bool* fixed, int* lin) {
+  int nl = 0;
+  for (int k = 0; k < P; ++k)
+    if (linear[k] && !fixed[k]) lin[nl++] = k;
+  return nl;
+}
+
+// Variable projection's solve: the (nl x nl) normal equations A b' = b, lightly regularised
+// by their trace, into p[lin[a]]; false if singular. A and b are overwritten.
+CPTLAW_HD inline bool solve_projection(double* A, double* b, int nl, const int* lin, double* p) {
+  double tr = 0.0;
+  for (int a = 0; a < nl; ++a) tr += A[a * nl + a];
+  for (int a = 0; a < nl; ++a) A[a * nl + a] += 1e-13 * tr / nl + 1e-300;
+  if (!cholesky_solve(A, b, nl)) return false;
+  for (int a = 0; a < nl; ++a) p[lin[a]] = b[a];
+  return true;
+}
+
+// Whether a run ending at (obj, status) beats the best so far: lower objective, or as low
+// and converged where the best did not.
+CPTLAW_HD inline bool better_run(double obj, int status, double best_obj, int best_status) {
+  return std::isfinite(obj) &&
+         (!std::isfinite(best_obj) || obj < best_obj || (obj == best_obj && status > 0 && best_status <= 0));
+}
+
+// A parameter on a bound whose gradient g pushes it outwards.
+CPTLAW_HD inline bool blocked(double x, double lo, double hi, double g) {
+  return (x <= lo && g > 0) || (x >= hi && g < 0);
+}
+
+// How one Levenberg-Marquardt run ended.
+struct Run {
+  double objective;
+  int status;
+  int nfev;
+  int iterations;
+};
+
+// Levenberg-Marquardt (Nielsen's damping update) from x (P values, projected onto the box;
+// on return the last accepted point), over the m free parameters free[0..m). The solver
+// supplies the passes over its data:
+//   evaluate(p) -> objective at p (inf where not finite), remembering what normal() needs;
+//   normal(A, g)   the normal equations of the last evaluate() over the free parameters,
+//                  A = J'WJ (m x m, row-major), g = J'Wr;
+//   poll(it)       a chance to stop (the CPU's Ctrl-C checkpoint; nothing on the device).
+CPTLAW_NO_EXEC_CHECK
+template <int P, class Evaluate, class Normal, class Poll>
+CPTLAW_HD Run levenberg_marquardt(double* x, const double* lo, const double* hi, const int* free, int m,
+                                  const Options& opt, Evaluate&& evaluate, Normal&& normal, Poll&& poll) {
+  double A[P * P], g[P], xn[P];
+  clamp_to_box<P>(x, lo, hi);
+  double obj = evaluate(x);
+  if (std::isfinite(obj)) normal(A, g);
+  Run res{obj, non_finite, 1, 0};
+  if (!std::isfinite(obj)) return res;
+  if (m == 0) {
+    res.status = converged_xtol;
+    return res;
+  }
+  double dmax = 0.0;
+  for (int a = 0; a < m; ++a) dmax = std::max(dmax, A[a * m + a]);
+  double mu = opt.mu0 * (dmax > 0 ? dmax : 1.0), nu = 2.0;
+  res.status = max_iterations;
+  for (int it = 0; it < opt.max_iter; ++it) {
+    poll(it);
+    res.iterations = it + 1;
+    // Scaled gradient test (zero-gradient along an active bound counts as zero).
+    double gmax = 0.0;
+    for (int a = 0; a < m; ++a) {
+      const int k = free[a];
+      if (!blocked(x[k], lo[k], hi[k], g[a])) gmax = std::max(gmax, std::fabs(g[a]) * (std::fabs(x[k]) + 1e-12));
+    }
+    if (gmax <= opt.gtol * std::max(obj, 1e-300)) {
+      res.status = converged_gtol;
+      break;
+    }
+    bool accepted = false;
+    for (int tries = 0; tries < 60 && !accepted; ++tries) {
+      // Active set: a parameter on a bound whose gradient pushes it outwards stays
+      // put this iteration; the step is solved over the others (a projected full
+      // step would distort them and stall convergence).
+      int act[P], na = 0;
+      for (int a = 0; a < m; ++a) {
+        const int k = free[a];
+        if (!blocked(x[k], lo[k], hi[k], g[a])) act[na++] = a;
+      }
+      if (na == 0) {
+        res.status = converged_gtol;
+        break;
+      }
+      double M[P * P], hr[P], h[P];
+      for (int a = 0; a < na; ++a) {
+        for (int b = 0; b < na; ++b) M[a * na + b] = A[act[a] * m + act[b]];
+        M[a * na + a] += mu * std::max(A[act[a] * m + act[a]], 1e-30 * dmax + 1e-300);
+        hr[a] = -g[act[a]];
+      }
+      if (!cholesky_solve(M, hr, na)) {
+        mu *= nu;
+        nu *= 2;
+        continue;
+      }
+      for (int a = 0; a < m; ++a) h[a] = 0.0;
+      for (int a = 0; a < na; ++a) h[act[a]] = hr[a];
+      for (int k = 0; k < P; ++k) xn[k] = x[k];
+      for (int a = 0; a < m; ++a) xn[free[a]] += h[a];
+      clamp_to_box<P>(xn, lo, hi);
+      double step = 0.0, size = 0.0, pred = 0.0;
+      for (int a = 0; a < m; ++a) {
+        const int k = free[a];
+        h[a] = xn[k] - x[k];
+        step += h[a] * h[a];
+        size += x[k] * x[k];
+      }
+      for (int a = 0; a < m; ++a) {
+        double Ah = 0.0;
+        for (int b = 0; b < m; ++b) Ah += A[a * m + b] * h[b];
+        pred -= g[a] * h[a] + 0.5 * h[a] * Ah;
+      }
+      if (std::sqrt(step) <= opt.xtol * (std::sqrt(size) + opt.xtol)) {
+        res.status = converged_xtol;
+        break;
+      }
+      // The trial is evaluated with what its normal equations need: most steps are
+      // accepted, and then they need no second pass through the data.
+      const double on = evaluate(xn);
+      ++res.nfev;
+      if (on < obj) {
+        const double rho = pred > 0 ? (obj - on) / pred : 1.0;
+        const double t = 2.0 * rho - 1.0;
+        mu *= std::max(1.0 / 3.0, 1.0 - t * t * t);
+        nu = 2.0;
+        const double dec = obj - on;
+        for (int k = 0; k < P; ++k) x[k] = xn[k];
+        obj = on;
+        normal(A, g);
+        for (int a = 0; a < m; ++a) dmax = std::max(dmax, A[a * m + a]);
+        accepted = true;
+        if (dec <= opt.ftol * obj || obj == 0.0) res.status = converged_ftol;
+      } else {
+        mu *= nu;
+        nu *= 2.0;
+        if (!std::isfinite(mu) || mu > 1e300) break;
+      }
+    }
+    if (res.status != max_iterations) break;
+    if (!accepted) {
+      // No step improved the objective at any damping: a (possibly bound-constrained) minimum.
+      res.status = converged_xtol;
+      break;
+    }
+  }
+  res.objective = obj;
+  return res;
+}
+
 // Residuals r, IRLS weights wt (weight * psi(r)/r) and the objective sum.
 CPTLAW_CLONES inline double residuals(const double* f, const double* y, const double* logy, const double* w,
                                       std::int64_t n, int objective, double delta, double* r, double* wt) {
@@ -201,7 +375,7 @@ class Problem {
       hi_[k] = hi[k];
       fixed_[k] = fixed[k] != 0;
       linear_[k] = linear[k] != 0;
-      if (!fixed_[k]) free_.push_back(k);
+      if (!fixed_[k]) free_[m_++] = k;
     }
     f_.resize(n);
     u_.resize(n);
@@ -212,8 +386,7 @@ class Problem {
 
   bool log_objective() const { return opt_.objective != least_squares; }
   bool valid() const {
-    for (int k = 0; k < P; ++k)
-      if (!(lo_[k] <= hi_[k])) return false;  // an empty (or NaN) box has no solution
+    if (!detail::box_valid<P>(lo_, hi_)) return false;
     if (!log_objective()) return true;
     for (double v : y_)
       if (!(v > 0.0)) return false;
@@ -241,25 +414,19 @@ class Problem {
 
   // Normal equations over the free parameters at the point of the last
   // objective_and_jacobian(): A = J' W J, g = J' W r (W = weights * IRLS).
-  void normal_equations(std::vector<double>& A, std::vector<double>& g) const {
-    const int m = static_cast<int>(free_.size());
-    A.resize(static_cast<std::size_t>(m) * m);
-    g.resize(m);
-    detail::weighted_gram(G_.data(), n_, free_.data(), m, wt_.data(), r_.data(), u_.data(), A.data(), g.data());
+  void normal_equations(double* A, double* g) const {
+    detail::weighted_gram(G_.data(), n_, free_, m_, wt_.data(), r_.data(), u_.data(), A, g);
   }
 
-  void clamp(double* p) const {
-    for (int k = 0; k < P; ++k) p[k] = std::min(hi_[k], std::max(lo_[k], p[k]));
-  }
+  void clamp(double* p) const { detail::clamp_to_box<P>(p, lo_, hi_); }
 
   // Variable projection: solve the free linear parameters by (relative, for log
   // objectives) least squares with the others held at p. Returns false if singular.
   // With `obj`, also the objective at the projected p: the model is linear in those
   // parameters, f(p) = f(p without them) + sum_a p_a df/dp_a, so no second evaluation.
   bool project_linear(double* p, double* obj = nullptr) const {
-    int lin[P], nl = 0;
-    for (int k = 0; k < P; ++k)
-      if (linear_[k] && !fixed_[k]) lin[nl++] = k;
+    int lin[P];
+    const int nl = detail::free_linear<P>(linear_, fixed_, lin);
     if (nl == 0) {
       if (obj) *obj = objective(p);  // nothing to project; the caller still needs its score
       return true;
@@ -272,11 +439,7 @@ class Problem {
     detail::difference(y_.data(), f_.data(), r_.data(), n_);
     double A[P * P], b[P];
     detail::weighted_gram(G_.data(), n_, lin, nl, wproj_.data(), r_.data(), u_.data(), A, b);
-    double tr = 0.0;
-    for (int a = 0; a < nl; ++a) tr += A[a * nl + a];
-    for (int a = 0; a < nl; ++a) A[a * nl + a] += 1e-13 * tr / nl + 1e-300;
-    if (!detail::cholesky_solve(A, b, nl)) return false;
-    for (int a = 0; a < nl; ++a) p[lin[a]] = b[a];
+    if (!detail::solve_projection(A, b, nl, lin, p)) return false;
     clamp(p);
     if (obj) {
       for (int a = 0; a < nl; ++a)
@@ -288,122 +451,22 @@ class Problem {
     return true;
   }
 
-  // Levenberg-Marquardt (Nielsen's damping update) from p, projected onto the box.
+  // Levenberg-Marquardt (detail::levenberg_marquardt) from p, projected onto the box.
   Result solve(const double* p0) const {
+    double x[P];
+    for (int k = 0; k < P; ++k) x[k] = p0[k];
+    const detail::Run run = detail::levenberg_marquardt<P>(
+        x, lo_, hi_, free_, m_, opt_, [this](const double* p) { return objective_and_jacobian(p); },
+        [this](double* A, double* g) { normal_equations(A, g); },
+        [this](int it) {
+          if (n_ >= 4096 || (it & 15) == 15) CPTLAW_CHECKPOINT();  // small fits: every ~16 iterations
+        });
     Result res;
-    const int m = static_cast<int>(free_.size());
-    std::vector<double> x(p0, p0 + P), xn(P), A, g, M, h;
-    clamp(x.data());
-    double obj = objective_and_jacobian(x.data());
-    if (std::isfinite(obj)) normal_equations(A, g);
-    res.nfev = 1;
-    res.params = x;
-    res.objective = obj;
-    if (!std::isfinite(obj)) {
-      res.status = non_finite;
-      return res;
-    }
-    if (m == 0) {
-      res.status = converged_xtol;
-      return res;
-    }
-    double dmax = 0.0;
-    for (int a = 0; a < m; ++a) dmax = std::max(dmax, A[a * m + a]);
-    double mu = opt_.mu0 * (dmax > 0 ? dmax : 1.0), nu = 2.0;
-    res.status = max_iterations;
-    for (int it = 0; it < opt_.max_iter; ++it) {
-      if (n_ >= 4096 || (it & 15) == 15) CPTLAW_CHECKPOINT();  // small fits: every ~16 iterations
-      res.iterations = it + 1;
-      // Scaled gradient test (zero-gradient along an active bound counts as zero).
-      double gmax = 0.0;
-      for (int a = 0; a < m; ++a) {
-        const int k = free_[a];
-        const bool blocked = (x[k] <= lo_[k] && g[a] > 0) || (x[k] >= hi_[k] && g[a] < 0);
-        if (!blocked) gmax = std::max(gmax, std::fabs(g[a]) * (std::fabs(x[k]) + 1e-12));
-      }
-      if (gmax <= opt_.gtol * std::max(obj, 1e-300)) {
-        res.status = converged_gtol;
-        break;
-      }
-      bool accepted = false;
-      for (int tries = 0; tries < 60 && !accepted; ++tries) {
-        // Active set: a parameter on a bound whose gradient pushes it outwards stays
-        // put this iteration; the step is solved over the others (a projected full
-        // step would distort them and stall convergence).
-        int act[P], na = 0;
-        for (int a = 0; a < m; ++a) {
-          const int k = free_[a];
-          const bool blocked = (x[k] <= lo_[k] && g[a] > 0) || (x[k] >= hi_[k] && g[a] < 0);
-          if (!blocked) act[na++] = a;
-        }
-        if (na == 0) {
-          res.status = converged_gtol;
-          break;
-        }
-        M.assign(static_cast<std::size_t>(na) * na, 0.0);
-        double hr[P];
-        for (int a = 0; a < na; ++a) {
-          for (int b = 0; b < na; ++b) M[a * na + b] = A[act[a] * m + act[b]];
-          M[a * na + a] += mu * std::max(A[act[a] * m + act[a]], 1e-30 * dmax + 1e-300);
-          hr[a] = -g[act[a]];
-        }
-        if (!detail::cholesky_solve(M.data(), hr, na)) {
-          mu *= nu;
-          nu *= 2;
-          continue;
-        }
-        h.assign(m, 0.0);
-        for (int a = 0; a < na; ++a) h[act[a]] = hr[a];
-        xn = x;
-        for (int a = 0; a < m; ++a) xn[free_[a]] += h[a];
-        clamp(xn.data());
-        double step = 0.0, size = 0.0, pred = 0.0;
-        for (int a = 0; a < m; ++a) {
-          const int k = free_[a];
-          h[a] = xn[k] - x[k];
-          step += h[a] * h[a];
-          size += x[k] * x[k];
-        }
-        for (int a = 0; a < m; ++a) {
-          double Ah = 0.0;
-          for (int b = 0; b < m; ++b) Ah += A[a * m + b] * h[b];
-          pred -= g[a] * h[a] + 0.5 * h[a] * Ah;
-        }
-        if (std::sqrt(step) <= opt_.xtol * (std::sqrt(size) + opt_.xtol)) {
-          res.status = converged_xtol;
-          break;
-        }
-        // The trial is evaluated with its Jacobian: most steps are accepted, and
-        // then the normal equations need no second pass through the law.
-        const double on = objective_and_jacobian(xn.data());
-        ++res.nfev;
-        if (on < obj) {
-          const double rho = pred > 0 ? (obj - on) / pred : 1.0;
-          const double t = 2.0 * rho - 1.0;
-          mu *= std::max(1.0 / 3.0, 1.0 - t * t * t);
-          nu = 2.0;
-          const double dec = obj - on;
-          x = xn;
-          obj = on;
-          normal_equations(A, g);
-          for (int a = 0; a < m; ++a) dmax = std::max(dmax, A[a * m + a]);
-          accepted = true;
-          if (dec <= opt_.ftol * obj || obj == 0.0) res.status = converged_ftol;
-        } else {
-          mu *= nu;
-          nu *= 2.0;
-          if (!std::isfinite(mu) || mu > 1e300) break;
-        }
-      }
-      if (res.status != max_iterations) break;
-      if (!accepted) {
-        // No step improved the objective at any damping: a (possibly bound-constrained) minimum.
-        res.status = converged_xtol;
-        break;
-      }
-    }
-    res.params = x;
-    res.objective = obj;
+    res.params.assign(x, x + P);
+    res.objective = run.objective;
+    res.status = run.status;
+    res.nfev = run.nfev;
+    res.iterations = run.iterations;
     return res;
   }
 
@@ -453,10 +516,7 @@ class Problem {
       Result r = solve(c.p.data());
       best.nfev += r.nfev;
       ++best.starts_tried;
-      const bool better = std::isfinite(r.objective) &&
-                          (!std::isfinite(best.objective) || r.objective < best.objective ||
-                           (r.objective == best.objective && r.status > 0 && best.status <= 0));
-      if (better) {
+      if (detail::better_run(r.objective, r.status, best.objective, best.status)) {
         const int nfev = best.nfev, tried = best.starts_tried;
         best = r;
         best.nfev = nfev;
@@ -479,7 +539,7 @@ class Problem {
   Options opt_;
   double lo_[P], hi_[P];
   bool fixed_[P], linear_[P];
-  std::vector<int> free_;
+  int free_[P], m_ = 0;  // the free parameters' indices
 };
 
 // Many independent fits (rows of raw inputs / losses), each with the same starts
