@@ -42,6 +42,20 @@ def _module(name):
     return importlib.import_module(name)
 
 
+def _optional(module, name) -> bool:
+    """Whether ``module.name`` needs an optional dependency that is not installed here (the
+    Hugging Face callbacks without transformers): it exists, and says what to install."""
+    try:
+        getattr(module, name)
+    except ImportError as exc:
+        if "pip install" not in str(exc):
+            raise
+        return True
+    except AttributeError:
+        pass
+    return False
+
+
 def _is_submodule(obj, modname: str) -> bool:
     return inspect.ismodule(obj) and obj.__name__.startswith(modname + ".")
 
@@ -64,6 +78,8 @@ def test_all_lists_existing_public_names(modname):
     private = [n for n in names if n.startswith("_")]
     assert not private, f"{modname}.__all__ lists private names {private}"
     for name in names:
+        if _optional(module, name):
+            continue
         if not hasattr(module, name):  # a submodule that is imported on demand
             importlib.import_module(f"{modname}.{name}")
         assert hasattr(module, name), f"{modname}.__all__ lists {name!r}, which does not exist"
@@ -89,6 +105,9 @@ def test_dir_shows_only_the_public_names_and_submodules(modname):
 
 @pytest.mark.parametrize("modname", PUBLIC_MODULES)
 def test_star_import_exports_exactly_all(modname):
+    missing = [n for n in _module(modname).__all__ if _optional(_module(modname), n)]
+    if missing:
+        pytest.skip(f"{modname}: {missing[0]} needs an optional dependency that is not installed")
     namespace: dict = {}
     exec(f"from {modname} import *", namespace)
     exported = {n for n in namespace if n != "__builtins__"}
@@ -164,6 +183,8 @@ def _public_callables():
     for modname in PUBLIC_MODULES:
         module = _module(modname)
         for name in module.__all__:
+            if _optional(module, name):
+                continue
             obj = getattr(module, name)
             if inspect.ismodule(obj) or not callable(obj) or id(obj) in seen:
                 continue
