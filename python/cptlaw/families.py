@@ -132,6 +132,17 @@ def _check_keys(spec: Mapping, name: str, keys, extra=()) -> None:
 # -- single schedules -----------------------------------------------------------------------------
 
 
+def _shape_peak_steps_warmup(shape, peak_lr, steps, warmup) -> tuple:
+    """The arguments every schedule of a family has, checked: ``(peak, steps, warmup)``."""
+    _validate.choice(shape, "shape", SHAPES)
+    peak = _peak_value(peak_lr)
+    n = _validate.integer(steps, "steps", lo=1)
+    wu = _validate.integer(warmup, "warmup", lo=0)
+    if wu > n:
+        raise ValueError(f"warmup: must be <= steps ({n}), got {wu}")
+    return peak, n, wu
+
+
 def _peak_value(peak_lr) -> float:
     peak = _validate.real_scalar(peak_lr, "peak_lr", lo=0.0)
     if peak <= 0:
@@ -197,12 +208,7 @@ def cpt_schedule(
 def _build_cpt(peak_lr, steps, shape="cosine", *, warmup=0, start_lr=None, decay_frac=None, decay_type="linear",
               min_lr=None, min_lr_ratio=None, pt=None, decay_fraction=None) -> _S.Schedule:
     """:func:`cpt_schedule` without the deprecation warning (callers warn once themselves)."""
-    _validate.choice(shape, "shape", SHAPES)
-    peak = _peak_value(peak_lr)
-    n = _validate.integer(steps, "steps", lo=1)
-    wu = _validate.integer(warmup, "warmup", lo=0)
-    if wu > n:
-        raise ValueError(f"warmup: must be <= steps ({n}), got {wu}")
+    peak, n, wu = _shape_peak_steps_warmup(shape, peak_lr, steps, warmup)
     floor = _min_lr_value(min_lr, min_lr_ratio, peak)
     final = pt.lr(pt.steps - 1) if isinstance(pt, _S.Schedule) else pt
     if start_lr is None:
@@ -251,12 +257,7 @@ def pt_schedule(
     that LR (a WSD decay of ``wsd_decay_steps(decay_frac, steps - 1, warmup)`` steps), then
     holds it for the last step.
     """
-    _validate.choice(shape, "shape", SHAPES)
-    peak = _peak_value(peak_lr)
-    n = _validate.integer(steps, "steps", lo=1)
-    wu = _validate.integer(warmup, "warmup", lo=0)
-    if wu > n:
-        raise ValueError(f"warmup: must be <= steps ({n}), got {wu}")
+    peak, n, wu = _shape_peak_steps_warmup(shape, peak_lr, steps, warmup)
     if shape == "constant":
         return _S.from_hf("constant_with_warmup", peak, wu, n) if wu else _S.constant(peak, n)
     frac = DEFAULTS["decay_frac"] if decay_frac is None else _validate.real_scalar(decay_frac, "decay_frac", lo=0.0,
