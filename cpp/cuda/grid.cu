@@ -76,34 +76,35 @@ __device__ void offer(const Table& t, std::int64_t g, double v, std::int64_t row
   }
 }
 
-__global__ void __launch_bounds__(kThreads) reduce_kernel(GridView g, grid::Reduction red, std::int64_t s0,
-                                                          std::int64_t s1, Table t) {
+// This thread's schedules of [s0, s1): runs of kRun consecutive schedules (one locate, then a
+// cheap next() per schedule), the runs strided over the whole launch. fn(s, config) each.
+template <class Fn>
+__device__ void for_each_schedule(const GridView& g, std::int64_t s0, std::int64_t s1, Fn&& fn) {
   const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x * kRun;
   for (std::int64_t b = s0 + (static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * kRun; b < s1;
        b += step) {
     grid::Cursor cur = grid::locate(g.spec, g.starts, b);
     const std::int64_t e = b + kRun < s1 ? b + kRun : s1;
     for (std::int64_t s = b; s < e; ++s) {
-      const grid::Config c = grid::resolve(g.spec, cur);
-      reduce_schedule(g, red, s, c, [&](std::int64_t grp, double v, std::int64_t row) { offer(t, grp, v, row); });
+      fn(s, grid::resolve(g.spec, cur));
       if (s + 1 < e) grid::next(g.spec, cur);
     }
   }
 }
 
+__global__ void __launch_bounds__(kThreads) reduce_kernel(GridView g, grid::Reduction red, std::int64_t s0,
+                                                          std::int64_t s1, Table t) {
+  for_each_schedule(g, s0, s1, [&](std::int64_t s, const grid::Config& c) {
+    reduce_schedule(g, red, s, c, [&](std::int64_t grp, double v, std::int64_t row) { offer(t, grp, v, row); });
+  });
+}
+
 __global__ void __launch_bounds__(kThreads) write_kernel(GridView g, std::int64_t s0, std::int64_t s1,
                                                          std::int64_t row0, std::int64_t nrows, double* out,
                                                          std::int32_t* codes, double* start) {
-  const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x * kRun;
-  for (std::int64_t b = s0 + (static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * kRun; b < s1;
-       b += step) {
-    grid::Cursor cur = grid::locate(g.spec, g.starts, b);
-    const std::int64_t e = b + kRun < s1 ? b + kRun : s1;
-    for (std::int64_t s = b; s < e; ++s) {
-      write_schedule(g, s, grid::resolve(g.spec, cur), row0, nrows, out, codes, start);
-      if (s + 1 < e) grid::next(g.spec, cur);
-    }
-  }
+  for_each_schedule(g, s0, s1, [&](std::int64_t s, const grid::Config& c) {
+    write_schedule(g, s, c, row0, nrows, out, codes, start);
+  });
 }
 
 __global__ void init_table(Table t, std::int64_t groups) {
