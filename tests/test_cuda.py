@@ -212,14 +212,19 @@ def test_the_compiled_module_takes_what_the_python_side_passes():
             _cuda.fit_many(name=law._core_name, **data, **{**pb.param_args(), "keep": 17})
 
 
-def _shared_c_batch(F, rng, scale=1.0):
-    """F noisy curves of the CPT law with one annealing coefficient on a PT + CPT timeline."""
-    n = 80
+def _cpt_timeline(n=80):
+    """The four areas of a PT + CPT timeline of n points (CPT from the middle on)."""
     t = np.linspace(0.0, 1.0, n)
     cpt = t >= 0.5
     tc = np.where(cpt, (t - 0.5) * 2, 0.0)
-    x = {"s1_pt": np.where(cpt, 4.0, 0.1 + 8 * t), "s2_pt": np.where(cpt, 0.5, np.maximum(0, 2 * (t - 0.35))),
-         "s1_cpt": 2 * tc, "s2_cpt": 0.3 * tc**2 - 0.05 * tc}
+    return {"s1_pt": np.where(cpt, 4.0, 0.1 + 8 * t), "s2_pt": np.where(cpt, 0.5, np.maximum(0, 2 * (t - 0.35))),
+            "s1_cpt": 2 * tc, "s2_cpt": 0.3 * tc**2 - 0.05 * tc}
+
+
+def _shared_c_batch(F, rng, scale=1.0):
+    """F noisy curves of the CPT law with one annealing coefficient on a PT + CPT timeline."""
+    n = 80
+    x = _cpt_timeline(n)
     laws = [cptlaw.CPTSharedCLaw(2.8 + 0.3 * rng.random(), 0.4, 0.5, 0.3, rng.choice([0.3, -0.4]),
                                  20 + 40 * rng.random(), 0.2) for _ in range(F)]
     y = np.stack([law(**x) for law in laws]) * (1 + 1e-3 * rng.uniform(-1, 1, (F, n)))
@@ -391,11 +396,7 @@ def test_fit_many_options_on_the_gpu(lib):
 def test_fit_many_cpt_law_on_the_gpu(lib):
     rng = np.random.default_rng(5)
     n = 80
-    t = np.linspace(0.0, 1.0, n)
-    cpt = t >= 0.5
-    tc = np.where(cpt, (t - 0.5) * 2, 0.0)
-    x = {"s1_pt": np.where(cpt, 4.0, 0.1 + 8 * t), "s2_pt": np.where(cpt, 0.5, np.maximum(0, 2 * (t - 0.35))),
-         "s1_cpt": 2 * tc, "s2_cpt": 0.3 * tc**2 - 0.05 * tc}
+    x = _cpt_timeline(n)
     F = 40
     feats = {k: np.broadcast_to(v, (F, n)).copy() for k, v in x.items()}
     laws = [cptlaw.CPTLaw(2.8 + 0.3 * rng.random(), 0.4, 0.5, 0.3, 0.3, rng.choice([0.3, -0.4]),

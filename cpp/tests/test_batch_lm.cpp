@@ -16,15 +16,6 @@ namespace {
 
 using namespace cptlaw;
 
-// Deterministic pseudo-random numbers in [0, 1).
-struct Rng {
-  std::uint64_t s;
-  double next() {
-    s = s * 6364136223846793005ull + 1442695040888963407ull;
-    return static_cast<double>(s >> 11) * (1.0 / 9007199254740992.0);
-  }
-};
-
 struct Problem {
   std::vector<std::vector<double>> x;  // inputs
   std::vector<double> y, w;
@@ -34,7 +25,7 @@ struct Problem {
 };
 
 template <class Law>
-void make_losses(Problem& pr, const double* truth, double noise, Rng& rng) {
+void make_losses(Problem& pr, const double* truth, double noise, cptlaw_test::Uniform& rng) {
   const std::size_t n = pr.x[0].size();
   pr.y.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
@@ -45,7 +36,7 @@ void make_losses(Problem& pr, const double* truth, double noise, Rng& rng) {
   }
 }
 
-Problem annealing_problem(int n, int objective, Rng& rng) {
+Problem annealing_problem(int n, int objective, cptlaw_test::Uniform& rng) {
   Problem pr;
   pr.x.resize(2);
   const double alpha = 0.3 + 0.5 * rng.next();
@@ -68,7 +59,7 @@ Problem annealing_problem(int n, int objective, Rng& rng) {
   return pr;
 }
 
-Problem cpt_problem(int n, int objective, Rng& rng) {
+Problem cpt_problem(int n, int objective, cptlaw_test::Uniform& rng) {
   Problem pr;
   pr.x.resize(4);
   for (int i = 0; i < n; ++i) {
@@ -98,7 +89,7 @@ Problem cpt_problem(int n, int objective, Rng& rng) {
 }
 
 // Eq. 4 with one annealing coefficient (CPTSharedC) on the CPT problem's areas.
-Problem shared_c_problem(int n, int objective, Rng& rng) {
+Problem shared_c_problem(int n, int objective, cptlaw_test::Uniform& rng) {
   Problem pr = cpt_problem(n, objective, rng);
   const double B = rng.next() < 0.5 ? 0.3 : -0.4;
   const double truth[] = {2.8 + 0.3 * rng.next(), 0.4, 0.4 + 0.3 * rng.next(), 0.3, B, 20 + 40 * rng.next(), 0.2};
@@ -175,7 +166,7 @@ int compare(const Problem& pr, const char* what, int* seen, double ptol = 1e-8) 
 int run_batch_lm_tests() {
   int f = 0;
   int seen[7] = {};  // statuses -3 .. 3
-  Rng rng{12345};
+  cptlaw_test::Uniform rng{12345};
   // Random annealing problems, every objective; some weighted, some with a fixed parameter,
   // an active bound or user starts.
   for (int i = 0; i < 24; ++i) {

@@ -32,18 +32,10 @@ bool near(double a, double b) {
   return (std::isnan(a) && std::isnan(b)) || a == b || std::fabs(a - b) <= 1e-13 * (std::fabs(b) + 1.0);
 }
 
-struct Lcg {
-  std::uint64_t s;
-  double next() {
-    s = s * 6364136223846793005ull + 1442695040888963407ull;
-    return static_cast<double>(s >> 11) * (1.0 / 9007199254740992.0);
-  }
-};
-
 // -- laws ----------------------------------------------------------------------------------
 struct LawCheck {
   int* failures;
-  Lcg rng{7};
+  cptlaw_test::Uniform rng{7};
   template <class Law>
   void operator()(const char*, laws::GridInputs) {
     constexpr int NI = Law::n_inputs, P = Law::n_params;
@@ -280,7 +272,7 @@ int check_grid(bool replay, bool weights, bool with_steps, Split split) {
 // go to the smaller row.
 int check_heap() {
   int f = 0;
-  Lcg rng{99};
+  cptlaw_test::Uniform rng{99};
   for (std::int64_t k : {1, 2, 3, 8, 17}) {
     const std::int64_t G = 3;
     gr::TopK ref(G, k);
