@@ -132,6 +132,8 @@ class _StandIn:
     kernel (the uploaded, scaled data and the problem's parameter arrays) is fitted by
     _core.fit_many, so the Python side of device="cuda" is checked without a GPU."""
 
+    max_keep = 16  # the kernel's list of candidates per fit (cptlaw._cuda.max_keep)
+
     def __init__(self):
         self.arrays = {}
 
@@ -198,6 +200,7 @@ def test_the_compiled_module_takes_what_the_python_side_passes():
     except ImportError:
         pytest.skip("cptlaw._cuda is not built (no CUDA compiler at install time)")
     assert list(_cuda.law_names) == [law._core_name for law in cptlaw.LAWS]
+    assert _cuda.max_keep == _StandIn.max_keep == 16  # the limit docs/gpu.md and fit_many's docstring give
     rng = np.random.default_rng(12)
     for law in (cptlaw.AnnealingLaw, cptlaw.CPTSharedCLaw):
         feats = {k: rng.uniform(0.5, 2.0, (2, 30)) for k in law.input_names}

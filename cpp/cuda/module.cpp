@@ -227,6 +227,7 @@ PYBIND11_MODULE(_cuda, m) {
   py::list names;
   for (const auto& e : gpu::law_table()) names.append(e.name);
   m.attr("law_names") = names;
+  m.attr("max_keep") = cptlaw::batch::kMaxKeep;  // grid candidates a fit refines, at most
   m.def("law_eval", &law_eval, py::arg("name"), py::arg("params"), py::arg("inputs"), py::arg("n"), py::arg("out"),
         py::arg("grad"), py::arg("device"), py::arg("stream"));
   m.def("fit_many", &fit_many, py::arg("name"), py::arg("inputs"), py::arg("y"), py::arg("w"), py::arg("n_fits"),

@@ -13,9 +13,6 @@ from ._fit_problem import (OBJECTIVES, _feature_names, _law_class, _objective_co
                            _unfittable, _unfittable_from)
 from .cuda import _DeviceInputs, _on_device, _parse_device, _require, _Torch, is_device_array
 
-MAX_KEEP = 16  # grid candidates a fit refines on the device, at most (the kernel's kMaxKeep)
-
-
 def fit_many(law, features, losses, *, objective, delta, weights, bounds, fixed, starts, grid, multistart, keep,
             max_iter, ftol, xtol, gtol, device):
     """:func:`cptlaw.fit_many` on a GPU (called by it for ``device != "cpu"``): the same problem
@@ -24,8 +21,8 @@ def fit_many(law, features, losses, *, objective, delta, weights, bounds, fixed,
     dev = _parse_device(device)
     mod = _require("device")
     keep = _validate.integer(keep, "keep", lo=1)
-    if keep > MAX_KEEP:
-        raise ValueError(f"keep: at most {MAX_KEEP} with device='cuda', got {keep}")
+    if keep > mod.max_keep:  # the kernel's fixed-size list of candidates
+        raise ValueError(f"keep: at most {mod.max_keep} with device='cuda', got {keep}")
     options = dict(delta=delta, max_iter=max_iter, ftol=ftol, xtol=xtol, gtol=gtol, keep=keep)
     feats = features.values() if isinstance(features, dict) else ()
     if _on_device([losses, weights, *feats]):
