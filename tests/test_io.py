@@ -323,6 +323,18 @@ def test_schedule_spec_errors_are_located(tmp_path, text, line, col, match):
     assert str(exc.value).startswith(f"{p}:{line}:{col}: ")
 
 
+def test_json_locator_stops_at_the_key_it_looks_for():
+    """A key is located where it stands even when later siblings repeat its name deeper down (the
+    old locator returned from the middle of the object and read on from there: column 33)."""
+    from cptlaw.io._located import Doc
+
+    text = '{"a": [], "b": {"a": null, "b": 2.5, "d": {"b": {"a": "x", "c": null}, "c": true}}}'
+    doc = Doc("f.json", text=text)
+    assert doc.where(("b", "a"), key=True) == (1, text.index('"a": null') + 1)
+    assert doc.where(("b", "a")) == (1, text.index("null") + 1)
+    assert doc.where(("b", "d", "b", "c")) == (1, text.index("null}") + 1)
+
+
 def test_yaml_spec_error_is_located(tmp_path):
     pytest.importorskip("yaml")
     p = tmp_path / "spec.yaml"

@@ -181,47 +181,56 @@ def load_json(text, path, line=None):
     return data
 
 
-def _first_duplicate(text):
-    """(key, offset) of the first key repeated within one object (the text parses, depth is bounded)."""
+def _scan_json(text, descend, on_value=None, on_key=None):
+    """Walk a JSON text that parses: ``on_value(path, offset)`` at each value reached,
+    ``on_key(path, key, offset)`` at each key of an object entered (``path`` is the object's),
+    entering a container only where ``descend(path)`` (the rest is skipped by the C decoder).
+    A callback may raise to stop the walk."""
     dec = json.JSONDecoder()
 
     def ws(i):
         return _WS.match(text, i).end()
 
-    def value(i):
+    def value(i, path):
         i = ws(i)
+        if on_value is not None:
+            on_value(path, i)
         c = text[i]
-        if c == "{":
-            i = ws(i + 1)
-            if text[i] == "}":
-                return i + 1
-            keys = set()
-            while True:
+        if c not in "{[" or not descend(path):
+            return dec.raw_decode(text, i)[1]
+        i = ws(i + 1)
+        if text[i] in "}]":
+            return i + 1
+        n = 0
+        while True:
+            if c == "{":
                 kpos = i
                 k, i = json.decoder.scanstring(text, i + 1)
-                if k in keys:
-                    raise _Found(k, kpos)
-                keys.add(k)
-                i = ws(ws(i) + 1)
-                i = ws(value(i))
-                if text[i] == ",":
-                    i = ws(i + 1)
-                    continue
-                return i + 1
-        if c == "[":
-            i = ws(i + 1)
-            if text[i] == "]":
-                return i + 1
-            while True:
-                i = ws(value(i))
-                if text[i] == ",":
-                    i = ws(i + 1)
-                    continue
-                return i + 1
-        return dec.raw_decode(text, i)[1]
+                if on_key is not None:
+                    on_key(path, k, kpos)
+                i = ws(value(ws(i) + 1, path + (k,)))
+            else:
+                i = ws(value(i, path + (n,)))
+                n += 1
+            if text[i] == ",":
+                i = ws(i + 1)
+                continue
+            return i + 1
+
+    value(0, ())
+
+
+def _first_duplicate(text):
+    """(key, offset) of the first key repeated within one object (the text parses, depth is bounded)."""
+    seen = set()  # (object's path, key): each object has a path of its own
+
+    def on_key(path, k, kpos):
+        if (path, k) in seen:
+            raise _Found(k, kpos)
+        seen.add((path, k))
 
     try:
-        value(0)
+        _scan_json(text, lambda path: True, on_key=on_key)
     except _Found as f:
         return f.key, f.offset
     except Exception:  # locating is best effort
@@ -289,51 +298,23 @@ class Doc:
         text = self.text
         if not text:
             return None, None
-        dec = json.JSONDecoder()
-        best = [0]
+        best = [0]  # the deepest value on the way to `want`
 
-        def ws(i):
-            return _WS.match(text, i).end()
+        def on_path(path):
+            return path == want[: len(path)]
 
-        def value(i, cur):
-            i = ws(i)
-            depth = len(cur)
-            if cur == want[:depth]:
-                best[0] = i
-            if cur != want[:depth] or depth == len(want):
-                return dec.raw_decode(text, i)[1]
-            c = text[i]
-            if c == "{":
-                i = ws(i + 1)
-                if text[i] == "}":
-                    return i + 1
-                while True:
-                    kpos = i
-                    k, i = json.decoder.scanstring(text, i + 1)
-                    i = ws(i) + 1  # ':'
-                    if cur + (k,) == want and key:
-                        best[0] = kpos
-                        return dec.raw_decode(text, ws(i))[1]
-                    i = ws(value(i, cur + (k,)))
-                    if text[i] == ",":
-                        i = ws(i + 1)
-                        continue
-                    return i + 1
-            if c == "[":
-                i = ws(i + 1)
-                if text[i] == "]":
-                    return i + 1
-                n = 0
-                while True:
-                    i = ws(value(i, cur + (n,)))
-                    n += 1
-                    if text[i] == ",":
-                        i = ws(i + 1)
-                        continue
-                    return i + 1
-            return dec.raw_decode(text, i)[1]
+        def on_value(path, offset):
+            if on_path(path):
+                best[0] = offset
 
-        value(0, ())
+        def on_key(path, k, kpos):
+            if key and path + (k,) == want:
+                raise _Found(k, kpos)
+
+        try:
+            _scan_json(text, lambda path: on_path(path) and len(path) < len(want), on_value, on_key)
+        except _Found as f:
+            best[0] = f.offset
         return _line_col(text, best[0])
 
     def _where_yaml(self, want, key):
